@@ -1,0 +1,124 @@
+"""Extraction throughput and peak memory for a synthetic ForEach run of N Copy iterations.
+
+Each size runs in a fresh process so its peak RSS is its own. Prints a table; exits non-zero only on errors (the
+targets are read by people, not asserted). Usage: ``python benchmarks/extraction.py [N ...]``.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+from lineage.config import LineageOptions
+from lineage.entities import explain
+from lineage.extract import extract
+from lineage.runrecord import RunRecord
+
+FACTORY = (
+    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-bench"
+    "/providers/Microsoft.DataFactory/factories/bench-adf"
+)
+DEFAULT_SIZES = (500, 5_000, 50_000)
+
+
+def synthetic_record(iterations: int) -> dict[str, Any]:
+    """A ForEach over ``iterations`` tables, each copied from a CSV in Blob storage to its own SQL table."""
+    copy = {
+        "name": "CopyTable",
+        "type": "Copy",
+        "userProperties": [{"name": "table", "value": "@item().name"}],
+        "inputs": [{"referenceName": "SourceCsv", "type": "DatasetReference",
+                    "parameters": {"file": {"value": "@concat(item().name, '.csv')", "type": "Expression"}}}],
+        "outputs": [{"referenceName": "SinkTable", "type": "DatasetReference",
+                     "parameters": {"table": {"value": "@item().name", "type": "Expression"}}}],
+        "typeProperties": {"source": {"type": "DelimitedTextSource"}, "sink": {"type": "AzureSqlSink"}},
+    }
+    pipeline = {"name": "BenchPipeline", "properties": {"activities": [{
+        "name": "EachTable", "type": "ForEach",
+        "typeProperties": {"items": {"value": "@pipeline().parameters.tables", "type": "Expression"},
+                           "activities": [copy]},
+    }]}}
+    datasets = {
+        "SourceCsv": {"name": "SourceCsv", "properties": {
+            "type": "DelimitedText",
+            "linkedServiceName": {"referenceName": "Blob", "type": "LinkedServiceReference"},
+            "parameters": {"file": {"type": "String"}},
+            "typeProperties": {"location": {"type": "AzureBlobStorageLocation", "container": "landing",
+                                            "folderPath": {"value": "@concat('daily/', 'in')", "type": "Expression"},
+                                            "fileName": {"value": "@dataset().file", "type": "Expression"}}}}},
+        "SinkTable": {"name": "SinkTable", "properties": {
+            "type": "AzureSqlTable",
+            "linkedServiceName": {"referenceName": "Sql", "type": "LinkedServiceReference"},
+            "parameters": {"table": {"type": "String"}},
+            "typeProperties": {"schema": "dbo", "table": {"value": "@dataset().table", "type": "Expression"}}}},
+    }
+    linked_services = {
+        "Blob": {"name": "Blob", "properties": {"type": "AzureBlobStorage", "typeProperties": {
+            "serviceEndpoint": "https://benchraw.blob.core.windows.net/"}}},
+        "Sql": {"name": "Sql", "properties": {"type": "AzureSqlDatabase", "typeProperties": {
+            "connectionString": "Data Source=bench-sql.database.windows.net;Initial Catalog=sales;"}}},
+    }
+    runs = [{
+        "activityName": "EachTable", "activityRunId": "00000000-0000-0000-0000-000000000000", "activityType": "ForEach",
+        "activityRunStart": "2026-11-24T01:00:00.0000000Z", "activityRunEnd": "2026-11-24T02:00:00.0000000Z",
+        "status": "Succeeded", "input": {}, "output": {}, "userProperties": {}, "pipelineRunId": "bench-run",
+    }]
+    for i in range(iterations):
+        runs.append({
+            "activityName": "CopyTable", "activityRunId": f"00000000-0000-0000-0001-{i:012d}", "activityType": "Copy",
+            "activityRunStart": f"2026-11-24T01:{(i // 60) % 60:02d}:{i % 60:02d}.0000000Z",
+            "activityRunEnd": f"2026-11-24T01:{(i // 60) % 60:02d}:{i % 60:02d}.5000000Z",
+            "status": "Succeeded", "pipelineRunId": "bench-run", "userProperties": {"table": f"T{i:05d}"},
+            "input": {"source": {"type": "DelimitedTextSource"}, "sink": {"type": "AzureSqlSink"}},
+            "output": {"rowsCopied": 100, "dataWritten": 4096, "reportLineageToPurview": {"status": "NotReported"}},
+        })
+    return {
+        "factory": FACTORY,
+        "pipelineRun": {"runId": "bench-run", "pipelineName": "BenchPipeline", "status": "Succeeded",
+                        "parameters": {"tables": "[]"}, "runStart": "2026-11-24T01:00:00Z"},
+        "activityRuns": runs,
+        "pipelines": {"BenchPipeline": pipeline},
+        "datasets": datasets,
+        "linkedServices": linked_services,
+    }
+
+
+def measure(iterations: int) -> dict[str, float]:
+    """Time extraction + entity building for one size (best of three), in this process."""
+    doc = synthetic_record(iterations)
+    options = LineageOptions()
+    best = float("inf")
+    entities = 0
+    for _ in range(3):
+        start = time.perf_counter()
+        result = explain(extract(RunRecord.from_json(doc), options), options.pipeline_factory_attribute)
+        best = min(best, time.perf_counter() - start)
+        entities = len(result["entities"])
+        emitted = sum(1 for row in result["activities"] if row["outcome"] == "emitted")
+        if emitted != iterations:
+            raise SystemExit(f"expected {iterations} emitted activity runs, got {emitted}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"runs": iterations + 1, "seconds": best, "entities": entities, "peak_mb": peak_mb}
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--one"]:
+        print(json.dumps(measure(int(argv[1]))))
+        return 0
+    sizes = [int(a) for a in argv] or list(DEFAULT_SIZES)
+    print(f"{'activity runs':>14} {'seconds':>9} {'runs/s':>10} {'µs/run':>8} {'entities':>9} {'peak MB':>8}")
+    for size in sizes:
+        out = subprocess.run([sys.executable, __file__, "--one", str(size)], check=True, capture_output=True,
+                             text=True).stdout
+        m = json.loads(out)
+        print(f"{m['runs']:>14,} {m['seconds']:>9.3f} {m['runs'] / m['seconds']:>10,.0f} "
+              f"{m['seconds'] / m['runs'] * 1e6:>8.1f} {m['entities']:>9,} {m['peak_mb']:>8.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,163 @@
+"""Copy activity lineage: the source and sink datasets of each run, narrowed by what the run itself reports.
+
+A Copy run's ``input`` is its evaluated ``typeProperties`` (field notes §2): it knows the wildcards and the query that
+actually ran but not the datasets, so datasets come from the pipeline definition and the run supplies the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lineage import sql_tables, stores
+from lineage.expressions import ExpressionError, Scope, Unresolvable, resolve
+from lineage.model import ActivityResult, ColumnMap, Flow, Skip
+from lineage.resolver import ResolvedDataset, RunResolver
+
+_QUERY_KEYS = ("sqlReaderQuery", "query")
+_PROC_KEYS = ("sqlReaderStoredProcedureName", "storedProcedureName")
+
+
+def copy_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapping[str, Any],
+                 result: ActivityResult) -> None:
+    """Add the run's flow (sources -> sink, with column pairs) to ``result``."""
+    scope = resolver.scope_for(definition, run)
+    inputs, outputs = definition.get("inputs"), definition.get("outputs")
+    if not isinstance(inputs, list) or not inputs or not isinstance(outputs, list) or not outputs:
+        raise Skip("Copy activity without an input and an output dataset")
+    run_input = _run_input(definition, run, result)
+    props = _mapping(definition.get("typeProperties"))
+    source_settings = _settings(run_input, props, "source", scope, result)
+
+    source_ds = resolver.dataset(inputs[0], scope)
+    sink_ds = resolver.dataset(outputs[0], scope)
+    sources = _source_assets(source_ds, source_settings, result)
+    sink, _ = sink_ds.asset()
+    column_pairs = _column_pairs(run_input, props, scope, source=source_ds, sink=sink_ds, result=result)
+    column_maps: tuple[ColumnMap, ...] = ()
+    if column_pairs:
+        origin = sources[0].qualified_name if len(sources) == 1 else "*"
+        column_maps = (ColumnMap(origin, sink.qualified_name, column_pairs),)
+    result.flows.append(Flow(sink=sink, sources=sources, column_maps=column_maps))
+
+
+def copy_facts(run: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """Rows and bytes written, as Purview's integration reports them (``rowCount``, ``dataSize``)."""
+    output = _mapping(run.get("output"))
+    return _int(output.get("rowsCopied")), _int(output.get("dataWritten"))
+
+
+def _run_input(definition: Mapping[str, Any], run: Mapping[str, Any], result: ActivityResult) -> Mapping[str, Any]:
+    if _mapping(definition.get("policy")).get("secureInput") is True:
+        result.notes.append("secure input hidden: wildcards and queries evaluated at run time are not visible")
+        return {}
+    return _mapping(run.get("input"))
+
+
+def _settings(run_input: Mapping[str, Any], props: Mapping[str, Any], key: str, scope: Scope,
+              result: ActivityResult) -> Mapping[str, Any]:
+    """The run's evaluated source/sink settings, or the definition's resolved where the run does not show them."""
+    if isinstance(run_input.get(key), Mapping):
+        return _mapping(run_input[key])
+    try:
+        return _mapping(resolve(_mapping(props.get(key)), scope))
+    except (Unresolvable, ExpressionError) as exc:
+        result.notes.append(f"{key} settings not resolvable ({_reason(exc)}): dataset location used as is")
+        return {}
+
+
+def _source_assets(dataset: ResolvedDataset, settings: Mapping[str, Any],
+                   result: ActivityResult) -> tuple[stores.Asset, ...]:
+    for key in _PROC_KEYS:
+        if settings.get(key):
+            result.notes.append("stored procedure source: the tables it reads are not visible")
+            return ()
+    for key in _QUERY_KEYS:
+        query = settings.get(key)
+        if isinstance(query, str) and query.strip():
+            dialect = sql_tables.DIALECT_BY_PLATFORM.get(dataset.endpoint.platform)
+            if dialect is not None:
+                return _query_assets(dataset, query, dialect, result)
+    store = _mapping(settings.get("storeSettings"))
+    overrides: dict[str, Any] = {}
+    if isinstance(store.get("wildcardFolderPath"), str):
+        overrides["folder"] = store["wildcardFolderPath"]
+    if isinstance(store.get("wildcardFileName"), str):
+        overrides["file"] = store["wildcardFileName"]
+    asset, location = dataset.asset(**overrides)
+    if location.wildcard:
+        result.notes.append(f"wildcard path reported as its folder {asset.qualified_name}")
+    return (asset,)
+
+
+def _query_assets(dataset: ResolvedDataset, query: str, dialect: str,
+                  result: ActivityResult) -> tuple[stores.Asset, ...]:
+    try:
+        tables = sql_tables.tables_read(query, dialect)
+    except sql_tables.SqlParseError as exc:
+        raise Skip(f"source query not understood: {exc}") from exc
+    if not tables:
+        raise Skip("source query reads no table")
+    assets = []
+    for table in tables:
+        asset, _ = dataset.asset(database=table.catalog or dataset.endpoint.database, schema=table.schema,
+                                 table=table.name)
+        assets.append(asset)
+    result.notes.append(f"source is a query reading {len(assets)} table(s)")
+    return tuple(sorted(set(assets)))
+
+
+def _column_pairs(run_input: Mapping[str, Any], props: Mapping[str, Any], scope: Scope, *, source: ResolvedDataset,
+                  sink: ResolvedDataset, result: ActivityResult) -> tuple[tuple[str, str], ...]:
+    """Column pairs from the translator, else by name when both datasets declare their columns."""
+    translator: Any = run_input.get("translator")
+    if translator is None and "translator" in props:
+        try:
+            translator = resolve(props["translator"], scope)
+        except (Unresolvable, ExpressionError) as exc:
+            result.notes.append(f"column mapping not resolvable: {_reason(exc)}")
+            return ()
+    if isinstance(translator, Mapping):
+        return translator_pairs(translator)
+    if source.columns and sink.columns:
+        sink_columns = set(sink.columns)
+        return tuple((name, name) for name in source.columns if name in sink_columns)
+    return ()
+
+
+def translator_pairs(translator: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Column pairs of a TabularTranslator: ``mappings`` (name or JSON path) or the legacy ``columnMappings``."""
+    pairs: list[tuple[str, str]] = []
+    for mapping in translator.get("mappings") or ():
+        if isinstance(mapping, Mapping):
+            src, dst = _column_name(mapping.get("source")), _column_name(mapping.get("sink"))
+            if src and dst:
+                pairs.append((src, dst))
+    legacy = translator.get("columnMappings")
+    if isinstance(legacy, str):
+        for part in legacy.split(","):
+            src, sep, dst = part.partition(":")
+            if sep and src.strip() and dst.strip():
+                pairs.append((src.strip(), dst.strip()))
+    elif isinstance(legacy, Mapping):
+        pairs.extend((str(k), str(v)) for k, v in legacy.items())
+    return tuple(pairs)
+
+
+def _column_name(side: Any) -> str | None:
+    if isinstance(side, Mapping):
+        value = side.get("name") or side.get("path")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    return exc.reason if isinstance(exc, Unresolvable) else str(exc)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

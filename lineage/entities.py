@@ -1,0 +1,214 @@
+"""From a run's lineage to Atlas entities in Purview's own Data Factory types and qualifiedName formats.
+
+Using Purview's built-in types (``azure_data_factory`` -> ``adf_pipeline`` -> ``adf_<kind>_activity`` ->
+``adf_<kind>_operation``) and its qualifiedName formats makes our lineage merge with what Purview's integration and
+scanners write instead of duplicating it (field notes §4–5). References are by type + qualifiedName; the Purview
+writer decides which referenced entities to create and turns those references into placeholder guids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lineage.extract import RunLineage, epoch_ms
+from lineage.model import ActivityResult, ColumnMap
+from lineage.redact import redact
+from lineage.stores import Asset
+
+FACTORY_TYPE = "azure_data_factory"
+PIPELINE_TYPE = "adf_pipeline"
+MAX_ATTRIBUTE_CHARS = 32_000  # Purview rejects attribute values over 32 KB
+MAX_ERROR_CHARS = 4_000
+# Worst first: the activity entity shows the worst outcome among a run's iterations.
+_STATUS_RANK = {"Failed": 0, "Cancelled": 1, "TimedOut": 2, "InProgress": 3, "Queued": 4, "Succeeded": 9}
+
+
+def ref(type_name: str, qualified_name: str) -> dict[str, Any]:
+    """An AtlasObjectId by unique attribute."""
+    return {"typeName": type_name, "uniqueAttributes": {"qualifiedName": qualified_name}}
+
+
+@dataclass(slots=True)
+class _Operation:
+    activity: str
+    kind: str
+    sink: Asset
+    sources: set[Asset] = field(default_factory=set)
+    column_maps: set[ColumnMap] = field(default_factory=set)
+    results: list[ActivityResult] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Activity:
+    kind: str
+    runs: list[ActivityResult] = field(default_factory=list)
+
+
+def operation_qualified_name(activity_qn: str, sink: Asset) -> str:
+    """Purview's operation naming: one operation per (activity, sink asset)."""
+    return f"{activity_qn}#{sink.qualified_name}#{sink.type_name}"
+
+
+def explain(lineage: RunLineage, pipeline_factory_attribute: str) -> dict[str, Any]:
+    """The document ``explain`` prints: the entities to push and one row per activity run."""
+    names = _Names(lineage)
+    activities: dict[str, _Activity] = {}
+    operations: dict[tuple[str, str, str], _Operation] = {}
+    for result in lineage.results:
+        if result.purview_kind is None:
+            continue
+        name = result.run["activityName"]
+        activities.setdefault(name, _Activity(result.purview_kind)).runs.append(result)
+        for flow in result.flows:
+            key = (name, flow.sink.type_name, flow.sink.qualified_name)
+            op = operations.setdefault(key, _Operation(name, result.purview_kind, flow.sink))
+            op.sources.update(flow.sources)
+            op.column_maps.update(flow.column_maps)
+            op.results.append(result)
+
+    entities: list[dict[str, Any]] = []
+    if activities:
+        entities.append(_factory(lineage))
+        entities.append(_pipeline(names, pipeline_factory_attribute))
+        entities.extend(_activity(names, name, activities[name]) for name in sorted(activities))
+        assets = {a for op in operations.values() for a in (op.sink, *op.sources)}
+        entities.extend(_asset(a) for a in sorted(assets, key=lambda a: (a.type_name, a.qualified_name)))
+        entities.extend(
+            _operation(names, operations[key]) for key in sorted(operations, key=lambda k: (k[0], k[2], k[1]))
+        )
+    rows = [_row(names, result) for result in lineage.results]
+    return {"entities": entities, "activities": rows}
+
+
+class _Names:
+    """qualifiedNames of the factory, the pipeline and its activities (Purview's formats)."""
+
+    def __init__(self, lineage: RunLineage) -> None:
+        self.factory = lineage.record.factory.resource_id
+        self.pipeline = f"{self.factory}/pipelines/{lineage.record.pipeline_name}"
+        self.pipeline_name = lineage.record.pipeline_name
+
+    def activity(self, name: str) -> str:
+        return f"{self.pipeline}/activities/{name}"
+
+
+def _factory(lineage: RunLineage) -> dict[str, Any]:
+    factory = lineage.record.factory
+    return {
+        "typeName": FACTORY_TYPE,
+        "attributes": {
+            "qualifiedName": factory.resource_id,
+            "name": factory.factory_name,
+            "subscriptionId": factory.subscription_id,
+            "resourceGroupName": factory.resource_group,
+        },
+    }
+
+
+def _pipeline(names: _Names, factory_attribute: str) -> dict[str, Any]:
+    return {
+        "typeName": PIPELINE_TYPE,
+        "attributes": {"qualifiedName": names.pipeline, "name": names.pipeline_name},
+        "relationshipAttributes": {factory_attribute: ref(FACTORY_TYPE, names.factory)},
+    }
+
+
+def _activity(names: _Names, name: str, activity: _Activity) -> dict[str, Any]:
+    runs = [r.run for r in activity.runs]
+    worst = min(runs, key=lambda r: (_STATUS_RANK.get(str(r.get("status")), 5), str(r.get("activityRunEnd"))))
+    attributes: dict[str, Any] = {
+        "qualifiedName": names.activity(name),
+        "name": name,
+        "status": str(worst.get("status")),
+        "lastRunTime": max(epoch_ms(r.get("activityRunEnd") or r.get("activityRunStart")) or 0 for r in runs),
+    }
+    rows = _sum(r.rows for r in activity.runs)
+    size = _sum(r.bytes for r in activity.runs)
+    if rows is not None:
+        attributes["rowCount"] = rows
+    if size is not None:
+        attributes["dataSize"] = size
+    message = _error_message(worst)
+    if message:
+        attributes["errorMessage"] = message
+    return {
+        "typeName": f"adf_{activity.kind}_activity",
+        "attributes": attributes,
+        "relationshipAttributes": {"parent": ref(PIPELINE_TYPE, names.pipeline)},
+    }
+
+
+def _asset(asset: Asset) -> dict[str, Any]:
+    return {
+        "typeName": asset.type_name,
+        "attributes": {"qualifiedName": asset.qualified_name, "name": asset.name},
+    }
+
+
+def _operation(names: _Names, op: _Operation) -> dict[str, Any]:
+    activity_qn = names.activity(op.activity)
+    attributes: dict[str, Any] = {
+        "qualifiedName": operation_qualified_name(activity_qn, op.sink),
+        "name": op.activity,
+        "inputs": [ref(a.type_name, a.qualified_name) for a in sorted(op.sources, key=_asset_key)],
+        "outputs": [ref(op.sink.type_name, op.sink.qualified_name)],
+    }
+    if op.column_maps:
+        mapping = column_mapping_json(op.column_maps)
+        if len(mapping) <= MAX_ATTRIBUTE_CHARS:
+            attributes["columnMapping"] = mapping
+        else:
+            for result in op.results:
+                result.notes.append(f"column mapping of {op.sink.qualified_name} exceeds Purview's 32 KB: left out")
+    return {
+        "typeName": f"adf_{op.kind}_operation",
+        "attributes": attributes,
+        "relationshipAttributes": {"parent": ref(f"adf_{op.kind}_activity", activity_qn)},
+    }
+
+
+def column_mapping_json(maps: Iterable[ColumnMap]) -> str:
+    """Purview's ``columnMapping`` attribute: a JSON *string* (field notes §4), compact and stable."""
+    doc = [
+        {
+            "DatasetMapping": {"Source": m.source, "Sink": m.sink},
+            "ColumnMapping": [{"Source": s, "Sink": d} for s, d in m.columns],
+        }
+        for m in sorted(maps, key=lambda m: (m.source, m.sink, m.columns))
+    ]
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def _row(names: _Names, result: ActivityResult) -> dict[str, Any]:
+    run = result.run
+    row: dict[str, Any] = {
+        "activityRunId": run["activityRunId"],
+        "activityName": run["activityName"],
+        "activityType": run["activityType"],
+        "outcome": "skipped" if result.skipped else "emitted",
+    }
+    if result.notes:
+        row["reason"] = "; ".join(dict.fromkeys(result.notes))
+    activity_qn = names.activity(run["activityName"])
+    row["operations"] = sorted({operation_qualified_name(activity_qn, flow.sink) for flow in result.flows})
+    return row
+
+
+def _error_message(run: dict[str, Any]) -> str | None:
+    error = run.get("error")
+    message = error.get("message") if isinstance(error, dict) else None
+    if not isinstance(message, str) or not message.strip():
+        return None
+    return redact(message.strip())[:MAX_ERROR_CHARS]
+
+
+def _sum(values: Iterable[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def _asset_key(asset: Asset) -> tuple[str, str]:
+    return (asset.type_name, asset.qualified_name)

@@ -1,0 +1,121 @@
+"""One run record in, one result per activity run out: the lineage each found, or why it found none.
+
+Every activity run of the record ends in exactly one row — emitted or skipped with its reason — so nothing is dropped
+silently. Handlers per activity type live in their own modules; this one only dispatches and applies the rules that
+hold for every type (failed runs, runs Data Factory already reported to Purview).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lineage import stores
+from lineage.config import LineageOptions
+from lineage.copy import copy_facts, copy_lineage
+from lineage.expressions import ExpressionError, Unresolvable
+from lineage.model import ActivityResult, Skip
+from lineage.resolver import RunResolver
+from lineage.runrecord import RunRecord
+
+Handler = Callable[[RunResolver, Mapping[str, Any], Mapping[str, Any], ActivityResult], None]
+Facts = Callable[[Mapping[str, Any]], tuple[int | None, int | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """An activity type Purview models: its type-name infix and how to read its lineage and run facts."""
+
+    purview: str
+    lineage: Handler
+    facts: Facts
+
+
+KINDS: dict[str, Kind] = {
+    "Copy": Kind("copy", copy_lineage, copy_facts),
+}
+NOT_YET_COVERED = {
+    "ExecuteDataFlow": "dataflow",
+    "ExecuteSSISPackage": "executeSsisPackage",
+}
+# Activity types that orchestrate or compute but move no data from one store to another.
+NO_DATA_MOVED = frozenset({
+    "ForEach", "Until", "IfCondition", "Switch", "SetVariable", "AppendVariable", "Wait", "Fail", "Filter",
+    "Validation", "Lookup", "GetMetadata", "WebActivity", "WebHook", "Delete", "AzureFunctionActivity",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class RunLineage:
+    """The lineage of one pipeline run: its record and one result per activity run, in a stable order."""
+
+    record: RunRecord
+    results: tuple[ActivityResult, ...]
+
+
+def extract(record: RunRecord, options: LineageOptions) -> RunLineage:
+    """Lineage of every activity run; the order is stable so the same record always gives the same output."""
+    resolver = RunResolver(record, options)
+    runs = sorted(record.activity_runs, key=_run_order)
+    return RunLineage(record, tuple(_activity(resolver, dict(run)) for run in runs))
+
+
+def _activity(resolver: RunResolver, run: dict[str, Any]) -> ActivityResult:
+    activity_type = run["activityType"]
+    kind = KINDS.get(activity_type)
+    if kind is None:
+        result = ActivityResult(run=run, purview_kind=NOT_YET_COVERED.get(activity_type))
+        return result.skip(_uncovered_reason(activity_type, run))
+    result = ActivityResult(run=run, purview_kind=kind.purview)
+    result.rows, result.bytes = kind.facts(run)
+    status = run.get("status")
+    if status != "Succeeded" and not resolver.options.emit_failed:
+        return result.skip(f"activity run {status}: lineage is recorded for succeeded runs only")
+    reported = _mapping(_mapping(run.get("output")).get("reportLineageToPurview")).get("status")
+    if reported == "Succeeded" and resolver.options.skip_reported_by_data_factory:
+        return result.skip("already reported by Data Factory's own Purview integration")
+    try:
+        definition = resolver.definition(run["activityName"])
+        kind.lineage(resolver, definition, run, result)
+    except Skip as skip:
+        return result.skip(skip.reason)
+    except stores.StoreError as exc:
+        return result.skip(f"unmapped store: {exc}")
+    except Unresolvable as exc:
+        return result.skip(f"unresolvable expression: {exc.reason}")
+    except ExpressionError as exc:
+        return result.skip(f"broken expression: {exc}")
+    if not result.flows:
+        return result.skip("no source or sink found")
+    return result
+
+
+def _uncovered_reason(activity_type: str, run: Mapping[str, Any]) -> str:
+    if activity_type == "ExecutePipeline":
+        child = _mapping(run.get("output")).get("pipelineRunId")
+        return f"lineage of the invoked pipeline is recorded from its own run {child or '(not started)'}"
+    if activity_type in NOT_YET_COVERED:
+        return f"{activity_type} activities are not covered yet"
+    if activity_type in NO_DATA_MOVED:
+        return f"a {activity_type} activity moves no data between stores"
+    return f"unsupported activity type {activity_type}"
+
+
+def _run_order(run: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (str(run.get("activityRunStart") or ""), str(run["activityName"]), str(run["activityRunId"]))
+
+
+def epoch_ms(timestamp: Any) -> int | None:
+    """An ISO 8601 timestamp of the API (7 fractional digits, ``Z``) as epoch milliseconds, Purview's long dates."""
+    if not isinstance(timestamp, str) or not timestamp:
+        return None
+    try:
+        return int(datetime.fromisoformat(timestamp).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

@@ -1,0 +1,265 @@
+"""Writing a run's entities to Purview's Data Map with pyapacheatlas.
+
+Purview fails a whole bulk call when a reference by unique attribute points at an asset that does not exist, and
+also when a scanned asset is re-sent without its mandatory attributes (field notes §5–6). So the writer first asks
+which referenced data assets exist (cached: assets rarely disappear), references those, creates the missing ones in
+the same call under placeholder guids, and upserts our own Data Factory entities. One bulk call per run unless the
+run exceeds the per-call entity limit; then batches keep each operation together with the assets it creates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import requests
+from azure.core.credentials import TokenCredential
+from pyapacheatlas.auth.azcredential import AzCredentialWrapper
+from pyapacheatlas.core import AtlasClient
+from pyapacheatlas.core.util import AtlasException
+
+log = logging.getLogger(__name__)
+
+OWN_TYPE_PREFIXES = ("azure_data_factory", "adf_")
+MAX_ENTITIES_PER_CALL = 1_000  # Purview fails somewhere above ~4,000; stay well below
+_LOOKUP_CHUNK = 40  # qualifiedNames per lookup call (keeps the URL short)
+_TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class PurviewError(Exception):
+    """A failed Purview call. ``transient`` errors are worth retrying later; the others need a fix first."""
+
+    def __init__(self, message: str, *, status: int | None, code: str | None, transient: bool) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.transient = transient
+
+
+@dataclass(slots=True)
+class PushResult:
+    """What one push changed."""
+
+    created: int = 0
+    updated: int = 0
+    calls: int = 0
+    guid_assignments: dict[str, str] = field(default_factory=dict)
+
+
+class _LastResponse(threading.local):
+    status: int | None = None
+    retry_after: str | None = None
+
+
+class PurviewWriter:
+    """Upserts entities produced by the core. Thread-safe; keep one per process to share its caches."""
+
+    def __init__(
+        self,
+        credential: TokenCredential,
+        endpoint: str,
+        *,
+        timeout_s: float = 30.0,
+        max_attempts: int = 5,
+        backoff_base_s: float = 1.0,
+        backoff_cap_s: float = 60.0,
+        max_entities_per_call: int = MAX_ENTITIES_PER_CALL,
+        known_assets: int = 100_000,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._last = _LastResponse()
+        self._client = AtlasClient(
+            endpoint.rstrip("/"),
+            authentication=AzCredentialWrapper(credential),
+            requests_timeout=timeout_s,
+            requests_hooks={"response": [self._remember]},
+        )
+        self.max_attempts = max_attempts
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.max_entities_per_call = max_entities_per_call
+        self._sleep = sleep
+        self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._known_limit = known_assets
+        self._known_lock = threading.Lock()
+        self.calls = 0
+
+    def push(self, entities: Sequence[Mapping[str, Any]]) -> PushResult:
+        """Upsert the entities of one run; replaying the same entities changes nothing."""
+        result = PushResult()
+        if not entities:
+            return result
+        assets = [e for e in entities if not _is_own(e)]
+        existing = self._existing(assets)
+        try:
+            self._upload(entities, existing, result)
+        except PurviewError as exc:
+            if exc.code != "ATLAS-404-00-00A" or not existing:
+                raise
+            # An asset we believed to exist was deleted since: forget what we knew and plan again, once.
+            with self._known_lock:
+                self._known.clear()
+            self._upload(entities, self._existing(assets), result)
+        return result
+
+    def _upload(self, entities: Sequence[Mapping[str, Any]], existing: set[tuple[str, str]],
+                result: PushResult) -> None:
+        for batch in plan_batches(entities, existing, self.max_entities_per_call):
+            body = self._call("upload", partial(self._client.upload_entities, batch=batch))
+            _count(body, result)
+        self._remember_assets(_key(e) for e in entities if not _is_own(e))
+
+    def _existing(self, assets: Sequence[Mapping[str, Any]]) -> set[tuple[str, str]]:
+        """Which referenced assets Purview already has (from the cache, else one lookup per type and chunk)."""
+        wanted = {_key(a) for a in assets}
+        with self._known_lock:
+            found = {k for k in wanted if k in self._known}
+        missing_by_type: dict[str, list[str]] = {}
+        for type_name, qn in sorted(wanted - found):
+            missing_by_type.setdefault(type_name, []).append(qn)
+        for type_name, names in missing_by_type.items():
+            for start in range(0, len(names), _LOOKUP_CHUNK):
+                chunk = names[start:start + _LOOKUP_CHUNK]
+                body = self._call("lookup", partial(self._client.get_entity, qualifiedName=chunk,
+                                                    typeName=type_name, ignoreRelationships=True, minExtInfo=True))
+                for entity in body.get("entities", []) if isinstance(body, Mapping) else []:
+                    qn = entity.get("attributes", {}).get("qualifiedName")
+                    if isinstance(qn, str):
+                        found.add((type_name, qn))
+        self._remember_assets(found)
+        return found
+
+    def _remember_assets(self, keys: Iterable[tuple[str, str]]) -> None:
+        with self._known_lock:
+            for key in keys:
+                self._known[key] = None
+                self._known.move_to_end(key)
+            while len(self._known) > self._known_limit:
+                self._known.popitem(last=False)
+
+    def _call(self, what: str, call: Callable[[], Any]) -> Any:
+        """Run one Purview call, retrying transient failures with backoff that honours Retry-After."""
+        for attempt in range(1, self.max_attempts + 1):
+            self._last.status, self._last.retry_after = None, None
+            self.calls += 1
+            try:
+                return call()
+            except AtlasException as exc:  # a BaseException: `except Exception` would miss it
+                error = self._error(what, str(exc))
+            except (requests.RequestException, ValueError) as exc:
+                error = self._error(what, str(exc), network=isinstance(
+                    exc, requests.ConnectionError | requests.Timeout))
+            if not error.transient or attempt == self.max_attempts:
+                raise error
+            delay = self._delay(attempt)
+            log.warning("Purview %s failed (%s), attempt %d of %d; retrying in %.1fs",
+                        what, error, attempt, self.max_attempts, delay)
+            self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _error(self, what: str, text: str, *, network: bool = False) -> PurviewError:
+        status = self._last.status
+        code = message = None
+        try:
+            body = json.loads(text)
+            if isinstance(body, Mapping):
+                code, message = body.get("errorCode"), body.get("errorMessage")
+        except (json.JSONDecodeError, RecursionError):
+            pass
+        transient = network or status is None or status in _TRANSIENT_STATUSES
+        detail = message or (text[:300] if text else "no response")
+        kind = "network error" if network else f"HTTP {status}"
+        return PurviewError(f"Purview {what}: {kind}{f' {code}' if code else ''}: {detail}",
+                            status=status, code=code, transient=transient)
+
+    def _delay(self, attempt: int) -> float:
+        retry_after = self._last.retry_after
+        if retry_after and retry_after.strip().isdigit():
+            return min(float(retry_after), self.backoff_cap_s)
+        backoff = min(self.backoff_cap_s, self.backoff_base_s * 2.0 ** (attempt - 1))
+        return float(backoff * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not crypto
+
+    def _remember(self, response: requests.Response, *_: Any, **__: Any) -> requests.Response:
+        self._last.status = response.status_code
+        self._last.retry_after = response.headers.get("Retry-After")
+        return response
+
+
+def plan_batches(entities: Sequence[Mapping[str, Any]], existing: set[tuple[str, str]],
+                 max_per_call: int) -> list[list[dict[str, Any]]]:
+    """Bulk payloads: our entities and the missing assets, references rewritten to placeholder guids.
+
+    Within a call an entity created by that call is referenced by its placeholder guid; an entity that already
+    exists, or was created by an earlier call of the same push, by type and qualifiedName. Each operation travels
+    with the assets it creates, so no call references an entity that does not exist yet.
+    """
+    by_key = {_key(e): e for e in entities}
+    to_send = [e for e in entities if _is_own(e) or _key(e) not in existing]
+    head = [e for e in to_send if not e["typeName"].endswith("_operation") and _is_own(e)]
+    operations = [e for e in to_send if e["typeName"].endswith("_operation")]
+    loose_assets = {_key(e) for e in to_send if not _is_own(e)}
+
+    groups: list[list[Mapping[str, Any]]] = [head]
+    for op in operations:
+        needed = [by_key[k] for k in _references(op) if k in loose_assets]
+        loose_assets.difference_update(_key(a) for a in needed)
+        group = [*needed, op]
+        if len(groups[-1]) + len(group) > max_per_call and groups[-1]:
+            groups.append([])
+        groups[-1].extend(group)
+    if loose_assets:  # assets no operation references (none today, but never drop an entity silently)
+        groups[-1].extend(by_key[k] for k in sorted(loose_assets))
+
+    return [_with_placeholders(group) for group in groups if group]
+
+
+def _with_placeholders(group: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    guids = {_key(e): f"-{i}" for i, e in enumerate(group, start=1)}
+
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, list):
+            return [rewrite(v) for v in value]
+        if isinstance(value, Mapping) and "uniqueAttributes" in value and "typeName" in value:
+            key = (value["typeName"], value["uniqueAttributes"].get("qualifiedName"))
+            return {"guid": guids[key], "typeName": key[0]} if key in guids else dict(value)
+        return value
+
+    payload = []
+    for entity in group:
+        out: dict[str, Any] = {"typeName": entity["typeName"], "guid": guids[_key(entity)]}
+        out["attributes"] = {k: rewrite(v) for k, v in entity.get("attributes", {}).items()}
+        if entity.get("relationshipAttributes"):
+            out["relationshipAttributes"] = {k: rewrite(v) for k, v in entity["relationshipAttributes"].items()}
+        payload.append(out)
+    return payload
+
+
+def _references(entity: Mapping[str, Any]) -> list[tuple[str, str]]:
+    refs = [*entity.get("attributes", {}).get("inputs", []), *entity.get("attributes", {}).get("outputs", [])]
+    return [(r["typeName"], r["uniqueAttributes"]["qualifiedName"]) for r in refs]
+
+
+def _count(body: Any, result: PushResult) -> None:
+    result.calls += 1
+    if not isinstance(body, Mapping):
+        return
+    mutated = body.get("mutatedEntities") or {}
+    result.created += len(mutated.get("CREATE", []))
+    result.updated += len(mutated.get("UPDATE", [])) + len(mutated.get("PARTIAL_UPDATE", []))
+    result.guid_assignments.update(body.get("guidAssignments") or {})
+
+
+def _key(entity: Mapping[str, Any]) -> tuple[str, str]:
+    return (str(entity["typeName"]), str(entity["attributes"]["qualifiedName"]))
+
+
+def _is_own(entity: Mapping[str, Any]) -> bool:
+    return str(entity["typeName"]).startswith(OWN_TYPE_PREFIXES)

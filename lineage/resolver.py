@@ -1,0 +1,246 @@
+"""Turning one run's dataset and linked-service references into Purview assets.
+
+A run record is resolved once per run: definitions are looked up by name, every distinct (dataset, parameter values)
+pair is resolved once, and every distinct (linked service, parameter values) pair once, so a ForEach of thousands of
+iterations costs one dictionary look-up per iteration that repeats an earlier one. Expressions are parsed once per
+distinct text by the expression module itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from lineage import stores
+from lineage.config import LineageOptions
+from lineage.expressions import ExpressionError, Scope, Unresolvable, canonical, is_expression, resolve
+from lineage.model import Skip
+from lineage.pipeline import activities_by_name
+from lineage.runrecord import RunRecord
+
+
+class _Deferred:
+    """A parameter value that could not be resolved; it only matters if something reads it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Unresolvable) -> None:
+        self.error = error
+
+
+class _Params(Mapping[str, Any]):
+    """Parameter values where an unresolvable one raises only when it is actually read."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._values[key]
+        if isinstance(value, _Deferred):
+            raise value.error
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def key(self) -> str:
+        """A hashable, order-independent identity of the values (for the caches)."""
+        return json.dumps(
+            {k: (f"<unresolved {v.error.reason}>" if isinstance(v, _Deferred) else v) for k, v in self._values.items()},
+            sort_keys=True,
+            default=str,
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ResolvedDataset:
+    """A dataset reference made concrete: its type, resolved typeProperties, and the store endpoint behind it."""
+
+    name: str
+    dataset_type: str
+    props: Mapping[str, Any]
+    endpoint: stores.Endpoint
+    columns: tuple[str, ...] | None
+
+    def asset(self, **location_overrides: Any) -> tuple[stores.Asset, stores.Location]:
+        """The asset this dataset points at, optionally with location parts replaced (wildcards, tables of a query)."""
+        loc = stores.location(self.dataset_type, self.props)
+        if location_overrides:
+            loc = dataclasses.replace(loc, **location_overrides)
+        return stores.asset(self.endpoint, loc), loc
+
+
+class RunResolver:
+    """Everything about one run record that is computed once and shared by all its activity runs."""
+
+    def __init__(self, record: RunRecord, options: LineageOptions) -> None:
+        self.record = record
+        self.options = options
+        pipeline = record.pipelines.get(record.pipeline_name)
+        self.activities = activities_by_name(pipeline) if isinstance(pipeline, Mapping) else None
+        self.base_scope = Scope(
+            pipeline_parameters=_mapping(record.pipeline_run.get("parameters")),
+            global_parameters=record.global_parameter_values(),
+            system=record.system_variables(),
+        )
+        self._user_property_keys: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._datasets: dict[tuple[str, str], ResolvedDataset | Skip] = {}
+        self._endpoints: dict[tuple[str, str], stores.Endpoint | Skip] = {}
+
+    def definition(self, activity_name: str) -> Mapping[str, Any]:
+        """The activity's definition in the pipeline the run executed."""
+        if self.activities is None:
+            raise Skip(f"the run record holds no definition of pipeline {self.record.pipeline_name!r}")
+        activity = self.activities.get(activity_name)
+        if activity is None:
+            raise Skip(f"activity {activity_name!r} is not in the pipeline definition (changed since the run?)")
+        return activity
+
+    def scope_for(self, definition: Mapping[str, Any], run: Mapping[str, Any]) -> Scope:
+        """The pipeline scope plus values the run's ``userProperties`` supply for run-time-only expressions."""
+        keys = self._user_property_keys.get(str(definition.get("name")))
+        if keys is None:
+            keys = _user_property_keys(definition)
+            self._user_property_keys[str(definition.get("name"))] = keys
+        values = run.get("userProperties")
+        if not keys or not isinstance(values, Mapping):
+            return self.base_scope
+        overrides = {key: values[name] for name, key in keys if name in values}
+        return dataclasses.replace(self.base_scope, overrides=overrides) if overrides else self.base_scope
+
+    def dataset(self, reference: Any, scope: Scope) -> ResolvedDataset:
+        """Resolve a DatasetReference (name and parameters) in the activity's scope."""
+        if not isinstance(reference, Mapping):
+            raise Skip("dataset reference is not an object")
+        name = _resolve_str(reference.get("referenceName"), scope, "dataset reference name")
+        definition = self.record.datasets.get(name)
+        if not isinstance(definition, Mapping):
+            raise Skip(f"dataset {name!r} is not in the run record")
+        props = _mapping(definition.get("properties"))
+        params = _params(reference.get("parameters"), props.get("parameters"), scope)
+        cache_key = (name, params.key())
+        cached = self._datasets.get(cache_key)
+        if cached is None:
+            try:
+                cached = self._resolve_dataset(name, props, params)
+            except Skip as skip:
+                cached = skip
+            self._datasets[cache_key] = cached
+        if isinstance(cached, Skip):
+            raise cached
+        return cached
+
+    def linked_service(self, reference: Any, scope: Scope) -> stores.Endpoint:
+        """Resolve a LinkedServiceReference to the store endpoint it connects to (host, account, database)."""
+        if not isinstance(reference, Mapping):
+            raise Skip("linked service reference is not an object")
+        name = _resolve_str(reference.get("referenceName"), scope, "linked service reference name")
+        definition = self.record.linked_services.get(name)
+        if not isinstance(definition, Mapping):
+            raise Skip(f"linked service {name!r} is not in the run record")
+        props = _mapping(definition.get("properties"))
+        params = _params(reference.get("parameters"), props.get("parameters"), scope)
+        cache_key = (name, params.key())
+        cached = self._endpoints.get(cache_key)
+        if cached is None:
+            try:
+                ls_scope = dataclasses.replace(self.base_scope, linked_service=params)
+                type_props = _resolve_mapping(props.get("typeProperties"), ls_scope, f"linked service {name!r}")
+                cached = stores.endpoint(str(props.get("type")), type_props, name, self.options.stores)
+            except stores.StoreError as exc:
+                cached = Skip(f"linked service {name!r}: {exc}")
+            except Skip as skip:
+                cached = skip
+            self._endpoints[cache_key] = cached
+        if isinstance(cached, Skip):
+            raise cached
+        return cached
+
+    def _resolve_dataset(self, name: str, props: Mapping[str, Any], params: _Params) -> ResolvedDataset:
+        ds_scope = dataclasses.replace(self.base_scope, dataset=params)
+        type_props = _resolve_mapping(props.get("typeProperties"), ds_scope, f"dataset {name!r}")
+        endpoint = self.linked_service(props.get("linkedServiceName"), ds_scope)
+        return ResolvedDataset(
+            name=name,
+            dataset_type=str(props.get("type")),
+            props=type_props,
+            endpoint=endpoint,
+            columns=_schema_columns(props),
+        )
+
+
+def _user_property_keys(definition: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(property name, canonical expression) for each userProperty whose definition is an expression."""
+    keys: list[tuple[str, str]] = []
+    for prop in definition.get("userProperties") or ():
+        if not isinstance(prop, Mapping) or not isinstance(prop.get("name"), str):
+            continue
+        value = prop.get("value")
+        if isinstance(value, Mapping):
+            value = value.get("value")
+        if isinstance(value, str) and is_expression(value):
+            try:
+                keys.append((prop["name"], canonical(value)))
+            except ExpressionError:
+                continue  # a broken userProperty only loses its help in resolving; the activity is still processed
+    return tuple(keys)
+
+
+def _params(given: Any, declared: Any, scope: Scope) -> _Params:
+    """Reference parameters resolved in the caller's scope, then the definition's defaults for the rest."""
+    values: dict[str, Any] = {}
+    for key, value in _mapping(given).items():
+        try:
+            values[key] = resolve(value, scope)
+        except Unresolvable as exc:
+            values[key] = _Deferred(exc)
+        except ExpressionError as exc:
+            raise Skip(f"parameter {key!r}: {exc}") from exc
+    for key, spec in _mapping(declared).items():
+        if key not in values and isinstance(spec, Mapping) and "defaultValue" in spec:
+            values[key] = spec["defaultValue"]
+    return _Params(values)
+
+
+def _resolve_mapping(value: Any, scope: Scope, what: str) -> Mapping[str, Any]:
+    try:
+        resolved = resolve(_mapping(value), scope)
+    except Unresolvable as exc:
+        raise Skip(f"unresolvable expression in {what}: {exc.reason}") from exc
+    except ExpressionError as exc:
+        raise Skip(f"broken expression in {what}: {exc}") from exc
+    return resolved if isinstance(resolved, Mapping) else {}
+
+
+def _resolve_str(value: Any, scope: Scope, what: str) -> str:
+    try:
+        resolved = resolve(value, scope)
+    except Unresolvable as exc:
+        raise Skip(f"unresolvable {what}: {exc.reason}") from exc
+    except ExpressionError as exc:
+        raise Skip(f"broken expression in {what}: {exc}") from exc
+    if not isinstance(resolved, str) or not resolved:
+        raise Skip(f"{what} is missing")
+    return resolved
+
+
+def _schema_columns(props: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """Column names a dataset declares (``schema``, or the legacy ``structure``), if it declares any."""
+    for key in ("schema", "structure"):
+        columns = props.get(key)
+        if isinstance(columns, list) and columns:
+            names = tuple(c["name"] for c in columns if isinstance(c, Mapping) and isinstance(c.get("name"), str))
+            if names:
+                return names
+    return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

@@ -1,0 +1,150 @@
+"""The run record: everything Data Factory's REST API says about one pipeline run, as one JSON document.
+
+Its values are the API's own response bodies, unchanged, so a record read from Azure, served by the local Data
+Factory server or written by hand for a test all go through the same code. Only ``factory``, ``pipelineRun`` and
+``activityRuns`` are required: a run of a pipeline without datasets needs nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+JSON = dict[str, Any]
+
+_FACTORY_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
+    r"/providers/Microsoft\.DataFactory/factories/(?P<name>[^/]+)/?$",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._()-]{0,259}$")
+
+
+class RunRecordError(ValueError):
+    """The document is not a usable run record; the message says which part is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class FactoryId:
+    """A Data Factory's identity, from its ARM resource id (the shape Purview uses as the factory's qualifiedName)."""
+
+    subscription_id: str
+    resource_group: str
+    factory_name: str
+
+    @classmethod
+    def parse(cls, resource_id: str) -> FactoryId:
+        """Validate a factory resource id; the fixed segments are case-insensitive as in ARM."""
+        match = _FACTORY_ID.match(resource_id.strip()) if isinstance(resource_id, str) else None
+        if match is None:
+            raise RunRecordError(
+                "factory must be a resource id like /subscriptions/<id>/resourceGroups/<rg>"
+                f"/providers/Microsoft.DataFactory/factories/<name>, got {_preview(resource_id)}"
+            )
+        for part in ("sub", "rg", "name"):
+            if not _NAME.match(match[part]):
+                raise RunRecordError(f"factory resource id has an invalid segment {_preview(match[part])}")
+        return cls(match["sub"], match["rg"], match["name"])
+
+    @property
+    def resource_id(self) -> str:
+        """The canonical resource id, which is also Purview's qualifiedName for the factory."""
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.DataFactory/factories/{self.factory_name}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A validated run record. Definitions are looked up by name, as Data Factory references them."""
+
+    factory: FactoryId
+    pipeline_run: Mapping[str, Any]
+    activity_runs: tuple[Mapping[str, Any], ...]
+    pipelines: Mapping[str, Any]
+    datasets: Mapping[str, Any]
+    linked_services: Mapping[str, Any]
+    dataflows: Mapping[str, Any]
+    global_parameters: Mapping[str, Any]
+
+    @classmethod
+    def from_json(cls, doc: Any) -> RunRecord:
+        """Check the shape of a decoded run record; raise RunRecordError naming the first defect."""
+        if not isinstance(doc, Mapping):
+            raise RunRecordError("a run record must be a JSON object")
+        for key in ("factory", "pipelineRun", "activityRuns"):
+            if key not in doc:
+                raise RunRecordError(f"run record lacks the required key {key!r}")
+        pipeline_run = doc["pipelineRun"]
+        if not isinstance(pipeline_run, Mapping):
+            raise RunRecordError("pipelineRun must be an object (the body of GET pipelineruns/{runId})")
+        for key in ("runId", "pipelineName"):
+            if not isinstance(pipeline_run.get(key), str) or not pipeline_run[key]:
+                raise RunRecordError(f"pipelineRun.{key} must be a non-empty string")
+        runs = doc["activityRuns"]
+        if not isinstance(runs, list):
+            raise RunRecordError("activityRuns must be a list (the items of queryActivityruns, all pages)")
+        for index, run in enumerate(runs):
+            if not isinstance(run, Mapping):
+                raise RunRecordError(f"activityRuns[{index}] must be an object")
+            for key in ("activityRunId", "activityName", "activityType"):
+                if not isinstance(run.get(key), str) or not run[key]:
+                    raise RunRecordError(f"activityRuns[{index}].{key} must be a non-empty string")
+        return cls(
+            factory=FactoryId.parse(doc["factory"]),
+            pipeline_run=pipeline_run,
+            activity_runs=tuple(runs),
+            pipelines=_definitions(doc, "pipelines"),
+            datasets=_definitions(doc, "datasets"),
+            linked_services=_definitions(doc, "linkedServices"),
+            dataflows=_definitions(doc, "dataflows"),
+            global_parameters=_definitions(doc, "globalParameters"),
+        )
+
+    @property
+    def run_id(self) -> str:
+        return str(self.pipeline_run["runId"])
+
+    @property
+    def pipeline_name(self) -> str:
+        return str(self.pipeline_run["pipelineName"])
+
+    def global_parameter_values(self) -> dict[str, Any]:
+        """Global parameters as plain values (the API wraps each as ``{"type", "value"}``)."""
+        return {
+            name: spec.get("value") if isinstance(spec, Mapping) else spec
+            for name, spec in self.global_parameters.items()
+        }
+
+    def system_variables(self) -> dict[str, Any]:
+        """The ``pipeline().X`` system variables that a run record can answer."""
+        run = self.pipeline_run
+        invoked: Mapping[str, Any] = run["invokedBy"] if isinstance(run.get("invokedBy"), Mapping) else {}
+        values = {
+            "RunId": run.get("runId"),
+            "Pipeline": run.get("pipelineName"),
+            "DataFactory": self.factory.factory_name,
+            "GroupId": run.get("runGroupId"),
+            "TriggerTime": run.get("runStart"),
+            "TriggerName": invoked.get("name"),
+            "TriggerId": invoked.get("id"),
+            "TriggerType": invoked.get("invokedByType"),
+        }
+        return {key: value for key, value in values.items() if value is not None}
+
+
+def _definitions(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = doc.get(key, {})
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise RunRecordError(f"{key} must be an object keyed by name")
+    return value
+
+
+def _preview(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...'"

@@ -1,0 +1,129 @@
+"""Where a dataset points inside its store, and the asset that makes with the store's endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lineage.stores import naming
+from lineage.stores.linked_services import Endpoint, StoreSettings
+from lineage.stores.naming import Asset, StoreError
+
+_FILE_FORMATS = frozenset({"DelimitedText", "Parquet", "Json", "Avro", "Orc", "Binary", "Excel", "Xml"})
+_SQL_TYPES = {"azure_sql": "azure_sql_table", "azure_sql_mi": "azure_sql_mi_table",
+              "synapse": "azure_synapse_dedicated_sql_table", "sql_dw": "azure_sql_dw_table"}
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A dataset's place in its store, whatever the store."""
+
+    container: str | None = None  # container, file system, share or bucket
+    folder: str | None = None
+    file: str | None = None
+    database: str | None = None
+    schema: str | None = None
+    table: str | None = None
+    collection: str | None = None
+
+    @property
+    def wildcard(self) -> bool:
+        return naming.has_wildcard(self.folder, self.file)
+
+
+def location(dataset_type: str, props: Mapping[str, Any]) -> Location:
+    """The location a dataset's resolved ``typeProperties`` describe."""
+    if dataset_type in _FILE_FORMATS:
+        loc = props.get("location")
+        if not isinstance(loc, Mapping):
+            raise StoreError(f"{dataset_type} dataset without a location")
+        container = loc.get("container") or loc.get("fileSystem") or loc.get("bucketName")
+        return Location(_s(container), _s(loc.get("folderPath")), _s(loc.get("fileName")))
+    if dataset_type in ("AzureBlob", "AzureBlobFSFile"):
+        folder = _s(props.get("folderPath")) or ""
+        container, _, rest = folder.strip("/").partition("/")
+        return Location(container or None, rest or None, _s(props.get("fileName")))
+    if dataset_type in ("AzureDataLakeStoreFile", "AzureFileStorageFile", "FileShare"):
+        return Location(None, _s(props.get("folderPath")), _s(props.get("fileName")))
+    if dataset_type in ("AzureSqlTable", "AzureSqlMITable", "AzureSqlDWTable", "SqlServerTable",
+                        "AzurePostgreSqlTable", "SnowflakeTable", "SnowflakeV2Table"):
+        return _table(props)
+    if dataset_type == "AzureMySqlTable":
+        return Location(table=_s(props.get("table")) or _s(props.get("tableName")))
+    if dataset_type in ("CosmosDbSqlApiCollection", "DocumentDbCollection"):
+        return Location(collection=_s(props.get("collectionName")))
+    if dataset_type == "AzureDataExplorerTable":
+        return Location(table=_s(props.get("table")))
+    raise StoreError(f"unmapped store: dataset type {dataset_type!r} is not supported")
+
+
+def _table(props: Mapping[str, Any]) -> Location:
+    schema, table = _s(props.get("schema")), _s(props.get("table"))
+    legacy = _s(props.get("tableName"))
+    if table is None and legacy:
+        parts = [p.strip().strip("[]\"") for p in legacy.split(".")]
+        schema, table = (parts[-2] if len(parts) > 1 else None), parts[-1]
+    return Location(schema=schema, table=table)
+
+
+def asset(endpoint: Endpoint, loc: Location) -> Asset:
+    """The asset at ``loc`` in the store ``endpoint`` connects to."""
+    p = endpoint.platform
+    is_file = bool(loc.file)
+    if p in ("blob", "adls_gen2", "azure_files"):
+        acct = endpoint.host or ""
+        container = loc.container or (endpoint.share if p == "azure_files" else None) or ""
+        folder_and_file = "/".join(x for x in (loc.folder, loc.file) if x)
+        if p == "blob":
+            return naming.BlobPath(acct, container, folder_and_file, is_file).asset()
+        if p == "adls_gen2":
+            return naming.AdlsGen2Path(acct, container, folder_and_file, is_file).asset()
+        return naming.AzureFile(acct, container, folder_and_file, is_file).asset()
+    if p == "adls_gen1":
+        return naming.AdlsGen1Path(endpoint.host or "", "/".join(x for x in (loc.folder, loc.file) if x),
+                                   is_file).asset()
+    if p == "s3":
+        return naming.S3Object(loc.container or "", "/".join(x for x in (loc.folder, loc.file) if x),
+                               is_file).asset()
+    if p == "cosmos":
+        return naming.CosmosCollection(endpoint.host or "", loc.database or endpoint.database or "",
+                                       loc.collection or "").asset()
+    table = loc.table or _missing("table")
+    database = loc.database or endpoint.database or _missing("database")
+    if p in _SQL_TYPES:
+        return naming.SqlTable(_SQL_TYPES[p], endpoint.host or "", database, loc.schema or "dbo", table).asset()
+    if p == "sql_server":
+        return naming.SqlServerTable(endpoint.host or "", endpoint.instance or "MSSQLSERVER", database,
+                                     loc.schema or "dbo", table).asset()
+    if p == "postgresql":
+        return naming.PostgresTable(endpoint.host or "", database, loc.schema or "public", table).asset()
+    if p == "mysql":
+        return naming.MySqlTable(endpoint.host or "", database, table).asset()
+    if p == "kusto":
+        return naming.KustoTable(endpoint.host or "", database, table).asset()
+    if p == "snowflake":
+        return naming.SnowflakeTable(endpoint.host or "", database, loc.schema or "PUBLIC", table).asset()
+    raise StoreError(f"unmapped store platform {p!r}")
+
+
+def sql_table_asset(server: str, database: str, schema: str | None, table: str, settings: StoreSettings) -> Asset:
+    """A table on a server named directly (SQL text, SSIS connection managers): the platform from the host."""
+    name, _, instance = server.removeprefix("tcp:").split(",")[0].partition("\\")
+    server_host = naming.host(name, "SQL server")
+    if server_host.endswith(".sql.azuresynapse.net"):
+        platform = "synapse"
+    elif server_host.endswith(".database.windows.net"):
+        platform = "azure_sql_mi" if server_host.count(".") >= 4 else "azure_sql"
+    else:
+        return naming.SqlServerTable(server_host, instance or settings.sql_server_default_instance, database,
+                                     schema or "dbo", table).asset()
+    return naming.SqlTable(_SQL_TYPES[platform], server_host, database, schema or "dbo", table).asset()
+
+
+def _missing(what: str) -> str:
+    raise StoreError(f"the dataset names no {what}")
+
+
+def _s(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None

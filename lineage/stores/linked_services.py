@@ -1,0 +1,218 @@
+"""Which store a linked service connects to: platform, host or account, database — and never its secrets.
+
+Connection strings are read through an allow-list of keys: every other key (passwords, account keys, SAS tokens)
+is skipped without being kept anywhere. Masked values (``**********``), SecureStrings and Key Vault references mean
+"not known here": the host then comes from ``StoreSettings.linked_service_hosts``.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lineage.stores.naming import StoreError, account, host
+
+_ALLOWED_KEYS = frozenset({
+    "accountname", "endpointsuffix", "blobendpoint", "fileendpoint", "server", "data source", "address", "addr",
+    "network address", "database", "initial catalog", "accountendpoint", "host", "port", "db",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """What a deployment tells the naming rules (see README, Settings)."""
+
+    linked_service_hosts: Mapping[str, str] = field(default_factory=dict)
+    adls_gen2_accounts: frozenset[str] = frozenset()
+    blob_accounts: frozenset[str] = frozenset()
+    sql_server_default_instance: str = "MSSQLSERVER"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """The store behind a linked service. ``platform`` picks the naming class."""
+
+    platform: str
+    host: str | None = None  # account name for storage platforms, DNS host for databases
+    database: str | None = None
+    instance: str | None = None
+    share: str | None = None
+
+
+def connection_string_fields(text: str) -> dict[str, str]:
+    """Allow-listed ``key=value`` pairs of a connection string (keys lower-cased)."""
+    fields: dict[str, str] = {}
+    for part in text.split(";"):
+        key, sep, value = part.partition("=")
+        key = key.strip().lower()
+        if sep and key in _ALLOWED_KEYS:
+            fields[key] = value.strip().strip("'\"")
+    return fields
+
+
+def endpoint(ls_type: str, props: Mapping[str, Any], ls_name: str, settings: StoreSettings) -> Endpoint:
+    """The endpoint of a linked service from its resolved ``typeProperties``."""
+    reader = _READERS.get(ls_type)
+    if reader is None:
+        raise StoreError(f"unmapped store: linked service type {ls_type!r} ({ls_name!r}) is not supported")
+    return reader(_Props(props, ls_name, settings))
+
+
+class _Props:
+    def __init__(self, props: Mapping[str, Any], name: str, settings: StoreSettings) -> None:
+        self.props = props
+        self.name = name
+        self.settings = settings
+
+    def text(self, key: str) -> str | None:
+        """A plain, known value; None when absent, masked, secure or in Key Vault."""
+        value = self.props.get(key)
+        if isinstance(value, Mapping):
+            value = value.get("value") if value.get("type") not in ("SecureString", "AzureKeyVaultSecret") else None
+        if not isinstance(value, str) or not value.strip() or set(value.strip()) == {"*"}:
+            return None
+        return value.strip()
+
+    def connection(self) -> dict[str, str]:
+        text = self.text("connectionString")
+        return connection_string_fields(text) if text else {}
+
+    def configured(self, what: str) -> str:
+        configured = self.settings.linked_service_hosts.get(self.name)
+        if configured:
+            return configured
+        raise StoreError(
+            f"the {what} of linked service {self.name!r} is not visible (masked or in Key Vault): add "
+            f'"{self.name}": "<host>" to linkedServiceHosts in the lineage settings')
+
+
+def _url_host(url: str) -> str:
+    parsed = urllib.parse.urlsplit(url if "://" in url else f"https://{url}")
+    if not parsed.hostname:
+        raise StoreError(f"no host in {url.split('?', maxsplit=1)[0]!r}")
+    return host(parsed.hostname)
+
+
+def _storage(p: _Props, default: str) -> Endpoint:
+    conn = p.connection()
+    acct: str | None = None
+    for key in ("serviceEndpoint", "sasUri", "url", "host"):
+        value = p.text(key)
+        if value:
+            acct = _url_host(value.replace("\\\\", "https://").replace("\\", "/")).split(".")[0]
+            break
+    if acct is None and conn.get("accountname"):
+        acct = conn["accountname"]
+    if acct is None and (conn.get("blobendpoint") or conn.get("fileendpoint")):
+        acct = _url_host(conn.get("blobendpoint") or conn["fileendpoint"]).split(".")[0]
+    if acct is None:
+        configured = p.configured("storage account")
+        acct = _url_host(configured).split(".")[0] if "." in configured else configured
+    acct = account(acct)
+    platform = default
+    if default == "blob" and acct in p.settings.adls_gen2_accounts:
+        platform = "adls_gen2"
+    elif default == "adls_gen2" and acct in p.settings.blob_accounts:
+        platform = "blob"
+    return Endpoint(platform, acct, share=p.text("fileShare"))
+
+
+def _blob(p: _Props) -> Endpoint:
+    return _storage(p, "blob")
+
+
+def _adls_gen2(p: _Props) -> Endpoint:
+    return _storage(p, "adls_gen2")
+
+
+def _files(p: _Props) -> Endpoint:
+    return _storage(p, "azure_files")
+
+
+def _adls_gen1(p: _Props) -> Endpoint:
+    uri = p.text("dataLakeStoreUri") or p.configured("Data Lake Store account")
+    return Endpoint("adls_gen1", account(_url_host(uri).split(".")[0], "Data Lake Store account"))
+
+
+def _sql(platform: str) -> Callable[[_Props], Endpoint]:
+    def read(p: _Props) -> Endpoint:
+        conn = p.connection()
+        server = p.text("server") or conn.get("data source") or conn.get("server") or conn.get("address") or \
+            conn.get("addr") or conn.get("network address")
+        database = p.text("database") or conn.get("initial catalog") or conn.get("database")
+        if not server:
+            server = p.configured("server")
+        name = server.strip()
+        name = name.removeprefix("tcp:").split(",")[0]
+        instance = None
+        if "\\" in name:
+            name, instance = name.split("\\", 1)
+        server_host = host(name, "SQL server")
+        kind = platform
+        if platform == "sql_dw":
+            kind = "synapse" if server_host.endswith(".sql.azuresynapse.net") else "sql_dw"
+        if platform == "sql_server":
+            instance = instance or p.settings.sql_server_default_instance
+        return Endpoint(kind, server_host, database, instance)
+    return read
+
+
+def _postgres_mysql(platform: str) -> Callable[[_Props], Endpoint]:
+    def read(p: _Props) -> Endpoint:
+        conn = p.connection()
+        server = p.text("server") or conn.get("host") or conn.get("server") or p.configured("server")
+        database = p.text("database") or conn.get("database")
+        return Endpoint(platform, host(server.split(",")[0].split(":")[0], f"{platform} server"), database)
+    return read
+
+
+def _cosmos(p: _Props) -> Endpoint:
+    conn = p.connection()
+    url = p.text("accountEndpoint") or conn.get("accountendpoint") or p.configured("account endpoint")
+    return Endpoint("cosmos", account(_url_host(url).split(".")[0], "Cosmos DB account"),
+                    p.text("database") or conn.get("database"))
+
+
+def _kusto(p: _Props) -> Endpoint:
+    url = p.text("endpoint") or p.configured("cluster endpoint")
+    return Endpoint("kusto", _url_host(url), p.text("database"))
+
+
+def _s3(_: _Props) -> Endpoint:
+    return Endpoint("s3")
+
+
+def _snowflake(p: _Props) -> Endpoint:
+    identifier = p.text("accountIdentifier")
+    database = p.text("database")
+    if identifier is None:
+        text = p.text("connectionString")
+        if text and text.lower().startswith("jdbc:snowflake://"):
+            parsed = urllib.parse.urlsplit(text[len("jdbc:"):])
+            identifier = parsed.hostname
+            query = dict(urllib.parse.parse_qsl(parsed.query))
+            database = database or query.get("db")
+    identifier = identifier or p.configured("account")
+    return Endpoint("snowflake", host(identifier, "Snowflake account"), database)
+
+
+_READERS: dict[str, Callable[[_Props], Endpoint]] = {
+    "AzureBlobStorage": _blob,
+    "AzureStorage": _blob,
+    "AzureBlobFS": _adls_gen2,
+    "AzureDataLakeStore": _adls_gen1,
+    "AzureFileStorage": _files,
+    "AzureSqlDatabase": _sql("azure_sql"),
+    "AzureSqlMI": _sql("azure_sql_mi"),
+    "AzureSqlDW": _sql("sql_dw"),
+    "SqlServer": _sql("sql_server"),
+    "AzurePostgreSql": _postgres_mysql("postgresql"),
+    "AzureMySql": _postgres_mysql("mysql"),
+    "CosmosDb": _cosmos,
+    "AzureDataExplorer": _kusto,
+    "AmazonS3": _s3,
+    "Snowflake": _snowflake,
+    "SnowflakeV2": _snowflake,
+}

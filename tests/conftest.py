@@ -1,0 +1,27 @@
+"""Shared fixtures: where the public contracts live, and how a test that needs them skips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SAMPLES = ROOT / "samples"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The public API contracts (Purview spec, Atlas base types, Data Factory examples), kept outside the project."""
+    if not (SHARED / "contracts").is_dir():
+        pytest.skip(f"public contracts not found at {SHARED}/contracts (CI provides them beside the project)")
+    return SHARED
+
+
+def load_adf_example(shared: Path, name: str) -> Any:
+    """The 200 response body of one Data Factory REST example, e.g. ``Pipelines_Get``."""
+    data = json.loads((shared / "contracts" / "adf" / "examples" / f"{name}.json").read_text())
+    return data["responses"]["200"]["body"]
