@@ -11,12 +11,15 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from lineage.config import LineageOptions
-from lineage.entities import explain
-from lineage.extract import extract
-from lineage.runrecord import RunRecord
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from lineage.config import LineageOptions  # noqa: E402
+from lineage.entities import explain  # noqa: E402
+from lineage.extract import extract  # noqa: E402
+from lineage.runrecord import RunRecord  # noqa: E402
 
 FACTORY = (
     "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-bench"

@@ -9,7 +9,7 @@ writer decides which referenced entities to create and turns those references in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,9 +197,9 @@ def _row(names: _Names, result: ActivityResult) -> dict[str, Any]:
     return row
 
 
-def _error_message(run: dict[str, Any]) -> str | None:
+def _error_message(run: Mapping[str, Any]) -> str | None:
     error = run.get("error")
-    message = error.get("message") if isinstance(error, dict) else None
+    message = error.get("message") if isinstance(error, Mapping) else None
     if not isinstance(message, str) or not message.strip():
         return None
     return redact(message.strip())[:MAX_ERROR_CHARS]

@@ -59,10 +59,10 @@ def extract(record: RunRecord, options: LineageOptions) -> RunLineage:
     """Lineage of every activity run; the order is stable so the same record always gives the same output."""
     resolver = RunResolver(record, options)
     runs = sorted(record.activity_runs, key=_run_order)
-    return RunLineage(record, tuple(_activity(resolver, dict(run)) for run in runs))
+    return RunLineage(record, tuple(_activity(resolver, run) for run in runs))
 
 
-def _activity(resolver: RunResolver, run: dict[str, Any]) -> ActivityResult:
+def _activity(resolver: RunResolver, run: Mapping[str, Any]) -> ActivityResult:
     activity_type = run["activityType"]
     kind = KINDS.get(activity_type)
     if kind is None:

@@ -6,6 +6,7 @@ each side can change without the other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,7 @@ class Flow:
 class ActivityResult:
     """One activity run's lineage, or the reason it has none. ``notes`` explain partial results too."""
 
-    run: dict[str, Any]
+    run: Mapping[str, Any]
     purview_kind: str | None = None  # copy / dataflow / executeSsisPackage, or None for other activity types
     flows: list[Flow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
