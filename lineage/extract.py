@@ -99,7 +99,7 @@ def _uncovered_reason(activity_type: str, run: Mapping[str, Any]) -> str:
     if activity_type in NOT_YET_COVERED:
         return f"{activity_type} activities are not covered yet"
     if activity_type in NO_DATA_MOVED:
-        return f"a {activity_type} activity moves no data between stores"
+        return f"{activity_type} activities move no data between stores"
     return f"unsupported activity type {activity_type}"
 
 

@@ -144,7 +144,7 @@ def test_foreach_iterations_never_cross_join_sources_and_sinks() -> None:
     activity = by_type(doc, "adf_copy_activity")[0]
     assert activity["attributes"]["rowCount"] == 60  # the sum over the iterations
     loop_row = next(r for r in doc["activities"] if r["activityName"] == "EachDay")
-    assert loop_row["outcome"] == "skipped" and "moves no data" in loop_row["reason"]
+    assert loop_row["outcome"] == "skipped" and "move no data" in loop_row["reason"]
 
 
 def test_item_without_user_properties_is_reported_unresolvable() -> None:
@@ -213,7 +213,7 @@ def test_every_activity_run_gets_exactly_one_row_with_a_reason_when_skipped() ->
     rows = {r["activityRunId"]: r for r in doc["activities"]}
     assert len(rows) == 5
     assert rows["r-2"]["outcome"] == "emitted"
-    assert "moves no data" in rows["r-1"]["reason"]
+    assert "move no data" in rows["r-1"]["reason"]
     assert "child-9" in rows["r-3"]["reason"]
     assert "unsupported activity type DatabricksNotebook" in rows["r-4"]["reason"]
     assert "not in the pipeline definition" in rows["r-5"]["reason"]
