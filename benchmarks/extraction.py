@@ -16,10 +16,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from lineage.config import LineageOptions  # noqa: E402
-from lineage.entities import explain  # noqa: E402
-from lineage.extract import extract  # noqa: E402
-from lineage.runrecord import RunRecord  # noqa: E402
+from lineage.config import LineageOptions
+from lineage.entities import explain
+from lineage.extract import extract
+from lineage.runrecord import RunRecord
 
 FACTORY = (
     "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-bench"

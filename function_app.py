@@ -1,0 +1,35 @@
+"""The Function App: three triggers, each a few lines handing off to ``lineage``.
+
+- ``on_run_completed`` (Event Grid): validates a run-completed event and queues a small work message; an event that
+  can never be processed goes to the poison queue with its reason instead.
+- ``push_lineage`` (queue): reads the run back from Data Factory, extracts its lineage, pushes it to Purview.
+"""
+
+import azure.functions as func
+
+from lineage import service
+
+app = func.FunctionApp()
+
+QUEUE = "%LINEAGE_QUEUE_NAME%"
+POISON_QUEUE = "%LINEAGE_QUEUE_NAME%-poison"
+STORAGE = "AzureWebJobsStorage"
+
+
+@app.function_name("on_run_completed")
+@app.event_grid_trigger(arg_name="event")
+@app.queue_output(arg_name="work", queue_name=QUEUE, connection=STORAGE)
+@app.queue_output(arg_name="poison", queue_name=POISON_QUEUE, connection=STORAGE)
+def on_run_completed(event: func.EventGridEvent, work: func.Out[str], poison: func.Out[str]) -> None:
+    accepted = service.accept_event(event.id, event.get_json())
+    if accepted.work is not None:
+        work.set(accepted.work)
+    if accepted.poison is not None:
+        poison.set(accepted.poison)
+
+
+@app.function_name("push_lineage")
+@app.queue_trigger(arg_name="msg", queue_name=QUEUE, connection=STORAGE)
+def push_lineage(msg: func.QueueMessage) -> None:
+    first_seen = msg.insertion_time.isoformat() if msg.insertion_time else None
+    service.worker().handle(msg.get_body().decode("utf-8", "replace"), msg.dequeue_count or 1, first_seen)

@@ -1,0 +1,286 @@
+"""Reading one pipeline run back from Data Factory's management REST API (api-version 2018-06-01).
+
+azure-core's pipeline does the HTTP work: bearer tokens from any ``TokenCredential`` (``DefaultAzureCredential`` in
+Azure), retries with backoff that honours ``Retry-After``, timeouts. Definitions (pipelines, datasets, linked
+services, data flows, global parameters) change rarely and are read often, so they are cached with a bound and an
+expiry; a steady stream of runs of the same pipelines costs one run GET and one activity-run query per run.
+Linked-service bodies carry masked secrets at most, but they are never logged or put into an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from azure.core import PipelineClient
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
+from azure.core.pipeline.policies import (
+    BearerTokenCredentialPolicy,
+    HeadersPolicy,
+    RetryPolicy,
+    UserAgentPolicy,
+)
+from azure.core.rest import HttpRequest
+
+from lineage.pipeline import activities_by_name
+from lineage.runrecord import FactoryId
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2018-06-01"
+ARM_SCOPE = "https://management.azure.com/.default"
+WINDOW_MARGIN = timedelta(minutes=10)
+_TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class DataFactoryError(Exception):
+    """A failed Data Factory call; ``transient`` says whether trying again later may help."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 transient: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.transient = transient
+
+
+class RunNotFoundError(DataFactoryError):
+    """The pipeline run does not exist (wrong id or factory, or older than the 45 days Data Factory keeps)."""
+
+
+class _Cache:
+    """A bounded LRU with expiry, shared by the threads of one process."""
+
+    def __init__(self, size: int, ttl_s: float) -> None:
+        self.size, self.ttl_s = size, ttl_s
+        self._items: OrderedDict[tuple[str, ...], tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] < time.monotonic():
+                self._items.pop(key, None)
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: tuple[str, ...], value: Any) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + self.ttl_s, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+class DataFactoryReader:
+    """Builds run records (the core's input) from the management API."""
+
+    def __init__(self, credential: TokenCredential, *, base_url: str = "https://management.azure.com",
+                 cache_size: int = 512, cache_ttl_s: float = 300.0, timeout_s: float = 30.0, retry_total: int = 5,
+                 retry_backoff_s: float = 0.8, connection_verify: str | bool | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        policies = [
+            HeadersPolicy(),
+            UserAgentPolicy(sdk_moniker="adf-purview-lineage"),
+            RetryPolicy(retry_total=retry_total, retry_backoff_factor=retry_backoff_s, retry_backoff_max=60,
+                        timeout=timeout_s * (retry_total + 1)),
+            BearerTokenCredentialPolicy(credential, ARM_SCOPE),
+        ]
+        self._client: PipelineClient[HttpRequest, Any] = PipelineClient(self.base_url, policies=policies)
+        self._timeout_s = timeout_s
+        self._verify = connection_verify
+        self._cache = _Cache(cache_size, cache_ttl_s)
+        self.calls: Counter[str] = Counter()
+        self.cache_hits = 0
+
+    # ------------------------------------------------------------------------------------------------ runs
+
+    def pipeline_run(self, factory: FactoryId, run_id: str) -> dict[str, Any]:
+        """The body of ``GET pipelineruns/{runId}``; RunNotFoundError when it does not exist."""
+        return self._json("run", "GET", f"{_base(factory)}/pipelineruns/{quote(run_id, safe='')}",
+                          not_found=RunNotFoundError)
+
+    def activity_runs(self, factory: FactoryId, pipeline_run: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every page of ``queryActivityruns`` for the run, in a window around its start and end."""
+        start = _parse_time(pipeline_run.get("runStart")) or datetime.now(UTC) - timedelta(days=45)
+        end = _parse_time(pipeline_run.get("runEnd")) or datetime.now(UTC)
+        body: dict[str, Any] = {"lastUpdatedAfter": _iso(start - WINDOW_MARGIN),
+                                "lastUpdatedBefore": _iso(end + WINDOW_MARGIN)}
+        url = f"{_base(factory)}/pipelineruns/{quote(str(pipeline_run['runId']), safe='')}/queryActivityruns"
+        runs: list[dict[str, Any]] = []
+        while True:
+            page = self._json("activityRuns", "POST", url, body=body)
+            runs.extend(page.get("value") or [])
+            token = page.get("continuationToken")
+            if not token:
+                return runs
+            body = {**body, "continuationToken": token}
+
+    def query_pipeline_runs(self, factory: FactoryId, after: datetime, before: datetime,
+                            pipelines: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+        """Pipeline runs last updated in ``[after, before)``, all pages (for reconciliation and backfill)."""
+        body: dict[str, Any] = {"lastUpdatedAfter": _iso(after), "lastUpdatedBefore": _iso(before)}
+        if pipelines:
+            body["filters"] = [{"operand": "PipelineName", "operator": "In", "values": list(pipelines)}]
+        while True:
+            page = self._json("queryPipelineRuns", "POST", f"{_base(factory)}/queryPipelineRuns", body=body)
+            yield from page.get("value") or []
+            token = page.get("continuationToken")
+            if not token:
+                return
+            body = {**body, "continuationToken": token}
+
+    def run_record(self, factory: FactoryId, run_id: str, *,
+                   pipeline_run: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The run record of one pipeline run: the run, its activity runs, and the definitions they need."""
+        run = dict(pipeline_run) if pipeline_run is not None else self.pipeline_run(factory, run_id)
+        record: dict[str, Any] = {
+            "factory": factory.resource_id,
+            "pipelineRun": run,
+            "activityRuns": self.activity_runs(factory, run),
+            "pipelines": {}, "datasets": {}, "linkedServices": {}, "dataflows": {},
+        }
+        pipeline = self._definition(factory, "pipelines", str(run["pipelineName"]))
+        if pipeline is None:
+            return record
+        record["pipelines"][run["pipelineName"]] = pipeline
+        self._add_references(factory, pipeline, record)
+        if "globalParameters" in _text(pipeline) or any("globalParameters" in _text(d)
+                                                          for d in record["datasets"].values()):
+            parameters = self._definition(factory, "globalParameters", "default")
+            if parameters is not None:
+                record["globalParameters"] = parameters.get("properties") or {}
+        return record
+
+    # ------------------------------------------------------------------------------------------ definitions
+
+    def _add_references(self, factory: FactoryId, pipeline: Mapping[str, Any], record: dict[str, Any]) -> None:
+        """Datasets, data flows and linked services the pipeline's lineage activities name."""
+        datasets: set[str] = set()
+        linked: set[str] = set()
+        for activity in activities_by_name(pipeline).values():
+            for ref in [*activity.get("inputs", []), *activity.get("outputs", [])]:
+                _add_name(datasets, ref)
+            props = activity.get("typeProperties") or {}
+            flow = props.get("dataflow") if isinstance(props, Mapping) else None
+            if isinstance(flow, Mapping) and isinstance(flow.get("referenceName"), str):
+                definition = self._definition(factory, "dataflows", flow["referenceName"])
+                if definition is not None:
+                    record["dataflows"][flow["referenceName"]] = definition
+                    flow_props = definition.get("properties", {}).get("typeProperties", {})
+                    for end in [*flow_props.get("sources", []), *flow_props.get("sinks", [])]:
+                        _add_name(datasets, end.get("dataset"))
+                        _add_name(linked, end.get("linkedService"))
+        for name in sorted(datasets):
+            definition = self._definition(factory, "datasets", name)
+            if definition is not None:
+                record["datasets"][name] = definition
+                _add_name(linked, definition.get("properties", {}).get("linkedServiceName"))
+        for name in sorted(linked):
+            definition = self._definition(factory, "linkedservices", name)
+            if definition is not None:
+                record["linkedServices"][name] = definition
+
+    def _definition(self, factory: FactoryId, kind: str, name: str) -> dict[str, Any] | None:
+        key = (factory.resource_id.lower(), kind, name)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self.cache_hits += 1
+            return dict(cached)
+        try:
+            body = self._json(kind, "GET", f"{_base(factory)}/{kind}/{quote(name, safe='')}")
+        except DataFactoryError as exc:
+            if exc.status == 404:
+                log.warning("%s %r of %s not found: lineage that needs it will say so", kind, name,
+                            factory.factory_name)
+                return None
+            raise
+        self._cache.put(key, body)
+        return body
+
+    # ----------------------------------------------------------------------------------------------- HTTP
+
+    def _json(self, kind: str, method: str, path: str, *, body: Mapping[str, Any] | None = None,
+              not_found: type[DataFactoryError] = DataFactoryError) -> dict[str, Any]:
+        request = HttpRequest(method, f"{self.base_url}{path}", params={"api-version": API_VERSION},
+                              json=dict(body) if body is not None else None)
+        self.calls[kind] += 1
+        kwargs: dict[str, Any] = {"connection_timeout": self._timeout_s, "read_timeout": self._timeout_s}
+        if self._verify is not None:
+            kwargs["connection_verify"] = self._verify
+        try:
+            response = self._client.send_request(request, **kwargs)
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise DataFactoryError(f"Data Factory unreachable ({kind}): {type(exc).__name__}",
+                                   transient=True) from exc
+        except AzureError as exc:
+            raise DataFactoryError(f"Data Factory call failed ({kind}): {type(exc).__name__}",
+                                   transient=True) from exc
+        if response.status_code >= 400:
+            raise _error(kind, path, response.status_code, _safe_json(response), not_found)
+        result = _safe_json(response)
+        if not isinstance(result, dict):
+            raise DataFactoryError(f"Data Factory answered {kind} with a body that is not a JSON object",
+                                   status=response.status_code, transient=True)
+        return result
+
+
+def _error(kind: str, path: str, status: int, body: Any, not_found: type[DataFactoryError]) -> DataFactoryError:
+    error = body.get("error") if isinstance(body, Mapping) else None
+    code = str(error.get("code")) if isinstance(error, Mapping) and error.get("code") else None
+    where = path.rsplit("/providers/Microsoft.DataFactory/factories/", maxsplit=1)[-1]
+    if status == 404:
+        return not_found(f"not found: {where} ({code or 'NotFound'})", status=status, code=code)
+    if status == 403:
+        action = {"activityRuns": "pipelineruns/queryactivityruns/action", "run": "pipelineruns/read",
+                  "queryPipelineRuns": "querypipelineruns/action"}.get(kind, f"{kind}/read")
+        return DataFactoryError(f"the identity lacks Microsoft.DataFactory/factories/{action} on factory "
+                                f"{where.split('/')[0]} ({code or 'AuthorizationFailed'})", status=status, code=code)
+    if status == 401:
+        return DataFactoryError(f"Data Factory rejected the credential ({code or 'AuthenticationFailed'})",
+                                status=status, code=code)
+    message = str(error.get("message"))[:300] if isinstance(error, Mapping) and error.get("message") else ""
+    return DataFactoryError(f"Data Factory {kind} failed: HTTP {status} {code or ''} {message}".strip(),
+                            status=status, code=code, transient=status in _TRANSIENT)
+
+
+def _safe_json(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _add_name(names: set[str], reference: Any) -> None:
+    if isinstance(reference, Mapping) and isinstance(reference.get("referenceName"), str):
+        names.add(reference["referenceName"])
+
+
+def _text(value: Any) -> str:
+    return str(value)
+
+
+def _base(factory: FactoryId) -> str:
+    return factory.resource_id
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

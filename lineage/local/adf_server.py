@@ -1,0 +1,199 @@
+"""A local Data Factory management API that serves run records from a folder.
+
+It answers the real REST paths of api-version 2018-06-01 with the records' own bodies: pipeline runs, paginated
+activity-run and pipeline-run queries with their required time window, definitions, ARM error bodies. Runs can be
+held ``InProgress`` for their first reads and permissions denied per factory, so the product's waiting and its
+error reporting can be seen working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lineage.local.httpserver import LocalServer, Request, Response, query_value
+from lineage.local.tls import LocalTLS, make_local_tls
+from lineage.runrecord import FactoryId
+
+_FACTORY = re.compile(
+    r"^(?P<factory>/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.DataFactory/factories/[^/]+)"
+    r"(?P<rest>/.*)?$", re.IGNORECASE)
+_DEFINITION_KEYS = {"pipelines": "pipelines", "datasets": "datasets", "linkedservices": "linkedServices",
+                    "dataflows": "dataflows"}
+
+
+class AdfServer(LocalServer):
+    """``with AdfServer(Path("samples"), tls) as adf: adf.url``."""
+
+    audience = "https://management.azure.com"
+
+    def __init__(self, root: Path | None, tls: LocalTLS, host: str = "127.0.0.1", port: int = 0,
+                 page_size: int = 100) -> None:
+        super().__init__(tls, host, port)
+        self.page_size = page_size
+        self._runs: dict[str, dict[str, Any]] = {}
+        self._holds: dict[str, int] = {}
+        self._denied: set[tuple[str, str]] = set()
+        self._state = threading.Lock()
+        for path in sorted(root.glob("*.json")) if root else []:
+            self.put_run(json.loads(path.read_text()))
+
+    def put_run(self, record: Mapping[str, Any]) -> None:
+        """Serve (or replace) a run record."""
+        with self._state:
+            self._runs[str(record["pipelineRun"]["runId"])] = dict(record)
+
+    def hold_in_progress(self, run_id: str, reads: int) -> None:
+        """Report the run as InProgress for its next ``reads`` reads."""
+        with self._state:
+            self._holds[run_id] = reads
+
+    def deny(self, factory_id: str, action: str) -> None:
+        """Answer 403 for ``action`` (``queryActivityruns``, ``pipelineruns``, ``pipelines``...) on a factory."""
+        with self._state:
+            self._denied.add((factory_id.lower(), action.lower()))
+
+    # --------------------------------------------------------------------------------------------- routing
+
+    def route(self, request: Request) -> Response:
+        if query_value(request.query, "api-version") != "2018-06-01":
+            return self._error(400, "InvalidApiVersionParameter", "api-version 2018-06-01 is required")
+        match = _FACTORY.match(request.path)
+        if not match:
+            return self._error(404, "InvalidResourceType", f"no such resource path {request.path}")
+        factory = FactoryId.parse(match["factory"]).resource_id
+        parts = [p for p in (match["rest"] or "").split("/") if p]
+        action = parts[-1] if parts and parts[-1].startswith("query") else (parts[0] if parts else "")
+        if (factory.lower(), action.lower()) in self._denied:
+            return self._error(403, "AuthorizationFailed",
+                               f"The client does not have authorization to perform action on {factory}")
+        if request.method == "GET" and len(parts) == 2 and parts[0] == "pipelineruns":
+            return self._pipeline_run(factory, parts[1])
+        if request.method == "POST" and len(parts) == 3 and parts[0] == "pipelineruns" \
+                and parts[2] == "queryActivityruns":
+            return self._activity_runs(factory, parts[1], request.body)
+        if request.method == "POST" and parts == ["queryPipelineRuns"]:
+            return self._query_pipeline_runs(factory, request.body)
+        if request.method == "GET" and parts == ["globalParameters", "default"]:
+            return self._global_parameters(factory)
+        if request.method == "GET" and len(parts) == 2 and parts[0].lower() in _DEFINITION_KEYS:
+            return self._definition(factory, _DEFINITION_KEYS[parts[0].lower()], parts[1])
+        return self._error(404, "NotFound", f"no route for {request.method} {match['rest']}")
+
+    def _pipeline_run(self, factory: str, run_id: str) -> Response:
+        record = self._record(factory, run_id)
+        if record is None:
+            return self._error(404, "PipelineRunNotFound", f"Pipeline run {run_id} does not exist")
+        run = dict(record["pipelineRun"])
+        with self._state:
+            held = self._holds.get(run_id, 0)
+            if held > 0:
+                self._holds[run_id] = held - 1
+                run.update(status="InProgress", runEnd=None, durationInMs=None)
+        return Response(200, run)
+
+    def _activity_runs(self, factory: str, run_id: str, body: Any) -> Response:
+        record = self._record(factory, run_id)
+        if record is None:
+            return self._error(404, "PipelineRunNotFound", f"Pipeline run {run_id} does not exist")
+        window = _window(body)
+        if isinstance(window, Response):
+            return window
+        after, before = window
+        runs = [r for r in record["activityRuns"]
+                if after <= _time(r.get("activityRunEnd") or r.get("activityRunStart")) < before]
+        return self._page(runs, body)
+
+    def _query_pipeline_runs(self, factory: str, body: Any) -> Response:
+        window = _window(body)
+        if isinstance(window, Response):
+            return window
+        after, before = window
+        names: set[str] | None = None
+        for condition in body.get("filters") or []:
+            if condition.get("operand") == "PipelineName":
+                names = set(condition.get("values") or [])
+        with self._state:
+            records = [r for r in self._runs.values() if r["factory"].lower() == factory.lower()]
+        runs = sorted((r["pipelineRun"] for r in records
+                       if after <= _time(r["pipelineRun"].get("lastUpdated") or r["pipelineRun"].get("runEnd")) < before
+                       and (names is None or r["pipelineRun"]["pipelineName"] in names)),
+                      key=lambda run: (str(run.get("lastUpdated")), str(run["runId"])))
+        return self._page(runs, body)
+
+    def _page(self, items: list[Any], body: Mapping[str, Any]) -> Response:
+        token = body.get("continuationToken")
+        try:
+            start = int(base64.b64decode(token).decode()) if token else 0
+        except (ValueError, UnicodeDecodeError):
+            return self._error(400, "BadRequest", "invalid continuationToken")
+        page = items[start:start + self.page_size]
+        result: dict[str, Any] = {"value": page}
+        if start + self.page_size < len(items):
+            result["continuationToken"] = base64.b64encode(str(start + self.page_size).encode()).decode()
+        return Response(200, result)
+
+    def _definition(self, factory: str, key: str, name: str) -> Response:
+        for record in self._records(factory):
+            definition = (record.get(key) or {}).get(name)
+            if definition is not None:
+                return Response(200, definition)
+        return self._error(404, "ResourceNotFound", f"{key} {name} not found")
+
+    def _global_parameters(self, factory: str) -> Response:
+        for record in self._records(factory):
+            if record.get("globalParameters"):
+                return Response(200, {"name": "default", "type": "Microsoft.DataFactory/factories/globalParameters",
+                                      "id": f"{factory}/globalParameters/default",
+                                      "properties": record["globalParameters"]})
+        return self._error(404, "ResourceNotFound", "no global parameters")
+
+    def _record(self, factory: str, run_id: str) -> dict[str, Any] | None:
+        with self._state:
+            record = self._runs.get(run_id)
+        return record if record is not None and record["factory"].lower() == factory.lower() else None
+
+    def _records(self, factory: str) -> list[dict[str, Any]]:
+        with self._state:
+            return [r for r in self._runs.values() if r["factory"].lower() == factory.lower()]
+
+    def _error(self, status: int, code: str, message: str) -> Response:
+        return Response(status, self.error_body(status, code, message))
+
+
+def _window(body: Any) -> tuple[datetime, datetime] | Response:
+    if not isinstance(body, Mapping) or not body.get("lastUpdatedAfter") or not body.get("lastUpdatedBefore"):
+        return Response(400, {"error": {"code": "BadRequest",
+                                        "message": "lastUpdatedAfter and lastUpdatedBefore are required"}})
+    return _time(body["lastUpdatedAfter"]), _time(body["lastUpdatedBefore"])
+
+
+def _time(value: Any) -> datetime:
+    if not isinstance(value, str) or not value:
+        return datetime.now(UTC)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve run records over Data Factory's REST API, locally.")
+    parser.add_argument("--root", type=Path, default=Path("samples"))
+    parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--tls-dir", type=Path, default=Path(".local/tls"))
+    args = parser.parse_args()
+    with AdfServer(args.root, make_local_tls(args.tls_dir), port=args.port) as server:
+        print(f"Data Factory API at {server.url} (CA: {args.tls_dir / 'local-ca.pem'})", flush=True)
+        while True:
+            time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

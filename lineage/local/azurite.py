@@ -1,0 +1,96 @@
+"""Azurite, the real Azure Storage emulator, as a child process owned by whoever starts it.
+
+Each start gets a fresh in-memory store, a free port and a random account key (Azurite's ``AZURITE_ACCOUNTS``), so
+no well-known key is ever written down and parallel runs never share a queue. SDK calls against a stopped Azurite
+retry for minutes, so ``start`` waits for the port and fails fast when the process dies.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT = "lineagelocal"
+
+
+class AzuriteError(RuntimeError):
+    """Azurite could not be started; the message says what to install or check."""
+
+
+class Azurite:
+    """``with Azurite() as azurite: azurite.connection_string``."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or _free_port(host)
+        self._key = base64.b64encode(secrets.token_bytes(32)).decode()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={self._key};"
+            f"QueueEndpoint=http://{self.host}:{self.port}/{ACCOUNT};"
+        )
+
+    def start(self, timeout_s: float = 30.0) -> Azurite:
+        command = [
+            _executable(), "--queueHost", self.host, "--queuePort", str(self.port),
+            "--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--loose", "--silent",
+        ]
+        env = {**os.environ, "AZURITE_ACCOUNTS": f"{ACCOUNT}:{self._key}"}
+        self._process = subprocess.Popen(  # noqa: S603 - our own fixed command line
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                error = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                raise AzuriteError(f"Azurite exited with code {self._process.returncode}: {error.strip()[:500]}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise AzuriteError(f"Azurite did not listen on {self.host}:{self.port} within {timeout_s:.0f}s")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> Azurite:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def _executable() -> str:
+    local = ROOT / "node_modules" / ".bin" / "azurite-queue"
+    if local.exists():
+        return str(local)
+    found = shutil.which("azurite-queue")
+    if found:
+        return found
+    raise AzuriteError("Azurite is not installed: run scripts/bootstrap (it runs `npm ci`), or npm install azurite")
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,109 @@
+"""The whole service on one machine: Azurite, the local Data Factory and Purview servers, and the real handlers.
+
+``LocalStack`` starts everything, points the product's clients at it (HTTPS with a throwaway CA, local tokens), and
+drives ``function_app``'s handlers through ``LocalHost``. The tests and ``./run-local`` use the same stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lineage import service
+from lineage.events import RunRef, cloud_event, event_grid_event
+from lineage.local.adf_server import AdfServer
+from lineage.local.azurite import Azurite
+from lineage.local.credential import LocalCredential
+from lineage.local.host import HostSettings, LocalHost
+from lineage.local.purview_server import PurviewServer
+from lineage.local.tls import make_local_tls
+from lineage.queues import Queues
+from lineage.runrecord import RunRecord
+from lineage.worker import Worker
+
+TOPIC = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local"
+    "/providers/Microsoft.EventGrid/topics/adf-lineage"
+)
+
+
+@dataclass
+class LocalStack:
+    """Handles to every running part."""
+
+    azurite: Azurite
+    adf: AdfServer
+    purview: PurviewServer
+    queues: Queues
+    host: LocalHost
+    worker: Worker
+    credential: LocalCredential
+
+    def send_completed(self, record: Mapping[str, Any], *, schema: str = "eventgrid") -> str:
+        """Deliver the run-completed event of a run record, as our Data Factory emitter would send it."""
+        parsed = RunRecord.from_json(record)
+        ref = RunRef(parsed.factory, parsed.run_id)
+        event_id = str(uuid.uuid4())
+        status, pipeline = str(parsed.pipeline_run.get("status")), parsed.pipeline_name
+        payload = (cloud_event(event_id, ref, status=status, pipeline=pipeline) if schema == "cloudevents"
+                   else event_grid_event(event_id, ref, topic=TOPIC, status=status, pipeline=pipeline))
+        self.host.deliver(payload)
+        return event_id
+
+
+@contextmanager
+def local_stack(runs_dir: Path, *, env: Mapping[str, str] | None = None, host_settings: HostSettings | None = None,
+                queue_name: str = "adf-lineage-runs", purview_options: Mapping[str, Any] | None = None,
+                ) -> Iterator[LocalStack]:
+    """Start everything; stop everything on exit, whatever happens inside."""
+    import function_app  # noqa: PLC0415 - the app module lives at the project root, imported on use
+
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lineage-local-")))
+        tls = make_local_tls(workdir / "tls")
+        stack.enter_context(_environ({"REQUESTS_CA_BUNDLE": str(tls.ca_bundle), "LINEAGE_QUEUE_NAME": queue_name}))
+        azurite = stack.enter_context(Azurite())
+        adf = stack.enter_context(AdfServer(runs_dir, tls))
+        purview = stack.enter_context(PurviewServer(tls=tls, **dict(purview_options or {})))
+        queues = Queues.connect(queue_name, connection_string=azurite.connection_string)
+        queues.create()
+        credential = LocalCredential()
+        settings = {
+            "DATAFACTORY_ENDPOINT": adf.url,
+            "PURVIEW_ENDPOINT": f"{purview.url}/datamap/api/atlas/v2",
+            "LINEAGE_WAIT_SECONDS": "1",
+            **dict(env or {}),
+        }
+        worker = service.build_worker(credential, settings, queues=queues)
+        service.install_worker(worker)
+        stack.callback(service.install_worker, None)
+        host = LocalHost(queues, azurite.connection_string, settings=host_settings,
+                         on_run_completed=function_app.on_run_completed.build().get_user_function(),
+                         push_lineage=function_app.push_lineage.build().get_user_function())
+        yield LocalStack(azurite, adf, purview, queues, host, worker, credential)
+
+
+@contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def load_records(runs_dir: Path) -> list[dict[str, Any]]:
+    """Every run record in a folder, in name order."""
+    return [json.loads(path.read_text()) for path in sorted(runs_dir.glob("*.json"))]

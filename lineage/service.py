@@ -1,0 +1,141 @@
+"""Wiring the worker from app settings: the one place that reads the environment.
+
+``function_app.py`` stays a thin list of triggers; the local runner builds the same objects with a local credential
+and local endpoints, so both run identical code below this line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+
+from lineage.config import LineageOptions
+from lineage.datafactory import DataFactoryReader
+from lineage.events import EventError, WorkMessage, check_size, now_iso, run_ref
+from lineage.poison import PoisonEnvelope
+from lineage.purview import PurviewWriter
+from lineage.queues import Queues, queue_name
+from lineage.worker import Worker, WorkerSettings
+
+log = logging.getLogger(__name__)
+
+ARM_ENDPOINT = "https://management.azure.com"
+
+
+class SettingsError(ValueError):
+    """A required app setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What an incoming event becomes: a work message, or a poison envelope saying why it never can."""
+
+    work: str | None
+    poison: str | None
+
+
+def accept_event(event_id: str | None, data: Any, *, size_hint: str | None = None) -> Accepted:
+    """Validate a run-completed event's ``data``; a bad event becomes poison, never an exception."""
+    received = now_iso()
+    try:
+        if size_hint is not None:
+            check_size(size_hint)
+        message = WorkMessage(run=run_ref(data), event_id=event_id, received_at=received)
+    except EventError as exc:
+        body = size_hint if size_hint is not None else _safe_json(data)
+        envelope = PoisonEnvelope(message=body[:8_000], error_class="EventError", reason=str(exc), attempts=1,
+                                  first_seen=received, last_failure=received)
+        log.error("event %s rejected: %s", event_id, exc)
+        return Accepted(work=None, poison=envelope.to_json())
+    return Accepted(work=message.to_json(), poison=None)
+
+
+def purview_endpoint(env: Mapping[str, str]) -> str:
+    """``PURVIEW_ENDPOINT`` (full Atlas v2 base URL) or ``PURVIEW_ACCOUNT_NAME`` (Data Map API of that account)."""
+    if env.get("PURVIEW_ENDPOINT"):
+        return env["PURVIEW_ENDPOINT"].rstrip("/")
+    if env.get("PURVIEW_ACCOUNT_NAME"):
+        return f"https://{env['PURVIEW_ACCOUNT_NAME']}.purview.azure.com/datamap/api/atlas/v2"
+    raise SettingsError("set PURVIEW_ACCOUNT_NAME (or PURVIEW_ENDPOINT) to the Purview account to write to")
+
+
+def lineage_options(env: Mapping[str, str]) -> LineageOptions:
+    raw = env.get("LINEAGE_SETTINGS")
+    if not raw:
+        return LineageOptions()
+    try:
+        doc = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"LINEAGE_SETTINGS is not JSON: {exc}") from exc
+    return LineageOptions.from_mapping(doc)
+
+
+def worker_settings(env: Mapping[str, str]) -> WorkerSettings:
+    try:
+        return WorkerSettings(
+            max_dequeue_count=int(env.get("LINEAGE_MAX_DEQUEUE_COUNT", "5")),
+            max_waits=int(env.get("LINEAGE_MAX_WAITS", "12")),
+            wait_base_s=int(env.get("LINEAGE_WAIT_SECONDS", "30")),
+        )
+    except ValueError as exc:
+        raise SettingsError(
+            f"LINEAGE_MAX_DEQUEUE_COUNT, LINEAGE_MAX_WAITS and LINEAGE_WAIT_SECONDS take integers: {exc}") from exc
+
+
+def connect_queues(env: Mapping[str, str], credential: TokenCredential) -> Queues:
+    """The Function App's own storage: by identity in Azure, by connection string against Azurite."""
+    name = queue_name()
+    service_uri = env.get("AzureWebJobsStorage__queueServiceUri")
+    if service_uri:
+        return Queues.connect(name, account_url=service_uri, credential=credential)
+    connection = env.get("AzureWebJobsStorage")
+    if connection:
+        return Queues.connect(name, connection_string=connection)
+    raise SettingsError("set AzureWebJobsStorage__queueServiceUri (identity) or AzureWebJobsStorage (local)")
+
+
+def build_worker(credential: TokenCredential, env: Mapping[str, str], *, queues: Queues | None = None,
+                 connection_verify: str | None = None) -> Worker:
+    """A worker with every part built from settings; ``credential`` is DefaultAzureCredential in Azure."""
+    reader = DataFactoryReader(credential, base_url=env.get("DATAFACTORY_ENDPOINT", ARM_ENDPOINT),
+                               connection_verify=connection_verify)
+    writer = PurviewWriter(credential, purview_endpoint(env))
+    return Worker(reader, writer, queues or connect_queues(env, credential), lineage_options(env),
+                  worker_settings(env))
+
+
+def default_credential() -> TokenCredential:
+    """Managed identity in Azure (a user-assigned one by ``AZURE_CLIENT_ID``), developer sign-in elsewhere."""
+    from azure.identity import DefaultAzureCredential  # noqa: PLC0415 - heavy; only the Function App needs it
+
+    return DefaultAzureCredential(managed_identity_client_id=os.environ.get("AZURE_CLIENT_ID"))
+
+
+def _safe_json(data: Any) -> str:
+    try:
+        return json.dumps(data, default=str)[:8_000]
+    except (TypeError, ValueError, RecursionError):
+        return repr(data)[:8_000]
+
+
+_worker: Worker | None = None
+
+
+def install_worker(instance: Worker | None) -> None:
+    """Use this worker for the process (the local runner's, built on local endpoints); None: build from settings."""
+    global _worker  # noqa: PLW0603 - the process-wide worker
+    _worker = instance
+
+
+def worker() -> Worker:
+    """The process-wide worker (its caches of definitions and known assets live as long as the process)."""
+    global _worker  # noqa: PLW0603 - one worker per Functions process, built on first use
+    if _worker is None:
+        _worker = build_worker(default_credential(), os.environ)
+    return _worker

@@ -1,0 +1,161 @@
+"""Processing one work message: read the run back, wait for it to end, extract lineage, push it to Purview.
+
+Every message ends in exactly one place: pushed, skipped with its reason (logged), put back to wait for a run that
+has not ended, or the poison queue with its reason. Transient failures raise so the Functions host retries after the
+queue's visibility timeout; on the last allowed attempt they become poison instead, written by us with the full
+story rather than moved by the host as a bare body.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from lineage.config import LineageOptions
+from lineage.datafactory import DataFactoryError, DataFactoryReader
+from lineage.entities import explain
+from lineage.events import EventError, WorkMessage, now_iso
+from lineage.extract import extract
+from lineage.poison import PoisonEnvelope
+from lineage.purview import PurviewError, PurviewWriter
+from lineage.runrecord import RunRecord, RunRecordError
+
+log = logging.getLogger(__name__)
+
+NOT_ENDED = frozenset({"Queued", "InProgress", "Canceling"})
+
+
+class WorkQueue(Protocol):
+    """Where the worker puts messages back (to wait) and where poison goes."""
+
+    def send(self, text: str, visibility_timeout: int = 0) -> None: ...
+
+    def send_poison(self, text: str) -> None: ...
+
+
+class Outcome(enum.Enum):
+    PUSHED = "pushed"
+    SKIPPED = "skipped"
+    WAITING = "waiting"
+    POISONED = "poisoned"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """Retry and wait limits. ``max_dequeue_count`` must equal host.json's ``maxDequeueCount``."""
+
+    max_dequeue_count: int = 5
+    max_waits: int = 12
+    wait_base_s: int = 30
+    wait_cap_s: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """What happened to one message, for logs, the local runner and the CLI."""
+
+    outcome: Outcome
+    run_id: str | None
+    detail: str
+    document: Mapping[str, Any] | None = None
+
+
+class Worker:
+    """Turns work messages into Purview lineage."""
+
+    def __init__(self, reader: DataFactoryReader, writer: PurviewWriter, queue: WorkQueue,
+                 options: LineageOptions, settings: WorkerSettings = WorkerSettings()) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.queue = queue
+        self.options = options
+        self.settings = settings
+        self.outcomes: Counter[Outcome] = Counter()
+
+    def handle(self, body: str, dequeue_count: int, first_seen: str | None = None) -> Processed:
+        """Process one queue message body; raises only for a transient failure that deserves another attempt."""
+        processed = self._handle(body, dequeue_count, first_seen)
+        self.outcomes[processed.outcome] += 1
+        return processed
+
+    def _handle(self, body: str, dequeue_count: int, first_seen: str | None) -> Processed:
+        try:
+            message = WorkMessage.from_json(body)
+        except EventError as exc:
+            return self._poison(body, exc, dequeue_count, first_seen, None)
+        last_attempt = dequeue_count >= self.settings.max_dequeue_count
+        try:
+            return self._process(message, body)
+        except (DataFactoryError, PurviewError) as exc:
+            if exc.transient and not last_attempt:
+                log.warning("run %s: transient failure on attempt %d, will retry: %s",
+                            message.run.run_id, dequeue_count, exc)
+                raise
+            return self._poison(body, exc, dequeue_count, first_seen or message.received_at, message)
+        except RunRecordError as exc:
+            return self._poison(body, exc, dequeue_count, first_seen or message.received_at, message)
+        except Exception as exc:
+            # A defect of ours: retry like a transient failure, and keep the message with its story at the end.
+            if not last_attempt:
+                log.exception("run %s: unexpected failure on attempt %d", message.run.run_id, dequeue_count)
+                raise
+            return self._poison(body, exc, dequeue_count, first_seen or message.received_at, message)
+
+    def process_run(self, message: WorkMessage, pipeline_run: Mapping[str, Any] | None = None) -> Processed:
+        """Read, extract and push one run that has ended (also used by ``push`` and ``backfill --now``)."""
+        doc = self.reader.run_record(message.run.factory, message.run.run_id, pipeline_run=pipeline_run)
+        record = RunRecord.from_json(doc)
+        document = explain(extract(record, self.options), self.options.pipeline_factory_attribute)
+        entities = document["entities"]
+        if not any(e["typeName"].endswith("_operation") for e in entities):
+            reasons = sorted({row.get("reason", "") for row in document["activities"]} - {""})
+            detail = "no lineage in this run: " + ("; ".join(reasons) if reasons else "it has no activity runs")
+            log.info("run %s skipped: %s", message.run.run_id, detail)
+            if entities:  # activity facts of failed or skipped activities are still worth recording
+                self.writer.push(entities)
+            return Processed(Outcome.SKIPPED, message.run.run_id, detail, document)
+        result = self.writer.push(entities)
+        detail = f"{len(entities)} entities ({result.created} created, {result.updated} updated)"
+        log.info("run %s pushed: %s", message.run.run_id, detail)
+        return Processed(Outcome.PUSHED, message.run.run_id, detail, document)
+
+    def _process(self, message: WorkMessage, body: str) -> Processed:
+        pipeline_run = self.reader.pipeline_run(message.run.factory, message.run.run_id)
+        status = str(pipeline_run.get("status"))
+        if status in NOT_ENDED:
+            return self._wait(message, status, body)
+        return self.process_run(message, pipeline_run)
+
+    def _wait(self, message: WorkMessage, status: str, body: str) -> Processed:
+        if message.waits >= self.settings.max_waits:
+            error = RunNotEndedError(f"run still {status} after {message.waits} waits; replay it once it has ended")
+            return self._poison(body, error, 0, message.received_at, message)
+        delay = min(self.settings.wait_cap_s, self.settings.wait_base_s * 2 ** message.waits)
+        self.queue.send(replace(message, waits=message.waits + 1).to_json(), visibility_timeout=delay)
+        detail = f"run {status}: checking again in {delay}s (wait {message.waits + 1} of {self.settings.max_waits})"
+        log.info("run %s %s", message.run.run_id, detail)
+        return Processed(Outcome.WAITING, message.run.run_id, detail)
+
+    def _poison(self, body: str, error: BaseException, attempts: int, first_seen: str | None,
+                message: WorkMessage | None) -> Processed:
+        envelope = PoisonEnvelope(
+            message=body,
+            error_class=type(error).__name__,
+            reason=str(error) or type(error).__name__,
+            attempts=attempts,
+            first_seen=first_seen or now_iso(),
+            last_failure=now_iso(),
+            run_id=message.run.run_id if message else None,
+            factory=message.run.factory.resource_id if message else None,
+        )
+        self.queue.send_poison(envelope.to_json())
+        log.error("message poisoned (%s): %s", envelope.error_class, envelope.reason)
+        return Processed(Outcome.POISONED, envelope.run_id, f"{envelope.error_class}: {envelope.reason}")
+
+
+class RunNotEndedError(Exception):
+    """The run did not reach a terminal status within the configured number of waits."""
