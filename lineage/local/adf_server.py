@@ -61,6 +61,11 @@ class AdfServer(LocalServer):
         with self._state:
             self._denied.add((factory_id.lower(), action.lower()))
 
+    def allow_all(self) -> None:
+        """Undo every ``deny``."""
+        with self._state:
+            self._denied.clear()
+
     # --------------------------------------------------------------------------------------------- routing
 
     def route(self, request: Request) -> Response:

@@ -61,15 +61,15 @@ class LocalStack:
 @contextmanager
 def local_stack(runs_dir: Path, *, env: Mapping[str, str] | None = None, host_settings: HostSettings | None = None,
                 queue_name: str = "adf-lineage-runs", purview_options: Mapping[str, Any] | None = None,
-                ) -> Iterator[LocalStack]:
-    """Start everything; stop everything on exit, whatever happens inside."""
+                azurite: Azurite | None = None) -> Iterator[LocalStack]:
+    """Start everything; stop everything on exit, whatever happens inside (a given Azurite is left running)."""
     import function_app  # noqa: PLC0415 - the app module lives at the project root, imported on use
 
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lineage-local-")))
         tls = make_local_tls(workdir / "tls")
         stack.enter_context(_environ({"REQUESTS_CA_BUNDLE": str(tls.ca_bundle), "LINEAGE_QUEUE_NAME": queue_name}))
-        azurite = stack.enter_context(Azurite())
+        azurite = azurite or stack.enter_context(Azurite())
         adf = stack.enter_context(AdfServer(runs_dir, tls))
         purview = stack.enter_context(PurviewServer(tls=tls, **dict(purview_options or {})))
         queues = Queues.connect(queue_name, connection_string=azurite.connection_string)
