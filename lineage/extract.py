@@ -15,10 +15,12 @@ from typing import Any
 from lineage import stores
 from lineage.config import LineageOptions
 from lineage.copy import copy_facts, copy_lineage
+from lineage.dataflow import dataflow_facts, dataflow_lineage
 from lineage.expressions import ExpressionError, Unresolvable
 from lineage.model import ActivityResult, Skip
 from lineage.resolver import RunResolver
 from lineage.runrecord import RunRecord
+from lineage.ssis import ssis_facts, ssis_lineage
 
 Handler = Callable[[RunResolver, Mapping[str, Any], Mapping[str, Any], ActivityResult], None]
 Facts = Callable[[Mapping[str, Any]], tuple[int | None, int | None]]
@@ -35,10 +37,8 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "Copy": Kind("copy", copy_lineage, copy_facts),
-}
-NOT_YET_COVERED = {
-    "ExecuteDataFlow": "dataflow",
-    "ExecuteSSISPackage": "executeSsisPackage",
+    "ExecuteDataFlow": Kind("dataflow", dataflow_lineage, dataflow_facts),
+    "ExecuteSSISPackage": Kind("executeSsisPackage", ssis_lineage, ssis_facts),
 }
 # Activity types that orchestrate or compute but move no data from one store to another.
 NO_DATA_MOVED = frozenset({
@@ -66,8 +66,7 @@ def _activity(resolver: RunResolver, run: Mapping[str, Any]) -> ActivityResult:
     activity_type = run["activityType"]
     kind = KINDS.get(activity_type)
     if kind is None:
-        result = ActivityResult(run=run, purview_kind=NOT_YET_COVERED.get(activity_type))
-        return result.skip(_uncovered_reason(activity_type, run))
+        return ActivityResult(run=run).skip(_uncovered_reason(activity_type, run))
     result = ActivityResult(run=run, purview_kind=kind.purview)
     result.rows, result.bytes = kind.facts(run)
     status = run.get("status")
@@ -96,8 +95,6 @@ def _uncovered_reason(activity_type: str, run: Mapping[str, Any]) -> str:
     if activity_type == "ExecutePipeline":
         child = _mapping(run.get("output")).get("pipelineRunId")
         return f"lineage of the invoked pipeline is recorded from its own run {child or '(not started)'}"
-    if activity_type in NOT_YET_COVERED:
-        return f"{activity_type} activities are not covered yet"
     if activity_type in NO_DATA_MOVED:
         return f"{activity_type} activities move no data between stores"
     return f"unsupported activity type {activity_type}"

@@ -46,7 +46,11 @@ def tables_read(query: str, dialect: str) -> tuple[TableRef, ...]:
         written = {t.name for t in into.find_all(exp.Table)} if into is not None else set()
         for table in statement.find_all(exp.Table):
             name = table.name
-            if not name or (name.lower() in ctes and not table.db) or name.startswith(("#", "@")) or name in written:
+            identifier = table.this
+            temporary = isinstance(identifier, exp.Identifier) and bool(
+                identifier.args.get("temporary") or identifier.args.get("global_"))
+            if not name or temporary or (name.lower() in ctes and not table.db) or name.startswith(("#", "@")) \
+                    or name in written:
                 continue
             found.add(TableRef(table.catalog or None, table.db or None, name))
     return tuple(sorted(found, key=lambda t: (t.catalog or "", t.schema or "", t.name)))

@@ -1,0 +1,153 @@
+"""Data Flow activity lineage: each sink of the data flow, fed by the sources whose streams reach it.
+
+Dataset-based sources and sinks resolve like Copy datasets, with the activity's ``datasetParameters``; inline ones
+take their location from the script's options and their store from their linked service. Column lineage comes from
+the run's ``runStatus.profile`` when the run carries one (Purview's own integration has none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lineage import stores
+from lineage.dataflow_script import DataFlowScript, DataFlowScriptError, evaluate_option, parse_script, script_text
+from lineage.expressions import ExpressionError, Scope, Unresolvable, resolve
+from lineage.model import ActivityResult, ColumnMap, Flow, Skip
+from lineage.resolver import RunResolver
+
+# Script options that name an inline endpoint's location, by the Location field they fill.
+_LOCATION_OPTIONS = {
+    "container": ("fileSystem", "container", "bucket"),
+    "folder": ("folderPath",),
+    "file": ("fileName",),
+    "schema": ("schemaName",),
+    "table": ("tableName", "table"),
+    "collection": ("collection", "collectionName"),
+    "database": ("database",),
+}
+
+
+def dataflow_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapping[str, Any],
+                     result: ActivityResult) -> None:
+    """One flow per sink of the data flow."""
+    scope = resolver.scope_for(definition, run)
+    props = _mapping(definition.get("typeProperties"))
+    reference = _mapping(props.get("dataflow") or props.get("dataFlow"))
+    name = _pipeline_value(reference.get("referenceName"), scope, "data flow reference")
+    flow = resolver.record.dataflows.get(name)
+    if not isinstance(flow, Mapping):
+        raise Skip(f"data flow {name!r} is not in the run record")
+    flow_props = _mapping(_mapping(flow.get("properties")).get("typeProperties"))
+    try:
+        script = parse_script(script_text(flow_props))
+    except DataFlowScriptError as exc:
+        raise Skip(f"data flow {name!r} script not understood: {exc}") from exc
+    parameters = _parameters(script, _mapping(reference.get("parameters")), scope)
+    declared = {str(e.get("name")): e for e in [*flow_props.get("sources", []), *flow_props.get("sinks", [])]
+                if isinstance(e, Mapping)}
+    dataset_parameters = _mapping(reference.get("datasetParameters") or props.get("datasetParameters"))
+    assets: dict[str, stores.Asset] = {}
+    for endpoint in [*script.sources, *script.sinks]:
+        try:
+            assets[endpoint.name] = _endpoint_asset(
+                resolver, declared.get(endpoint.name), endpoint.options, parameters=parameters,
+                dataset_parameters=_mapping(dataset_parameters.get(endpoint.name)), scope=scope)
+        except (Skip, stores.StoreError, DataFlowScriptError) as exc:
+            reason = exc.reason if isinstance(exc, Skip) else str(exc)
+            result.notes.append(f"{endpoint.kind} {endpoint.name}: {reason}")
+    profile = _mapping(_mapping(_mapping(run.get("output")).get("runStatus")).get("profile"))
+    for sink in script.sinks:
+        if sink.name not in assets:
+            continue
+        sources = tuple(sorted({assets[s] for s in script.sources_of(sink.name) if s in assets}))
+        maps = _column_maps(_mapping(_mapping(profile.get(sink.name)).get("lineage")), assets, assets[sink.name])
+        result.flows.append(Flow(sink=assets[sink.name], sources=sources, column_maps=maps))
+
+
+def dataflow_facts(run: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """Rows written by all sinks (``runStatus.metrics.<sink>.rowsWritten``); data flows report no byte count."""
+    metrics = _mapping(_mapping(_mapping(run.get("output")).get("runStatus")).get("metrics"))
+    rows = [m.get("rowsWritten") for m in metrics.values() if isinstance(m, Mapping)]
+    known = [r for r in rows if isinstance(r, int) and not isinstance(r, bool)]
+    return (sum(known) if known else None), None
+
+
+def _endpoint_asset(resolver: RunResolver, declared: Mapping[str, Any] | None, options: Mapping[str, str], *,
+                    parameters: Mapping[str, str], dataset_parameters: Mapping[str, Any],
+                    scope: Scope) -> stores.Asset:
+    if declared is None:
+        raise Skip("not declared in the data flow's sources/sinks")
+    if isinstance(declared.get("dataset"), Mapping):
+        dataset_ref = dict(declared["dataset"])
+        dataset_ref["parameters"] = {**_mapping(dataset_ref.get("parameters")), **dataset_parameters}
+        asset, _ = resolver.dataset(dataset_ref, scope).asset()
+        return asset
+    if isinstance(declared.get("linkedService"), Mapping):
+        endpoint = resolver.linked_service(declared["linkedService"], scope)
+        return stores.asset(endpoint, _inline_location(options, parameters))
+    raise Skip("neither a dataset nor a linked service")
+
+
+def _inline_location(options: Mapping[str, str], parameters: Mapping[str, str]) -> stores.Location:
+    values: dict[str, str | None] = {}
+    for field_name, keys in _LOCATION_OPTIONS.items():
+        for key in keys:
+            if key in options:
+                values[field_name] = evaluate_option(options[key], parameters) or None
+                break
+    wildcard = options.get("wildcardPaths")
+    if wildcard and not values.get("file"):
+        first = wildcard.strip().removeprefix("[").removesuffix("]").split(",")[0]
+        folder, _, file = evaluate_option(first, parameters).rpartition("/")
+        values["folder"] = "/".join(p for p in (values.get("folder"), folder) if p) or None
+        values["file"] = file or None
+    return stores.Location(**values)
+
+
+def _parameters(script: DataFlowScript, given: Mapping[str, Any], scope: Scope) -> dict[str, str]:
+    """Data flow parameter expressions: the script's defaults, then the activity's values.
+
+    An activity value written as a pipeline expression (``@...``) yields a plain value, which becomes a quoted
+    data flow literal; any other value is data flow expression text already.
+    """
+    values = {p.name: p.default for p in script.parameters if p.default is not None}
+    for key, value in given.items():
+        raw = value.get("value") if isinstance(value, Mapping) else value
+        if isinstance(raw, str) and raw.startswith("@"):
+            literal = _pipeline_value(raw, scope, f"data flow parameter {key}")
+            values[key] = "'" + literal.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        elif raw is not None:
+            values[key] = str(raw)
+    return values
+
+
+def _column_maps(lineage: Mapping[str, Any], assets: Mapping[str, stores.Asset],
+                 sink: stores.Asset) -> tuple[ColumnMap, ...]:
+    pairs: dict[str, list[tuple[str, str]]] = {}
+    for column, spec in sorted(lineage.items()):
+        if not isinstance(spec, Mapping) or spec.get("mapped") is False:
+            continue
+        for origin in spec.get("from") or []:
+            source = assets.get(str(_mapping(origin).get("source")))
+            if source is None:
+                continue
+            for source_column in _mapping(origin).get("columns") or []:
+                pairs.setdefault(source.qualified_name, []).append((str(source_column), str(column)))
+    return tuple(ColumnMap(qn, sink.qualified_name, tuple(p)) for qn, p in sorted(pairs.items()))
+
+
+def _pipeline_value(value: Any, scope: Scope, what: str) -> str:
+    try:
+        resolved = resolve(value, scope)
+    except Unresolvable as exc:
+        raise Skip(f"unresolvable {what}: {exc.reason}") from exc
+    except ExpressionError as exc:
+        raise Skip(f"broken expression in {what}: {exc}") from exc
+    if not isinstance(resolved, str | int | float) or resolved == "":
+        raise Skip(f"{what} is missing")
+    return str(resolved)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

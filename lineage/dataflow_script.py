@@ -1,0 +1,328 @@
+"""Mapping data flow scripts: the ``source(...) ~> name`` and ``sink(...) ~> name`` statements and what links them.
+
+An inline source or sink keeps its location only in the script's options (field notes §2), so the script is parsed:
+statements end with ``~> name`` at nesting depth zero, a statement's upstream streams are the names before its
+transformation, and option values are small data flow expressions evaluated against the flow's parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+MAX_SCRIPT_CHARS = 2_000_000
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CLOSING = {"(": ")", "[": "]", "{": "}"}
+
+
+class DataFlowScriptError(ValueError):
+    """A script or option that cannot be read; the message says where."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptParameter:
+    name: str
+    type: str
+    default: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptEndpoint:
+    """A ``source`` or ``sink`` statement: its stream name and raw option expressions."""
+
+    kind: str
+    name: str
+    options: Mapping[str, str]
+    inputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DataFlowScript:
+    parameters: tuple[ScriptParameter, ...]
+    sources: tuple[ScriptEndpoint, ...]
+    sinks: tuple[ScriptEndpoint, ...]
+    upstream: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def sources_of(self, sink: str) -> tuple[str, ...]:
+        """The source streams whose data can reach ``sink``, through any transformations."""
+        source_names = {s.name for s in self.sources}
+        seen: set[str] = set()
+        stack = [sink]
+        found: set[str] = set()
+        while stack:
+            stream = stack.pop()
+            if stream in seen:
+                continue
+            seen.add(stream)
+            if stream in source_names:
+                found.add(stream)
+            stack.extend(self.upstream.get(stream, ()))
+        return tuple(sorted(found))
+
+
+def script_text(type_properties: Mapping[str, Any]) -> str:
+    """The script of a data flow definition: ``script`` or the newer ``scriptLines``."""
+    lines = type_properties.get("scriptLines")
+    if isinstance(lines, list) and all(isinstance(line, str) for line in lines):
+        return "\n".join(lines)
+    script = type_properties.get("script")
+    if isinstance(script, str):
+        return script
+    raise DataFlowScriptError("the data flow has no script")
+
+
+def parse_script(text: str) -> DataFlowScript:
+    """Parse a whole script; DataFlowScriptError for anything that is not one."""
+    if len(text) > MAX_SCRIPT_CHARS:
+        raise DataFlowScriptError(f"script longer than {MAX_SCRIPT_CHARS} characters")
+    body = text.strip()
+    parameters: tuple[ScriptParameter, ...] = ()
+    if body.startswith("parameters"):
+        open_at = body.find("{")
+        if open_at < 0:
+            raise DataFlowScriptError("parameters block without '{'")
+        close_at = _matching(body, open_at)
+        parameters = tuple(_parameter(p) for p in _split(body[open_at + 1:close_at], ",") if p.strip())
+        body = body[close_at + 1:]
+    sources: list[ScriptEndpoint] = []
+    sinks: list[ScriptEndpoint] = []
+    upstream: dict[str, tuple[str, ...]] = {}
+    for statement, names in _statements(body):
+        inputs, operation, args = _statement_parts(statement)
+        for name in names:
+            upstream[name] = inputs
+        if operation in ("source", "sink"):
+            endpoint = ScriptEndpoint(operation, names[0], _options(args), inputs)
+            (sources if operation == "source" else sinks).append(endpoint)
+    return DataFlowScript(parameters, tuple(sources), tuple(sinks), upstream)
+
+
+def _statements(body: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(statement text, stream names it defines) for each ``... ~> name`` of the script."""
+    out: list[tuple[str, tuple[str, ...]]] = []
+    i, start, n = 0, 0, len(body)
+    while i < n:
+        c = body[i]
+        if c in "'\"":
+            i = _skip_string(body, i)
+            continue
+        if c in _CLOSING:
+            i = _matching(body, i) + 1
+            continue
+        if body.startswith("~>", i):
+            statement = body[start:i].strip()
+            j = i + 2
+            while j < n and body[j].isspace():
+                j += 1
+            match = _IDENT.match(body, j)
+            if not match:
+                raise DataFlowScriptError(f"expected a stream name after '~>' at {_where(body, j)}")
+            name, j = match.group(), match.end()
+            names: tuple[str, ...] = (name,)
+            if body.startswith("@", j):
+                if body.startswith("@(", j):
+                    close = _matching(body, j + 1)
+                    outputs = [o.strip() for o in body[j + 2:close].split(",") if o.strip()]
+                    j = close + 1
+                else:
+                    output = _IDENT.match(body, j + 1)
+                    if not output:
+                        raise DataFlowScriptError(f"bad stream output at {_where(body, j)}")
+                    outputs, j = [output.group()], output.end()
+                names = (*(f"{name}@{o}" for o in outputs), name)
+            if not statement:
+                raise DataFlowScriptError(f"empty statement before '~> {name}'")
+            out.append((statement, names))
+            start = i = j
+            continue
+        i += 1
+    if body[start:].strip():
+        raise DataFlowScriptError(f"text after the last statement: {body[start:].strip()[:60]!r}")
+    return out
+
+
+def _statement_parts(statement: str) -> tuple[tuple[str, ...], str, str]:
+    """``A, B join(...)`` -> (("A", "B"), "join", "...")."""
+    depth_zero_paren = _first_paren(statement)
+    if depth_zero_paren < 0:
+        raise DataFlowScriptError(f"statement without a transformation: {statement[:60]!r}")
+    head = statement[:depth_zero_paren].rstrip()
+    match = re.search(r"([A-Za-z_][A-Za-z0-9_]*)$", head)
+    if not match:
+        raise DataFlowScriptError(f"no transformation name in {statement[:60]!r}")
+    inputs = tuple(p.strip() for p in head[:match.start()].split(",") if p.strip())
+    close = _matching(statement, depth_zero_paren)
+    return inputs, match.group(1), statement[depth_zero_paren + 1:close]
+
+
+def _first_paren(text: str) -> int:
+    i = 0
+    while i < len(text):
+        if text[i] in "'\"":
+            i = _skip_string(text, i)
+            continue
+        if text[i] == "(":
+            return i
+        i += 1
+    return -1
+
+
+def _options(args: str) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for part in _split(args, ","):
+        key, sep, value = part.partition(":")
+        key = key.strip()
+        if sep and _IDENT.fullmatch(key):
+            options[key] = value.strip()
+    return options
+
+
+def _parameter(text: str) -> ScriptParameter:
+    match = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s+as\s+([A-Za-z_][A-Za-z0-9_\[\]]*)\s*(\((.*)\))?\s*$", text, re.S)
+    if not match:
+        raise DataFlowScriptError(f"cannot read parameter {text.strip()[:60]!r}")
+    return ScriptParameter(match.group(1), match.group(2), match.group(4).strip() if match.group(4) else None)
+
+
+def _split(text: str, sep: str) -> list[str]:
+    parts, i, start = [], 0, 0
+    while i < len(text):
+        c = text[i]
+        if c in "'\"":
+            i = _skip_string(text, i)
+            continue
+        if c in _CLOSING:
+            i = _matching(text, i) + 1
+            continue
+        if c == sep:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _skip_string(text: str, i: int) -> int:
+    quote, j = text[i], i + 1
+    while j < len(text):
+        if text[j] == "\\":
+            j += 2
+            continue
+        if text[j] == quote:
+            return j + 1
+        j += 1
+    raise DataFlowScriptError(f"unterminated string at {_where(text, i)}")
+
+
+def _matching(text: str, i: int) -> int:
+    """Index of the bracket closing the one at ``i`` (strings skipped, nesting followed)."""
+    stack = [_CLOSING[text[i]]]
+    j = i + 1
+    while j < len(text):
+        c = text[j]
+        if c in "'\"":
+            j = _skip_string(text, j)
+            continue
+        if c in _CLOSING:
+            stack.append(_CLOSING[c])
+        elif c in ")]}":
+            if c != stack.pop():
+                raise DataFlowScriptError(f"mismatched {c!r} at {_where(text, j)}")
+            if not stack:
+                return j
+        j += 1
+    raise DataFlowScriptError(f"unclosed {text[i]!r} at {_where(text, i)}")
+
+
+def _where(text: str, i: int) -> str:
+    line = text.count("\n", 0, i) + 1
+    return f"line {line}, column {i - (text.rfind(chr(10), 0, i) + 1) + 1}"
+
+
+# ------------------------------------------------------------------------------------------- option values
+
+
+def evaluate_option(expr: str, parameters: Mapping[str, str], _depth: int = 0) -> str:
+    """The value of an option: literals, ``$param``, ``+``, parentheses and a few string functions."""
+    if _depth > 16:
+        raise DataFlowScriptError("parameters refer to each other too deeply")
+    return _OptionParser(expr, parameters, _depth).parse()
+
+
+class _OptionParser:
+    _FUNCTIONS: ClassVar[dict[str, Any]] = {
+                  "concat": lambda *a: "".join(a), "tolower": lambda s: s.lower(), "toupper": lambda s: s.upper(),
+                  "trim": lambda s: s.strip(), "replace": lambda s, a, b: s.replace(a, b)}
+
+    def __init__(self, text: str, parameters: Mapping[str, str], depth: int) -> None:
+        self.text, self.i, self.parameters, self.depth = text, 0, parameters, depth
+
+    def parse(self) -> str:
+        value = self.concat()
+        self.space()
+        if self.i != len(self.text):
+            raise DataFlowScriptError(f"cannot evaluate {self.text[:80]!r}")
+        return value
+
+    def space(self) -> None:
+        while self.i < len(self.text) and self.text[self.i].isspace():
+            self.i += 1
+
+    def concat(self) -> str:
+        value = self.term()
+        self.space()
+        while self.text.startswith("+", self.i):
+            self.i += 1
+            value += self.term()
+            self.space()
+        return value
+
+    def term(self) -> str:
+        self.space()
+        if self.i >= len(self.text):
+            raise DataFlowScriptError(f"cannot evaluate {self.text[:80]!r}: it ends early")
+        c = self.text[self.i]
+        if c in "'\"":
+            end = _skip_string(self.text, self.i)
+            raw = self.text[self.i + 1:end - 1]
+            self.i = end
+            return re.sub(r"\\(.)", r"\1", raw)
+        if c == "(":
+            self.i += 1
+            value = self.concat()
+            self.space()
+            if not self.text.startswith(")", self.i):
+                raise DataFlowScriptError(f"cannot evaluate {self.text[:80]!r}: ')' expected")
+            self.i += 1
+            return value
+        if c == "$":
+            match = _IDENT.match(self.text, self.i + 1)
+            if not match:
+                raise DataFlowScriptError(f"cannot evaluate {self.text[:80]!r}: bad parameter")
+            self.i = match.end()
+            name = match.group()
+            if name not in self.parameters:
+                raise DataFlowScriptError(f"data flow parameter ${name} has no value")
+            return evaluate_option(self.parameters[name], self.parameters, self.depth + 1)
+        number = re.compile(r"-?\d+(\.\d+)?").match(self.text, self.i)
+        if number:
+            self.i = number.end()
+            return number.group()
+        match = _IDENT.match(self.text, self.i)
+        if match and self.text.startswith("(", match.end()) and match.group().lower() in self._FUNCTIONS:
+            self.i = match.end() + 1
+            args = []
+            self.space()
+            while not self.text.startswith(")", self.i):
+                args.append(self.concat())
+                self.space()
+                if self.text.startswith(",", self.i):
+                    self.i += 1
+            self.i += 1
+            try:
+                return str(self._FUNCTIONS[match.group().lower()](*args))
+            except TypeError as exc:
+                raise DataFlowScriptError(f"{match.group()}() got the wrong arguments") from exc
+        raise DataFlowScriptError(f"cannot evaluate {self.text[:80]!r}")

@@ -1,0 +1,147 @@
+"""Data Flow lineage: the script parser, inline and dataset endpoints, parameters and profile column lineage."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lineage.config import LineageOptions
+from lineage.dataflow_script import DataFlowScriptError, evaluate_option, parse_script, script_text
+from lineage.entities import explain
+from lineage.extract import extract
+from lineage.mermaid import flowchart
+from lineage.runrecord import RunRecord
+from tests.conftest import SAMPLES, load_adf_example
+
+SCRIPT = """parameters{
+\tfolder as string ('raw/sales'),
+\tyear as integer (2024)
+}
+source(output(
+\t\tid as integer,
+\t\tname as string
+\t),
+\tallowSchemaDrift: true,
+\tformat: 'delimited',
+\tfileSystem: 'landing',
+\tfolderPath: ($folder + '/' + $year),
+\tfileName: 'sales ~> (1).csv',
+\tcolumnDelimiter: ',') ~> SalesSource
+source(format: 'table', store: 'sqlserver', schemaName: 'dbo', tableName: 'Stores') ~> StoreSrc
+SalesSource, StoreSrc join(StoreId == Id,
+\tjoinType:'inner') ~> Joined
+Joined split(amount > 100,
+\tdisjoint: false) ~> ByAmount@(big, small)
+ByAmount@big derive(upper = upper(name)) ~> Upper
+Upper sink(allowSchemaDrift: true,
+\tformat: 'table',
+\tstore: 'sqlserver',
+\tschemaName: 'dbo',
+\ttableName: 'BigSales',
+\tinsertable: true) ~> SqlSink
+ByAmount@small sink(format: 'parquet', fileSystem: 'curated', folderPath: 'small') ~> LakeSink"""
+
+
+def test_script_statements_sources_sinks_and_upstream() -> None:
+    script = parse_script(SCRIPT.replace("\n", "\r\n"))
+    assert [(p.name, p.type, p.default) for p in script.parameters] == [
+        ("folder", "string", "'raw/sales'"), ("year", "integer", "2024")]
+    assert [s.name for s in script.sources] == ["SalesSource", "StoreSrc"]
+    assert [s.name for s in script.sinks] == ["SqlSink", "LakeSink"]
+    assert script.sources[0].options["fileName"] == "'sales ~> (1).csv'"
+    assert script.sinks[0].inputs == ("Upper",)
+    assert script.upstream["Joined"] == ("SalesSource", "StoreSrc")
+    assert script.sources_of("SqlSink") == ("SalesSource", "StoreSrc")
+    assert script.sources_of("LakeSink") == ("SalesSource", "StoreSrc")
+
+
+def test_option_values_with_parameters_and_overrides() -> None:
+    script = parse_script(SCRIPT)
+    defaults = {p.name: p.default or "" for p in script.parameters}
+    folder = script.sources[0].options["folderPath"]
+    assert evaluate_option(folder, defaults) == "raw/sales/2024"
+    assert evaluate_option(folder, {**defaults, "folder": "'archive'"}) == "archive/2024"
+    assert evaluate_option("concat(toLower('A'), 'b' + \"c\")", {}) == "abc"
+    with pytest.raises(DataFlowScriptError, match=r"\$missing has no value"):
+        evaluate_option("$missing", {})
+    with pytest.raises(DataFlowScriptError, match="cannot evaluate"):
+        evaluate_option("currentDate()", {})
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("source(format: 'x') ~>", "stream name"),
+    ("source(format: 'x' ~> A", "unclosed"),
+    ("source(format: 'x) ~> A", "unterminated string"),
+    ("A derive(x = 1) ~> B trailing", "after the last statement"),
+    ("parameters{ x is string } source() ~> A", "cannot read parameter"),
+])
+def test_broken_scripts_give_clear_errors(text: str, message: str) -> None:
+    with pytest.raises(DataFlowScriptError, match=message):
+        parse_script(text)
+
+
+@given(st.text(max_size=300))
+def test_any_text_parses_or_fails_cleanly(text: str) -> None:
+    with contextlib.suppress(DataFlowScriptError):
+        parse_script(text)
+
+
+def test_public_example_data_flow_scripts(shared_dir: Path) -> None:
+    for name in ("DataFlows_Get", "DataFlows_Create"):
+        body = load_adf_example(shared_dir, name)
+        props = body["properties"]["typeProperties"]
+        script = parse_script(script_text(props))
+        declared = {s["name"] for s in props["sources"]} | {s["name"] for s in props["sinks"]}
+        assert {e.name for e in [*script.sources, *script.sinks]} == declared
+        for sink in script.sinks:
+            assert script.sources_of(sink.name)
+
+
+def sample(name: str) -> dict[str, Any]:
+    doc = json.loads((SAMPLES / name).read_text())
+    return explain(extract(RunRecord.from_json(doc), LineageOptions()), "dataFactory")
+
+
+def test_dataset_source_and_inline_sink_with_parameters() -> None:
+    doc = sample("dataflow_inline_sink.json")
+    [op] = [e for e in doc["entities"] if e["typeName"] == "adf_dataflow_operation"]
+    activity = "/pipelines/CleanOrders/activities/TransformOrders"
+    sink = "mssql://contoso-sql.database.windows.net/sales/dbo/OrdersClean"
+    assert op["attributes"]["qualifiedName"].endswith(f"{activity}#{sink}#azure_sql_table")
+    assert op["attributes"]["inputs"] == [{"typeName": "azure_datalake_gen2_path", "uniqueAttributes": {
+        "qualifiedName": "https://contosolake.dfs.core.windows.net/landing/orders/2026-11-24/orders.csv"}}]
+    assert op["relationshipAttributes"]["parent"]["typeName"] == "adf_dataflow_activity"
+    [activity_entity] = [e for e in doc["entities"] if e["typeName"] == "adf_dataflow_activity"]
+    assert activity_entity["attributes"]["rowCount"] == 181204
+
+
+def test_profile_lineage_becomes_column_mapping() -> None:
+    doc = sample("dataflow_profile_lineage.json")
+    [op] = [e for e in doc["entities"] if e["typeName"] == "adf_dataflow_operation"]
+    orders = "https://contosolake.dfs.core.windows.net/curated/silver/Orders"
+    customers = "mssql://contoso-sql.database.windows.net/sales/dbo/Customers"
+    gold = "https://contosolake.dfs.core.windows.net/curated/gold/customer_orders"
+    assert json.loads(op["attributes"]["columnMapping"]) == [
+        {"DatasetMapping": {"Source": orders, "Sink": gold},
+         "ColumnMapping": [{"Source": "Amount", "Sink": "Amount"}, {"Source": "OrderId", "Sink": "OrderId"}]},
+        {"DatasetMapping": {"Source": customers, "Sink": gold},
+         "ColumnMapping": [{"Source": "Country", "Sink": "Country"}, {"Source": "Name", "Sink": "CustomerName"}]},
+    ]
+    assert "(dataflow)" in flowchart(doc["entities"])
+
+
+def test_an_inline_endpoint_that_cannot_be_named_is_reported_not_dropped() -> None:
+    doc = json.loads((SAMPLES / "dataflow_inline_sink.json").read_text())
+    lines = doc["dataflows"]["df_clean_orders"]["properties"]["typeProperties"]["scriptLines"]
+    doc["dataflows"]["df_clean_orders"]["properties"]["typeProperties"]["scriptLines"] = [
+        line.replace("tableName: ($targetTable),", "tableName: (currentTable()),") for line in lines]
+    result = explain(extract(RunRecord.from_json(doc), LineageOptions()), "dataFactory")
+    [row] = result["activities"]
+    assert row["outcome"] == "skipped"
+    assert "sink SqlSink" in row["reason"] and "cannot evaluate" in row["reason"]
