@@ -40,7 +40,7 @@ def dataflow_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: 
         raise Skip(f"data flow {name!r} is not in the run record")
     flow_props = _mapping(_mapping(flow.get("properties")).get("typeProperties"))
     try:
-        script = parse_script(script_text(flow_props))
+        script: DataFlowScript = resolver.memo(("dataflow", name), lambda: parse_script(script_text(flow_props)))
     except DataFlowScriptError as exc:
         raise Skip(f"data flow {name!r} script not understood: {exc}") from exc
     parameters = _parameters(script, _mapping(reference.get("parameters")), scope)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from lineage import stores
@@ -19,6 +19,13 @@ from lineage.expressions import ExpressionError, Scope, Unresolvable, canonical,
 from lineage.model import Skip
 from lineage.pipeline import activities_by_name
 from lineage.runrecord import RunRecord
+
+
+class _Failed:
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
 
 class _Deferred:
@@ -93,6 +100,22 @@ class RunResolver:
         self._user_property_keys: dict[str, tuple[tuple[str, str], ...]] = {}
         self._datasets: dict[tuple[str, str], ResolvedDataset | Skip] = {}
         self._endpoints: dict[tuple[str, str], stores.Endpoint | Skip] = {}
+        self._memo: dict[tuple[str, str], Any] = {}
+
+    def memo(self, key: tuple[str, str], compute: Callable[[], Any]) -> Any:
+        """Compute once per run what every run of one activity shares (a parsed script or package).
+
+        A failure is remembered too, so a broken definition costs one parse, not one per iteration.
+        """
+        if key not in self._memo:
+            try:
+                self._memo[key] = compute()
+            except Exception as exc:  # noqa: BLE001 - kept and re-raised below, for every run that asks
+                self._memo[key] = _Failed(exc)
+        value = self._memo[key]
+        if isinstance(value, _Failed):
+            raise value.error
+        return value
 
     def definition(self, activity_name: str) -> Mapping[str, Any]:
         """The activity's definition in the pipeline the run executed."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lineage import sql_tables, stores
-from lineage.dtsx import ConnectionOverrides, Endpoint, PackageError, package_xml, parse_package
+from lineage.dtsx import ConnectionOverrides, Endpoint, Package, PackageError, package_xml, parse_package
 from lineage.model import ActivityResult, Flow, Skip
 from lineage.resolver import RunResolver
 
@@ -16,7 +16,8 @@ def ssis_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapp
     props = definition.get("typeProperties")
     props = props if isinstance(props, Mapping) else {}
     try:
-        package = parse_package(package_xml(props), ConnectionOverrides.from_activity(props))
+        package: Package = resolver.memo(("ssis", str(definition.get("name"))), lambda: parse_package(
+            package_xml(props), ConnectionOverrides.from_activity(props)))
     except PackageError as exc:
         raise Skip(f"SSIS package: {exc}") from exc
     result.notes.extend(package.unsupported)
