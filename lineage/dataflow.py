@@ -12,9 +12,9 @@ from typing import Any
 
 from lineage import stores
 from lineage.dataflow_script import DataFlowScript, DataFlowScriptError, evaluate_option, parse_script, script_text
-from lineage.expressions import ExpressionError, Scope, Unresolvable, resolve
+from lineage.expressions import Scope
 from lineage.model import ActivityResult, ColumnMap, Flow, Skip
-from lineage.resolver import RunResolver
+from lineage.resolver import RunResolver, resolve_text
 
 # Script options that name an inline endpoint's location, by the Location field they fill.
 _LOCATION_OPTIONS = {
@@ -34,7 +34,7 @@ def dataflow_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: 
     scope = resolver.scope_for(definition, run)
     props = _mapping(definition.get("typeProperties"))
     reference = _mapping(props.get("dataflow") or props.get("dataFlow"))
-    name = _pipeline_value(reference.get("referenceName"), scope, "data flow reference")
+    name = resolve_text(reference.get("referenceName"), scope, "data flow reference")
     flow = resolver.record.dataflows.get(name)
     if not isinstance(flow, Mapping):
         raise Skip(f"data flow {name!r} is not in the run record")
@@ -115,7 +115,7 @@ def _parameters(script: DataFlowScript, given: Mapping[str, Any], scope: Scope) 
     for key, value in given.items():
         raw = value.get("value") if isinstance(value, Mapping) else value
         if isinstance(raw, str) and raw.startswith("@"):
-            literal = _pipeline_value(raw, scope, f"data flow parameter {key}")
+            literal = resolve_text(raw, scope, f"data flow parameter {key}")
             values[key] = "'" + literal.replace("\\", "\\\\").replace("'", "\\'") + "'"
         elif raw is not None:
             values[key] = str(raw)
@@ -135,18 +135,6 @@ def _column_maps(lineage: Mapping[str, Any], assets: Mapping[str, stores.Asset],
             for source_column in _mapping(origin).get("columns") or []:
                 pairs.setdefault(source.qualified_name, []).append((str(source_column), str(column)))
     return tuple(ColumnMap(qn, sink.qualified_name, tuple(p)) for qn, p in sorted(pairs.items()))
-
-
-def _pipeline_value(value: Any, scope: Scope, what: str) -> str:
-    try:
-        resolved = resolve(value, scope)
-    except Unresolvable as exc:
-        raise Skip(f"unresolvable {what}: {exc.reason}") from exc
-    except ExpressionError as exc:
-        raise Skip(f"broken expression in {what}: {exc}") from exc
-    if not isinstance(resolved, str | int | float) or resolved == "":
-        raise Skip(f"{what} is missing")
-    return str(resolved)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

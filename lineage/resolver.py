@@ -98,8 +98,8 @@ class RunResolver:
             system=record.system_variables(),
         )
         self._user_property_keys: dict[str, tuple[tuple[str, str], ...]] = {}
-        self._datasets: dict[tuple[str, str], ResolvedDataset | Skip] = {}
-        self._endpoints: dict[tuple[str, str], stores.Endpoint | Skip] = {}
+        self._datasets: dict[tuple[str, str], Any] = {}
+        self._endpoints: dict[tuple[str, str], Any] = {}
         self._memo: dict[tuple[str, str], Any] = {}
 
     def memo(self, key: tuple[str, str], compute: Callable[[], Any]) -> Any:
@@ -140,51 +140,45 @@ class RunResolver:
 
     def dataset(self, reference: Any, scope: Scope) -> ResolvedDataset:
         """Resolve a DatasetReference (name and parameters) in the activity's scope."""
-        if not isinstance(reference, Mapping):
-            raise Skip("dataset reference is not an object")
-        name = _resolve_str(reference.get("referenceName"), scope, "dataset reference name")
-        definition = self.record.datasets.get(name)
-        if not isinstance(definition, Mapping):
-            raise Skip(f"dataset {name!r} is not in the run record")
-        props = _mapping(definition.get("properties"))
-        params = _params(reference.get("parameters"), props.get("parameters"), scope)
-        cache_key = (name, params.key())
-        cached = self._datasets.get(cache_key)
-        if cached is None:
-            try:
-                cached = self._resolve_dataset(name, props, params)
-            except Skip as skip:
-                cached = skip
-            self._datasets[cache_key] = cached
-        if isinstance(cached, Skip):
-            raise cached
-        return cached
+        resolved: ResolvedDataset = self._cached(self._datasets, "dataset", self.record.datasets,
+                                                 reference=reference, scope=scope, compute=self._resolve_dataset)
+        return resolved
 
     def linked_service(self, reference: Any, scope: Scope) -> stores.Endpoint:
         """Resolve a LinkedServiceReference to the store endpoint it connects to (host, account, database)."""
+        endpoint: stores.Endpoint = self._cached(self._endpoints, "linked service", self.record.linked_services,
+                                                 reference=reference, scope=scope,
+                                                 compute=self._resolve_linked_service)
+        return endpoint
+
+    def _cached(self, cache: dict[tuple[str, str], Any], kind: str, definitions: Mapping[str, Any], *,
+                reference: Any, scope: Scope, compute: Callable[[str, Mapping[str, Any], _Params], Any]) -> Any:
+        """A reference's definition with its parameter values, resolved once per distinct values (failures too)."""
         if not isinstance(reference, Mapping):
-            raise Skip("linked service reference is not an object")
-        name = _resolve_str(reference.get("referenceName"), scope, "linked service reference name")
-        definition = self.record.linked_services.get(name)
+            raise Skip(f"{kind} reference is not an object")
+        name = resolve_text(reference.get("referenceName"), scope, f"{kind} reference name")
+        definition = definitions.get(name)
         if not isinstance(definition, Mapping):
-            raise Skip(f"linked service {name!r} is not in the run record")
+            raise Skip(f"{kind} {name!r} is not in the run record")
         props = _mapping(definition.get("properties"))
         params = _params(reference.get("parameters"), props.get("parameters"), scope)
-        cache_key = (name, params.key())
-        cached = self._endpoints.get(cache_key)
-        if cached is None:
+        key = (name, params.key())
+        if key not in cache:
             try:
-                ls_scope = dataclasses.replace(self.base_scope, linked_service=params)
-                type_props = _resolve_mapping(props.get("typeProperties"), ls_scope, f"linked service {name!r}")
-                cached = stores.endpoint(str(props.get("type")), type_props, name, self.options.stores)
+                cache[key] = compute(name, props, params)
             except stores.StoreError as exc:
-                cached = Skip(f"linked service {name!r}: {exc}")
+                cache[key] = Skip(f"{kind} {name!r}: {exc}")
             except Skip as skip:
-                cached = skip
-            self._endpoints[cache_key] = cached
-        if isinstance(cached, Skip):
-            raise cached
-        return cached
+                cache[key] = skip
+        value = cache[key]
+        if isinstance(value, Skip):
+            raise value
+        return value
+
+    def _resolve_linked_service(self, name: str, props: Mapping[str, Any], params: _Params) -> stores.Endpoint:
+        ls_scope = dataclasses.replace(self.base_scope, linked_service=params)
+        type_props = _resolve_mapping(props.get("typeProperties"), ls_scope, f"linked service {name!r}")
+        return stores.endpoint(str(props.get("type")), type_props, name, self.options.stores)
 
     def _resolve_dataset(self, name: str, props: Mapping[str, Any], params: _Params) -> ResolvedDataset:
         ds_scope = dataclasses.replace(self.base_scope, dataset=params)
@@ -242,16 +236,17 @@ def _resolve_mapping(value: Any, scope: Scope, what: str) -> Mapping[str, Any]:
     return resolved if isinstance(resolved, Mapping) else {}
 
 
-def _resolve_str(value: Any, scope: Scope, what: str) -> str:
+def resolve_text(value: Any, scope: Scope, what: str) -> str:
+    """A value that must resolve to non-empty text (a name, a parameter value); Skip with the reason otherwise."""
     try:
         resolved = resolve(value, scope)
     except Unresolvable as exc:
         raise Skip(f"unresolvable {what}: {exc.reason}") from exc
     except ExpressionError as exc:
         raise Skip(f"broken expression in {what}: {exc}") from exc
-    if not isinstance(resolved, str) or not resolved:
+    if isinstance(resolved, bool) or not isinstance(resolved, str | int | float) or resolved == "":
         raise Skip(f"{what} is missing")
-    return resolved
+    return str(resolved)
 
 
 def _schema_columns(props: Mapping[str, Any]) -> tuple[str, ...] | None:
