@@ -40,15 +40,14 @@ class Accepted:
     poison: str | None
 
 
-def accept_event(event_id: str | None, data: Any, *, size_hint: str | None = None) -> Accepted:
+def accept_event(event_id: str | None, data: Any) -> Accepted:
     """Validate a run-completed event's ``data``; a bad event becomes poison, never an exception."""
     received = now_iso()
+    body = _safe_json(data)
     try:
-        if size_hint is not None:
-            check_size(size_hint)
+        check_size(body)
         message = WorkMessage(run=run_ref(data), event_id=event_id, received_at=received)
     except EventError as exc:
-        body = size_hint if size_hint is not None else _safe_json(data)
         envelope = PoisonEnvelope(message=body[:8_000], error_class="EventError", reason=str(exc), attempts=1,
                                   first_seen=received, last_failure=received)
         log.error("event %s rejected: %s", event_id, exc)
@@ -119,9 +118,9 @@ def default_credential() -> TokenCredential:
 
 def _safe_json(data: Any) -> str:
     try:
-        return json.dumps(data, default=str)[:8_000]
+        return json.dumps(data, default=str)
     except (TypeError, ValueError, RecursionError):
-        return repr(data)[:8_000]
+        return repr(data)
 
 
 _worker: Worker | None = None

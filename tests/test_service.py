@@ -168,6 +168,17 @@ def test_a_malformed_event_lands_in_poison_and_the_function_returns(stack: Local
     assert stack.host.pending() == 0
 
 
+def test_an_oversized_event_is_poisoned_not_queued(stack: LocalStack) -> None:
+    record = RECORDS["copy_blob_to_sql"]
+    data = {"runId": record["pipelineRun"]["runId"], "factoryId": record["factory"], "padding": "x" * 70_000}
+    stack.host.deliver({"id": "e-big", "topic": "t", "subject": "s", "eventType": EVENT_TYPE,
+                        "eventTime": "2026-11-25T00:00:00Z", "data": data, "dataVersion": "1.0"})
+    [envelope] = poison(stack)
+    assert "exceeds" in envelope.reason
+    assert len(envelope.message) <= 8_000
+    assert stack.host.pending() == 0
+
+
 def test_a_body_the_host_cannot_decode_is_moved_raw_and_understood(stack: LocalStack) -> None:
     raw_queue(stack).send_message("not base64 {")
     stack.host.drain(timeout_s=30)

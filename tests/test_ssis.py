@@ -12,6 +12,7 @@ from lineage.config import LineageOptions
 from lineage.dtsx import ConnectionOverrides, PackageError, package_xml, parse_package
 from lineage.entities import explain
 from lineage.extract import extract
+from lineage.mermaid import flowchart
 from lineage.runrecord import RunRecord
 from tests.conftest import SAMPLES
 
@@ -124,6 +125,7 @@ def test_sample_inline_package_yields_ssis_operation_with_override() -> None:
     assert [i["uniqueAttributes"]["qualifiedName"] for i in op["attributes"]["inputs"]] == [
         "mssql://contoso-sql.database.windows.net/sales/dbo/Customers"]
     assert op["relationshipAttributes"]["parent"]["typeName"] == "adf_executeSsisPackage_activity"
+    assert '["StageCustomers (executeSsisPackage)"]' in flowchart(doc["entities"])
 
 
 def test_broken_package_and_canary_secrets_in_the_run_record() -> None:
