@@ -87,12 +87,15 @@ def worker_settings(env: Mapping[str, str]) -> WorkerSettings:
             f"LINEAGE_MAX_DEQUEUE_COUNT, LINEAGE_MAX_WAITS and LINEAGE_WAIT_SECONDS take integers: {exc}") from exc
 
 
-def connect_queues(env: Mapping[str, str], credential: TokenCredential) -> Queues:
+def connect_queues(env: Mapping[str, str], credential: TokenCredential | None = None) -> Queues:
     """The Function App's own storage: by identity in Azure, by connection string against Azurite."""
-    name = queue_name()
+    try:
+        name = queue_name()
+    except ValueError as exc:
+        raise SettingsError(f"LINEAGE_QUEUE_NAME: {exc}") from exc
     service_uri = env.get("AzureWebJobsStorage__queueServiceUri")
     if service_uri:
-        return Queues.connect(name, account_url=service_uri, credential=credential)
+        return Queues.connect(name, account_url=service_uri, credential=credential or default_credential())
     connection = env.get("AzureWebJobsStorage")
     if connection:
         return Queues.connect(name, connection_string=connection)

@@ -142,7 +142,7 @@ class LocalHost:
             if count >= self.settings.max_dequeue_count:
                 self._move_to_poison(message, raw)
             else:
-                self._raw_work.update_message(message, pop_receipt=message.pop_receipt,
+                self._raw_work.update_message(message.id, pop_receipt=message.pop_receipt,
                                               visibility_timeout=self.settings.visibility_timeout_s)
             return
         self.stats.completed += 1
