@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,15 @@ def shared_dir() -> Path:
     if not (SHARED / "contracts").is_dir():
         pytest.skip(f"public contracts not found at {SHARED}/contracts (CI provides them beside the project)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Any]:
+    """One Azurite for the whole test session (it takes seconds to start); tests use their own queues."""
+    from lineage.local.azurite import Azurite
+
+    with Azurite() as running:
+        yield running
 
 
 def load_adf_example(shared: Path, name: str) -> Any:

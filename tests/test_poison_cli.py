@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import pytest
 from azure.storage.queue import QueueClient
@@ -24,21 +23,22 @@ def work(run_id: str) -> str:
 
 
 @pytest.fixture
-def queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queues]:
-    with Azurite() as azurite:
-        monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
-        monkeypatch.delenv("AzureWebJobsStorage__queueServiceUri", raising=False)
-        monkeypatch.setenv("LINEAGE_QUEUE_NAME", "cli-runs")
-        connected = Queues.connect("cli-runs", connection_string=azurite.connection_string)
-        connected.create()
-        envelope = PoisonEnvelope(message=work("run-a"), error_class="PurviewError",
-                                  reason="HTTP 400 ATLAS-400-00-014: Given typename x was invalid", attempts=5,
-                                  first_seen="2026-11-24T01:00:00Z", last_failure="2026-11-24T01:05:00Z",
-                                  run_id="run-a", factory=FACTORY)
-        connected.send_poison(envelope.to_json())
-        raw = QueueClient.from_connection_string(azurite.connection_string, "cli-runs-poison")
-        raw.send_message(base64.b64encode(work("run-b").encode()).decode())  # as the host moves a body
-        yield connected
+def queues(monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -> Queues:
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    monkeypatch.delenv("AzureWebJobsStorage__queueServiceUri", raising=False)
+    monkeypatch.setenv("LINEAGE_QUEUE_NAME", "cli-runs")
+    connected = Queues.connect("cli-runs", connection_string=azurite.connection_string)
+    connected.create()
+    connected.work.clear_messages()
+    connected.poison.clear_messages()
+    envelope = PoisonEnvelope(message=work("run-a"), error_class="PurviewError",
+                              reason="HTTP 400 ATLAS-400-00-014: Given typename x was invalid", attempts=5,
+                              first_seen="2026-11-24T01:00:00Z", last_failure="2026-11-24T01:05:00Z",
+                              run_id="run-a", factory=FACTORY)
+    connected.send_poison(envelope.to_json())
+    raw = QueueClient.from_connection_string(azurite.connection_string, "cli-runs-poison")
+    raw.send_message(base64.b64encode(work("run-b").encode()).decode())  # as the host moves a body
+    return connected
 
 
 def test_list_show_replay_and_purge(queues: Queues, capsys: pytest.CaptureFixture[str]) -> None:

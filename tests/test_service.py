@@ -33,12 +33,6 @@ FAST_HOST = HostSettings(max_dequeue_count=3, visibility_timeout_s=1, batch_size
 
 
 @pytest.fixture(scope="module")
-def azurite() -> Iterator[Azurite]:
-    with Azurite() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def stack(azurite: Azurite) -> Iterator[LocalStack]:
     with local_stack(SAMPLES, host_settings=FAST_HOST, azurite=azurite) as running:
         yield running
