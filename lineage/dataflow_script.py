@@ -8,7 +8,7 @@ transformation, and option values are small data flow expressions evaluated agai
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -102,45 +102,52 @@ def parse_script(text: str) -> DataFlowScript:
 def _statements(body: str) -> list[tuple[str, tuple[str, ...]]]:
     """(statement text, stream names it defines) for each ``... ~> name`` of the script."""
     out: list[tuple[str, tuple[str, ...]]] = []
-    i, start, n = 0, 0, len(body)
-    while i < n:
-        c = body[i]
-        if c in "'\"":
-            i = _skip_string(body, i)
+    start = 0
+    for i in _top_level(body):
+        if i < start or not body.startswith("~>", i):
             continue
-        if c in _CLOSING:
-            i = _matching(body, i) + 1
-            continue
-        if body.startswith("~>", i):
-            statement = body[start:i].strip()
-            j = i + 2
-            while j < n and body[j].isspace():
-                j += 1
-            match = _IDENT.match(body, j)
-            if not match:
-                raise DataFlowScriptError(f"expected a stream name after '~>' at {_where(body, j)}")
-            name, j = match.group(), match.end()
-            names: tuple[str, ...] = (name,)
-            if body.startswith("@", j):
-                if body.startswith("@(", j):
-                    close = _matching(body, j + 1)
-                    outputs = [o.strip() for o in body[j + 2:close].split(",") if o.strip()]
-                    j = close + 1
-                else:
-                    output = _IDENT.match(body, j + 1)
-                    if not output:
-                        raise DataFlowScriptError(f"bad stream output at {_where(body, j)}")
-                    outputs, j = [output.group()], output.end()
-                names = (*(f"{name}@{o}" for o in outputs), name)
-            if not statement:
-                raise DataFlowScriptError(f"empty statement before '~> {name}'")
-            out.append((statement, names))
-            start = i = j
-            continue
-        i += 1
+        statement = body[start:i].strip()
+        names, start = _stream_names(body, i + 2)
+        if not statement:
+            raise DataFlowScriptError(f"empty statement before '~> {names[-1]}'")
+        out.append((statement, names))
     if body[start:].strip():
         raise DataFlowScriptError(f"text after the last statement: {body[start:].strip()[:60]!r}")
     return out
+
+
+def _stream_names(body: str, j: int) -> tuple[tuple[str, ...], int]:
+    """The names after ``~>``: ``name``, or ``name@(a, b)`` / ``name@a`` for a split's outputs; and where they end."""
+    while j < len(body) and body[j].isspace():
+        j += 1
+    match = _IDENT.match(body, j)
+    if not match:
+        raise DataFlowScriptError(f"expected a stream name after '~>' at {_where(body, j)}")
+    name, j = match.group(), match.end()
+    if not body.startswith("@", j):
+        return (name,), j
+    if body.startswith("@(", j):
+        close = _matching(body, j + 1)
+        outputs = [o.strip() for o in body[j + 2:close].split(",") if o.strip()]
+        j = close + 1
+    else:
+        output = _IDENT.match(body, j + 1)
+        if not output:
+            raise DataFlowScriptError(f"bad stream output at {_where(body, j)}")
+        outputs, j = [output.group()], output.end()
+    return (*(f"{name}@{o}" for o in outputs), name), j
+
+
+def _top_level(text: str) -> Iterator[int]:
+    """Positions outside quoted strings and brackets (an opening bracket itself is yielded, then skipped over)."""
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c in "'\"":
+            i = _skip_string(text, i)
+            continue
+        yield i
+        i = _matching(text, i) + 1 if c in _CLOSING else i + 1
 
 
 def _statement_parts(statement: str) -> tuple[tuple[str, ...], str, str]:
@@ -158,15 +165,7 @@ def _statement_parts(statement: str) -> tuple[tuple[str, ...], str, str]:
 
 
 def _first_paren(text: str) -> int:
-    i = 0
-    while i < len(text):
-        if text[i] in "'\"":
-            i = _skip_string(text, i)
-            continue
-        if text[i] == "(":
-            return i
-        i += 1
-    return -1
+    return next((i for i in _top_level(text) if text[i] == "("), -1)
 
 
 def _options(args: str) -> dict[str, str]:
@@ -187,21 +186,8 @@ def _parameter(text: str) -> ScriptParameter:
 
 
 def _split(text: str, sep: str) -> list[str]:
-    parts, i, start = [], 0, 0
-    while i < len(text):
-        c = text[i]
-        if c in "'\"":
-            i = _skip_string(text, i)
-            continue
-        if c in _CLOSING:
-            i = _matching(text, i) + 1
-            continue
-        if c == sep:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    parts.append(text[start:])
-    return parts
+    cuts = [i for i in _top_level(text) if text[i] == sep]
+    return [text[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(text)], strict=True)]
 
 
 def _skip_string(text: str, i: int) -> int:
