@@ -340,6 +340,7 @@ class _Spec:
         self.document = json.loads(path.read_text())
         self._validator = jsonschema.Draft4Validator
         self._templates = [(p, [s for s in p.split("/") if s]) for p in self.document["paths"]]
+        self._validators: dict[tuple[str, str], Any] = {}
 
     def check(self, method: str, path: str, body: Any) -> str | None:
         """None when the request matches an operation of the spec, else what is wrong."""
@@ -350,14 +351,23 @@ class _Spec:
                 operation = self.document["paths"][template].get(method.lower())
                 if operation is None:
                     continue
-                for parameter in operation.get("parameters", []):
-                    if parameter.get("in") == "body":
-                        schema = {**parameter["schema"], "definitions": self.document["definitions"]}
-                        errors = sorted(self._validator(schema).iter_errors(body), key=str)
-                        if errors:
-                            return f"{template}: {errors[0].message} at {list(errors[0].absolute_path)}"
+                validator = self._body_validator(template, method, operation)
+                if validator is not None:
+                    errors = sorted(validator.iter_errors(body), key=str)
+                    if errors:
+                        return f"{template}: {errors[0].message} at {list(errors[0].absolute_path)}"
                 return None
         return f"{method} {path} is not an operation of the spec"
+
+
+    def _body_validator(self, template: str, method: str, operation: Mapping[str, Any]) -> Any:
+        """The operation's body schema as a validator, built once (the spec's definitions resolve its $refs)."""
+        key = (template, method)
+        if key not in self._validators:
+            schemas = [p["schema"] for p in operation.get("parameters", []) if p.get("in") == "body"]
+            self._validators[key] = self._validator(
+                {**schemas[0], "definitions": self.document["definitions"]}) if schemas else None
+        return self._validators[key]
 
 
 def _header(entity: Mapping[str, Any]) -> dict[str, Any]:
