@@ -3,6 +3,7 @@
 - ``on_run_completed`` (Event Grid): validates a run-completed event and queues a small work message; an event that
   can never be processed goes to the poison queue with its reason instead.
 - ``push_lineage`` (queue): reads the run back from Data Factory, extracts its lineage, pushes it to Purview.
+- ``reconcile_runs`` (timer): queues the runs that ended recently, so a run whose event was lost still gets lineage.
 """
 
 import azure.functions as func
@@ -33,3 +34,9 @@ def on_run_completed(event: func.EventGridEvent, work: func.Out[str], poison: fu
 def push_lineage(msg: func.QueueMessage) -> None:
     first_seen = msg.insertion_time.isoformat() if msg.insertion_time else None
     service.worker().handle(msg.get_body().decode("utf-8", "replace"), msg.dequeue_count or 1, first_seen)
+
+
+@app.function_name("reconcile_runs")
+@app.timer_trigger(arg_name="timer", schedule="%LINEAGE_RECONCILE_SCHEDULE%")
+def reconcile_runs(timer: func.TimerRequest) -> None:
+    service.reconcile()

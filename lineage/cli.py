@@ -1,6 +1,8 @@
 """The command line: ``python -m lineage <command>``.
 
-Exit codes: 0 done, 1 the input was rejected (the message says why), 2 wrong usage.
+Commands that reach Azure use the app's own settings (environment variables named as in the Function App) and
+``DefaultAzureCredential`` (your ``az login`` sign-in, or a managed identity). Exit codes: 0 done, 1 the input was
+rejected or some work failed (the message says which and why), 2 wrong usage.
 """
 
 from __future__ import annotations
@@ -10,28 +12,37 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from lineage import poison_queue
+from azure.core.credentials import TokenCredential
+
+from lineage import emitter, poison_queue, reconcile, service
 from lineage.config import ConfigError, LineageOptions
+from lineage.datafactory import DataFactoryError
 from lineage.entities import explain
+from lineage.events import EventError, run_ref
 from lineage.extract import extract
 from lineage.mermaid import flowchart
+from lineage.purview import PurviewError
 from lineage.queues import Queues
-from lineage.runrecord import RunRecord, RunRecordError
+from lineage.runrecord import FactoryId, RunRecord, RunRecordError
 from lineage.service import SettingsError, connect_queues
+from lineage.worker import NOT_ENDED, Processed
 
 EXIT_REJECTED = 1
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | None = None) -> int:
+    """Run one command; ``credential`` replaces ``DefaultAzureCredential`` (the local stack passes its own)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.credential = credential
     try:
         return int(args.handler(args))
-    except (RunRecordError, ConfigError, SettingsError) as exc:
+    except (RunRecordError, ConfigError, SettingsError, EventError, reconcile.WindowError, DataFactoryError,
+            PurviewError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REJECTED
 
@@ -74,6 +85,52 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true")
     purge.add_argument("--json", action="store_true")
     purge.set_defaults(handler=_poison_purge)
+
+    push = commands.add_parser(
+        "push", help="process one ended run now and print what was written to Purview",
+        description="Read one pipeline run back from Data Factory, extract its lineage and write it to Purview, "
+                    "synchronously (settings: DATAFACTORY_ENDPOINT, PURVIEW_ACCOUNT_NAME, LINEAGE_SETTINGS).")
+    push.add_argument("--factory", required=True, metavar="RESOURCE_ID", help="the factory's ARM resource id")
+    push.add_argument("--run-id", required=True)
+    push.add_argument("--json", action="store_true", help="the entities and per-activity outcomes as JSON")
+    push.set_defaults(handler=_push)
+
+    backfill = commands.add_parser(
+        "backfill", help="queue (or process) the runs that ended in a time window",
+        description="Ask Data Factory for the runs that ended in [--since, --until) and queue each for the "
+                    "service, or process them here with --now. Data Factory keeps 45 days of runs.")
+    backfill.add_argument("--factory", action="append", default=[], metavar="RESOURCE_ID",
+                          help="a factory resource id (repeatable; default: the LINEAGE_FACTORIES setting)")
+    backfill.add_argument("--since", required=True, type=_moment, help="ISO time or date, or an age like 3d, 12h")
+    backfill.add_argument("--until", type=_moment, help="ISO time or date, or an age (default: now)")
+    backfill.add_argument("--pipeline", action="append", default=[], help="only runs of this pipeline (repeatable)")
+    backfill.add_argument("--now", action="store_true", help="process each run here instead of queueing it")
+    backfill.add_argument("--json", action="store_true")
+    backfill.set_defaults(handler=_backfill)
+
+    wrap = commands.add_parser(
+        "wrap", help="add a wrapper pipeline that publishes a pipeline's run-completed event",
+        description="Make <PIPELINE>_with_lineage: it runs PIPELINE and then posts the run-completed event to the "
+                    "Event Grid topic with the factory's managed identity. Trigger the wrapper instead of the "
+                    "pipeline. With --print it is only printed (import it in Data Factory Studio yourself); "
+                    "--web-activity prints the alternative: a Web activity to append to the pipeline itself.")
+    wrap.add_argument("--factory", required=True, metavar="RESOURCE_ID")
+    wrap.add_argument("--pipeline", required=True)
+    wrap.add_argument("--topic-endpoint", required=True, metavar="URL",
+                      help="the topic's endpoint, https://<topic>.<region>-1.eventgrid.azure.net/api/events")
+    shape = wrap.add_mutually_exclusive_group()
+    shape.add_argument("--print", action="store_true", help="print the wrapper pipeline instead of adding it")
+    shape.add_argument("--web-activity", nargs="*", metavar="AFTER",
+                       help="print a Web activity to append after these activities instead")
+    wrap.set_defaults(handler=_wrap)
+
+    doctor = commands.add_parser(
+        "doctor", help="check settings, access to Data Factory, Purview and the queues, and Purview's types",
+        description="Check everything the service needs and say exactly what to fix.")
+    doctor.add_argument("--factory", action="append", default=[], metavar="RESOURCE_ID",
+                        help="also check this factory (default: the LINEAGE_FACTORIES setting)")
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(handler=_doctor)
     return parser
 
 
@@ -92,6 +149,159 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _queues() -> Queues:
     return connect_queues(os.environ)
+
+
+def _credential(args: argparse.Namespace) -> TokenCredential:
+    return args.credential if args.credential is not None else service.default_credential()
+
+
+def _factories(args: argparse.Namespace) -> list[FactoryId]:
+    factories = [FactoryId.parse(f) for f in args.factory] or reconcile.factories_from_setting(os.environ)
+    if not factories:
+        raise SettingsError("name a factory with --factory RESOURCE_ID (or set LINEAGE_FACTORIES)")
+    return factories
+
+
+def _push(args: argparse.Namespace) -> int:
+    ref = run_ref({"factoryId": args.factory, "runId": args.run_id})
+    worker = service.build_worker(_credential(args), os.environ, queues=_no_queues())
+    run = worker.reader.pipeline_run(ref.factory, ref.run_id)
+    if str(run.get("status")) in NOT_ENDED:
+        print(f"error: run {ref.run_id} is {run.get('status')}; push it once it has ended", file=sys.stderr)
+        return EXIT_REJECTED
+    processed = worker.process_run(reconcile.work_message(ref.factory, run, "push"), run)
+    _print_processed(processed, args.json)
+    return 0
+
+
+def _print_processed(processed: Processed, as_json: bool) -> None:
+    document = processed.document or {}
+    if as_json:
+        sys.stdout.write(dumps({"outcome": processed.outcome.value, "runId": processed.run_id,
+                                "detail": processed.detail, **document}))
+        return
+    print(f"{processed.outcome.value}: run {processed.run_id}: {processed.detail}")
+    for entity in document.get("entities", []):
+        print(f"  {entity['typeName']:36} {entity['attributes']['qualifiedName']}")
+    for row in document.get("activities", []):
+        if row.get("reason"):
+            print(f"  activity {row['activityName']} ({row['outcome']}): {row['reason']}")
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    window = reconcile.Window.of(args.since, args.until)
+    factories = _factories(args)
+    credential = _credential(args)
+    if not args.now:
+        queues = _queues()
+        reader = service.build_reader(credential, os.environ)
+        with _progress("queued") as bar:
+            report = reconcile.enqueue_window(reader, queues.send, factories, window, args.pipeline,
+                                              source="backfill", on_run=bar.update)
+        summary: dict[str, Any] = {"window": [window.after.isoformat(), window.before.isoformat()],
+                                   **report.to_json()}
+        failed = bool(report.failures)
+    else:
+        summary, failed = _backfill_now(credential, factories, window, args.pipeline)
+    if args.json:
+        sys.stdout.write(dumps(summary))
+    else:
+        for key, value in summary.items():
+            print(f"{key}: {value}")
+    if failed:
+        print("error: some runs or factories failed; see failures above", file=sys.stderr)
+    return EXIT_REJECTED if failed else 0
+
+
+def _backfill_now(credential: TokenCredential, factories: list[FactoryId], window: reconcile.Window,
+                  pipelines: list[str]) -> tuple[dict[str, Any], bool]:
+    """Process every ended run of the window here; a run that fails is listed with its reason, the rest go on."""
+    worker = service.build_worker(credential, os.environ, queues=_no_queues())
+    report = reconcile.WindowReport()
+    runs: list[tuple[FactoryId, dict[str, Any]]] = []
+    for factory in factories:
+        try:
+            runs.extend((factory, run) for run in reconcile.ended_runs(worker.reader, factory, window, pipelines,
+                                                                       report))
+        except DataFactoryError as exc:
+            report.failures[factory.factory_name] = str(exc)
+    outcomes: dict[str, int] = {}
+    failures: dict[str, str] = dict(report.failures)
+    with _progress("processed", total=len(runs)) as bar:
+        for factory, run in runs:
+            try:
+                processed = worker.process_run(reconcile.work_message(factory, run, "backfill"), run)
+                outcomes[processed.outcome.value] = outcomes.get(processed.outcome.value, 0) + 1
+            except (DataFactoryError, PurviewError, RunRecordError) as exc:
+                failures[str(run["runId"])] = f"{type(exc).__name__}: {exc}"
+            bar.update()
+    summary = {"window": [window.after.isoformat(), window.before.isoformat()], "found": dict(report.found),
+               "notEnded": dict(report.not_ended), "outcomes": outcomes, "failures": failures}
+    return summary, bool(failures)
+
+
+def _wrap(args: argparse.Namespace) -> int:
+    factory = FactoryId.parse(args.factory)
+    if not args.topic_endpoint.startswith("https://"):
+        raise SettingsError("--topic-endpoint must be the topic's https:// endpoint")
+    if args.web_activity is not None:
+        sys.stdout.write(dumps(emitter.end_activity(factory, args.topic_endpoint, args.web_activity)))
+        return 0
+    reader = service.build_reader(_credential(args), os.environ)
+    pipeline = reader.definition(factory, "pipelines", args.pipeline)
+    wrapper = emitter.wrapper_pipeline(factory, args.pipeline, pipeline, args.topic_endpoint)
+    if args.print:
+        sys.stdout.write(dumps(wrapper))
+        return 0
+    reader.put_pipeline(factory, wrapper["name"], {"properties": wrapper["properties"]})
+    print(f"added pipeline {wrapper['name']} to {factory.factory_name}: trigger it instead of {args.pipeline}")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from lineage import doctor  # noqa: PLC0415 - only this command needs it
+
+    checks = doctor.run_checks(_credential(args), os.environ, [FactoryId.parse(f) for f in args.factory])
+    if args.json:
+        sys.stdout.write(dumps({"ok": all(c.ok for c in checks), "checks": [c.to_json() for c in checks]}))
+    else:
+        for check in checks:
+            print(check.line())
+        bad = sum(not c.ok for c in checks)
+        print(f"{len(checks) - bad} ok, {bad} to fix" if bad else f"all {len(checks)} checks ok")
+    return 0 if all(c.ok for c in checks) else EXIT_REJECTED
+
+
+class _NoQueues:
+    """``push`` and ``backfill --now`` never wait or poison: they report instead of queueing."""
+
+    def send(self, text: str, visibility_timeout: int = 0) -> None:
+        raise RuntimeError("a synchronous push does not queue messages")
+
+    def send_poison(self, text: str) -> None:
+        raise RuntimeError("a synchronous push does not write poison messages")
+
+
+def _no_queues() -> _NoQueues:
+    return _NoQueues()
+
+
+def _progress(unit: str, total: int | None = None) -> Any:
+    from tqdm import tqdm  # noqa: PLC0415 - only long commands show progress
+
+    return tqdm(total=total, unit=" runs", desc=unit, file=sys.stderr, disable=None, leave=False)
+
+
+def _moment(text: str) -> datetime:
+    """An ISO time or date (UTC unless it says otherwise), or an age: ``90m``, ``12h``, ``3d``."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if text[-1:] in units and text[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO time (2026-11-01T08:00Z) or an age (3d)") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _poison_list(args: argparse.Namespace) -> int:

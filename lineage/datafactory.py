@@ -160,6 +160,14 @@ class DataFactoryReader:
                 record["globalParameters"] = parameters.get("properties") or {}
         return record
 
+    def definition(self, factory: FactoryId, kind: str, name: str) -> dict[str, Any]:
+        """The body of ``GET {kind}/{name}``, uncached and raising on 404 (for ``wrap`` and ``doctor``)."""
+        return self._json(kind, "GET", f"{_base(factory)}/{kind}/{quote(name, safe='')}")
+
+    def put_pipeline(self, factory: FactoryId, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create or replace a pipeline (``wrap``: needs ``pipelines/write``, which the service itself never has)."""
+        return self._json("pipelines/write", "PUT", f"{_base(factory)}/pipelines/{quote(name, safe='')}", body=body)
+
     # ------------------------------------------------------------------------------------------ definitions
 
     def _add_references(self, factory: FactoryId, pipeline: Mapping[str, Any], record: dict[str, Any]) -> None:
@@ -241,7 +249,8 @@ def _error(kind: str, path: str, status: int, body: Any, not_found: type[DataFac
         return not_found(f"not found: {where} ({code or 'NotFound'})", status=status, code=code)
     if status == 403:
         action = {"activityRuns": "pipelineruns/queryactivityruns/action", "run": "pipelineruns/read",
-                  "queryPipelineRuns": "querypipelineruns/action"}.get(kind, f"{kind}/read")
+                  "queryPipelineRuns": "querypipelineruns/action",
+                  "pipelines/write": "pipelines/write"}.get(kind, f"{kind}/read")
         return DataFactoryError(f"the identity lacks Microsoft.DataFactory/factories/{action} on factory "
                                 f"{where.split('/')[0]} ({code or 'AuthorizationFailed'})", status=status, code=code)
     if status == 401:

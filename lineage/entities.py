@@ -26,6 +26,21 @@ MAX_ERROR_CHARS = 4_000
 _STATUS_RANK = {"Failed": 0, "Cancelled": 1, "TimedOut": 2, "InProgress": 3, "Queued": 4, "Succeeded": 9}
 
 
+def written_schema(kinds: Iterable[str], factory_attribute: str) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """Per type of ours: the attributes and relationship attributes we write (``doctor`` checks them live)."""
+    schema = {
+        FACTORY_TYPE: (frozenset({"qualifiedName", "name", "subscriptionId", "resourceGroupName"}), frozenset()),
+        PIPELINE_TYPE: (frozenset({"qualifiedName", "name"}), frozenset({factory_attribute})),
+    }
+    for kind in kinds:
+        schema[f"adf_{kind}_activity"] = (
+            frozenset({"qualifiedName", "name", "status", "lastRunTime", "rowCount", "dataSize", "errorMessage"}),
+            frozenset({"parent"}))
+        schema[f"adf_{kind}_operation"] = (
+            frozenset({"qualifiedName", "name", "inputs", "outputs", "columnMapping"}), frozenset({"parent"}))
+    return schema
+
+
 def ref(type_name: str, qualified_name: str) -> dict[str, Any]:
     """An AtlasObjectId by unique attribute."""
     return {"typeName": type_name, "uniqueAttributes": {"qualifiedName": qualified_name}}

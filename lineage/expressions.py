@@ -317,7 +317,9 @@ def resolve(value: Any, scope: Scope) -> Any:
             inner = value["value"]
             if not isinstance(inner, str):
                 raise ExpressionError("an Expression's value must be a string")
-            return evaluate(inner if inner.startswith("@") else "@" + inner, scope) if inner else ""
+            if inner.startswith("@") or "@{" in inner:  # a whole expression, or text with interpolations
+                return evaluate(inner, scope)
+            return evaluate("@" + inner, scope) if inner else ""
         return {k: resolve(v, scope) for k, v in value.items()}
     if isinstance(value, list):
         return [resolve(v, scope) for v in value]

@@ -110,6 +110,16 @@ class PurviewWriter:
             self._upload(entities, self._existing(assets), result)
         return result
 
+    def type_definition(self, name: str) -> dict[str, Any] | None:
+        """The live type definition by name; None when Purview does not know the type."""
+        try:
+            body = self._call("typedef", partial(self._client.get_typedef, name=name))
+        except PurviewError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return body if isinstance(body, dict) else None
+
     def _upload(self, entities: Sequence[Mapping[str, Any]], existing: set[tuple[str, str]],
                 result: PushResult) -> None:
         for batch in plan_batches(entities, existing, self.max_entities_per_call):

@@ -21,7 +21,8 @@ from lineage.events import EventError, WorkMessage, check_size, now_iso, run_ref
 from lineage.poison import PoisonEnvelope
 from lineage.purview import PurviewWriter
 from lineage.queues import Queues, queue_name
-from lineage.worker import Worker, WorkerSettings
+from lineage.reconcile import Window, WindowError, WindowReport, enqueue_window, factories_from_setting, window_minutes
+from lineage.worker import Worker, WorkerSettings, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +103,43 @@ def connect_queues(env: Mapping[str, str], credential: TokenCredential | None = 
     raise SettingsError("set AzureWebJobsStorage__queueServiceUri (identity) or AzureWebJobsStorage (local)")
 
 
-def build_worker(credential: TokenCredential, env: Mapping[str, str], *, queues: Queues | None = None,
-                 connection_verify: str | None = None) -> Worker:
+def build_reader(credential: TokenCredential, env: Mapping[str, str]) -> DataFactoryReader:
+    """The Data Factory client of ``DATAFACTORY_ENDPOINT`` (Azure Resource Manager unless set)."""
+    return DataFactoryReader(credential, base_url=env.get("DATAFACTORY_ENDPOINT") or ARM_ENDPOINT)
+
+
+def build_worker(credential: TokenCredential, env: Mapping[str, str], *, queues: WorkQueue | None = None) -> Worker:
     """A worker with every part built from settings; ``credential`` is DefaultAzureCredential in Azure."""
-    reader = DataFactoryReader(credential, base_url=env.get("DATAFACTORY_ENDPOINT", ARM_ENDPOINT),
-                               connection_verify=connection_verify)
     writer = PurviewWriter(credential, purview_endpoint(env))
-    return Worker(reader, writer, queues or connect_queues(env, credential), lineage_options(env),
-                  worker_settings(env))
+    return Worker(build_reader(credential, env), writer, queues or connect_queues(env, credential),
+                  lineage_options(env), worker_settings(env))
+
+
+def reconcile(env: Mapping[str, str] | None = None) -> WindowReport:
+    """The ``reconcile_runs`` pass: queue every run of the configured factories that ended in the last window.
+
+    A factory that could not be read fails the pass (after the others were done), so the failure shows in the
+    Functions host's logs and alerts instead of passing silently.
+    """
+    env = os.environ if env is None else env
+    try:
+        factories = factories_from_setting(env)
+        window = Window.last(window_minutes(env))
+    except WindowError as exc:
+        raise SettingsError(str(exc)) from exc
+    if not factories:
+        log.warning("reconcile_runs: LINEAGE_FACTORIES is empty, nothing to reconcile")
+        return WindowReport()
+    active = worker()
+    report = enqueue_window(active.reader, active.queue.send, factories, window)
+    log.info("reconcile_runs %s..%s: %s", window.after.isoformat(), window.before.isoformat(), report.to_json())
+    if report.failures:
+        raise ReconcileError("; ".join(f"{name}: {why}" for name, why in sorted(report.failures.items())))
+    return report
+
+
+class ReconcileError(RuntimeError):
+    """Some factories could not be reconciled; the runs of the others were queued."""
 
 
 def default_credential() -> TokenCredential:

@@ -42,6 +42,7 @@ class AdfServer(LocalServer):
         self._runs: dict[str, dict[str, Any]] = {}
         self._holds: dict[str, int] = {}
         self._denied: set[tuple[str, str]] = set()
+        self.created_pipelines: dict[tuple[str, str], dict[str, Any]] = {}
         self._state = threading.Lock()
         for path in sorted(root.glob("*.json")) if root else []:
             self.put_run(json.loads(path.read_text()))
@@ -77,6 +78,8 @@ class AdfServer(LocalServer):
         factory = FactoryId.parse(match["factory"]).resource_id
         parts = [p for p in (match["rest"] or "").split("/") if p]
         action = parts[-1] if parts and parts[-1].startswith("query") else (parts[0] if parts else "")
+        if request.method == "PUT":
+            action += "/write"
         if (factory.lower(), action.lower()) in self._denied:
             return self._error(403, "AuthorizationFailed",
                                f"The client does not have authorization to perform action on {factory}")
@@ -91,6 +94,11 @@ class AdfServer(LocalServer):
             return self._global_parameters(factory)
         if request.method == "GET" and len(parts) == 2 and parts[0].lower() in _DEFINITION_KEYS:
             return self._definition(factory, _DEFINITION_KEYS[parts[0].lower()], parts[1])
+        if request.method == "PUT" and len(parts) == 2 and parts[0].lower() == "pipelines":
+            return self._put_pipeline(factory, parts[1], request.body)
+        if request.method == "GET" and not parts:
+            return Response(200, {"id": factory, "name": factory.rsplit("/", 1)[-1],
+                                  "type": "Microsoft.DataFactory/factories", "properties": {}})
         return self._error(404, "NotFound", f"no route for {request.method} {match['rest']}")
 
     def _pipeline_run(self, factory: str, run_id: str) -> Response:
@@ -147,11 +155,25 @@ class AdfServer(LocalServer):
         return Response(200, result)
 
     def _definition(self, factory: str, key: str, name: str) -> Response:
+        created = self.created_pipelines.get((factory.lower(), name)) if key == "pipelines" else None
+        if created is not None:
+            return Response(200, created)
         for record in self._records(factory):
             definition = (record.get(key) or {}).get(name)
             if definition is not None:
                 return Response(200, definition)
         return self._error(404, "ResourceNotFound", f"{key} {name} not found")
+
+    def _put_pipeline(self, factory: str, name: str, body: Any) -> Response:
+        """Create or replace a pipeline as ARM does: the body's ``properties`` with ``activities``, echoed back."""
+        if not isinstance(body, Mapping) or not isinstance(body.get("properties"), Mapping) \
+                or not isinstance(body["properties"].get("activities"), list):
+            return self._error(400, "BadRequest", "a pipeline needs properties.activities")
+        stored = {"id": f"{factory}/pipelines/{name}", "name": name, "properties": dict(body["properties"]),
+                  "type": "Microsoft.DataFactory/factories/pipelines", "etag": f"{time.time_ns():x}"}
+        with self._state:
+            self.created_pipelines[(factory.lower(), name)] = stored
+        return Response(200, stored)
 
     def _global_parameters(self, factory: str) -> Response:
         for record in self._records(factory):

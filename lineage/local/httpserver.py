@@ -81,6 +81,11 @@ class LocalServer:
         with self._lock:
             self._faults.append(Fault(times, status, retry_after, delay_s, drop, path_contains, body))
 
+    @property
+    def tls(self) -> LocalTLS:
+        """The CA and certificate it serves with (another local server can share them)."""
+        return self._tls
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()

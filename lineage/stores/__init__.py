@@ -2,7 +2,7 @@
 
 from lineage.stores.datasets import Location, asset, location, sql_table_asset
 from lineage.stores.linked_services import Endpoint, StoreSettings, endpoint
-from lineage.stores.naming import Asset, StoreError
+from lineage.stores.naming import ASSET_TYPES, Asset, StoreError
 
-__all__ = ["Asset", "Endpoint", "Location", "StoreError", "StoreSettings", "asset", "endpoint", "location",
-           "sql_table_asset"]
+__all__ = ["ASSET_TYPES", "Asset", "Endpoint", "Location", "StoreError", "StoreSettings", "asset", "endpoint",
+           "location", "sql_table_asset"]

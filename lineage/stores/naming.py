@@ -18,6 +18,15 @@ class StoreError(ValueError):
     """A store location that cannot be named; the message says what is missing or wrong."""
 
 
+# Every asset type the store classes below produce: ``doctor`` checks that the Purview account knows each of them.
+ASSET_TYPES = frozenset({
+    "azure_blob_path", "azure_datalake_gen2_path", "azure_datalake_gen1_path", "azure_file",
+    "azure_sql_table", "azure_sql_mi_table", "azure_synapse_dedicated_sql_table", "azure_sql_dw_table", "mssql_table",
+    "azure_postgresql_table", "azure_mysql_table", "azure_cosmosdb_sqlapi_collection", "azure_data_explorer_table",
+    "aws_s3_v2_object", "aws_s3_v2_directory", "snowflake_table",
+})
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Asset:
     """A data asset as Purview knows it."""

@@ -1,0 +1,268 @@
+"""``python -m lineage doctor``: everything the service needs, checked live, each failure with its fix.
+
+A deployment fails in a handful of known ways — a setting missing, a role not granted, a queue not created, a Purview
+account without a type we write — and each shows up only when the first run arrives, as a poison message. The
+doctor asks each dependency directly, with the same clients and settings the Function App uses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+from lineage import reconcile, service
+from lineage.datafactory import ARM_SCOPE, DataFactoryError, DataFactoryReader
+from lineage.entities import written_schema
+from lineage.extract import KINDS
+from lineage.purview import PurviewError, PurviewWriter
+from lineage.runrecord import FactoryId
+from lineage.stores import ASSET_TYPES
+
+PURVIEW_SCOPE = "https://purview.azure.net/.default"
+HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
+PROBE_RUN = "00000000-0000-0000-0000-000000000000"
+PROBE_NAME = "lineage-doctor-probe"
+ROLE_HINT = "assign the custom role from infra/ (Data Factory lineage reader) to the identity on this factory"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One finding: what was checked, whether it holds, and if not, what to do."""
+
+    area: str
+    name: str
+    ok: bool
+    detail: str = ""
+    fix: str = ""
+
+    def line(self) -> str:
+        text = f"[{'ok' if self.ok else 'FIX'}] {self.area}: {self.name}" + (f" - {self.detail}" if self.detail else "")
+        return text + (f"\n      fix: {self.fix}" if self.fix and not self.ok else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"area": self.area, "name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
+
+
+def run_checks(credential: TokenCredential, env: Mapping[str, str],
+               factories: Sequence[FactoryId] = ()) -> list[Check]:
+    """Every check, in the order a deployment is built: settings, identity, queues, Data Factory, Purview."""
+    checks = _settings(env)
+    checks += _tokens(credential)
+    checks += _queues(credential, env)
+    try:
+        configured = reconcile.factories_from_setting(env)
+    except reconcile.WindowError:
+        configured = []  # already reported by the settings checks
+    wanted = list(dict.fromkeys([*factories, *configured]))
+    if not wanted:
+        checks.append(Check("datafactory", "factories to check", False, "none named",
+                            "set LINEAGE_FACTORIES (the factories to reconcile) or pass --factory RESOURCE_ID"))
+    reader = service.build_reader(credential, env)
+    for factory in wanted:
+        checks += _factory(reader, factory)
+    checks += _purview(credential, env)
+    return checks
+
+
+# --------------------------------------------------------------------------------------------------- settings
+
+
+def _settings(env: Mapping[str, str]) -> list[Check]:
+    checks = [
+        _setting("PURVIEW_ACCOUNT_NAME / PURVIEW_ENDPOINT", lambda: service.purview_endpoint(env)),
+        _setting("LINEAGE_SETTINGS", lambda: "valid" if service.lineage_options(env) else ""),
+        _setting("retry and wait limits", lambda: str(service.worker_settings(env))),
+        _setting("LINEAGE_FACTORIES", lambda: f"{len(reconcile.factories_from_setting(env))} factories"),
+        _setting("LINEAGE_RECONCILE_WINDOW_MINUTES", lambda: f"{reconcile.window_minutes(env)} minutes"),
+    ]
+    if not (env.get("AzureWebJobsStorage__queueServiceUri") or env.get("AzureWebJobsStorage")):
+        checks.append(Check("settings", "queue storage", False, "no storage account configured",
+                            "set AzureWebJobsStorage__queueServiceUri to https://<account>.queue.core.windows.net"))
+    if "LINEAGE_RECONCILE_SCHEDULE" not in env:
+        checks.append(Check("settings", "LINEAGE_RECONCILE_SCHEDULE", False, "missing: reconcile_runs cannot start",
+                            "set it to an NCRONTAB schedule, e.g. '0 */15 * * * *' (every 15 minutes)"))
+    checks.append(_dequeue_count(env))
+    return checks
+
+
+def _setting(name: str, read: Callable[[], str]) -> Check:
+    try:
+        return Check("settings", name, True, read())
+    except (service.SettingsError, reconcile.WindowError, ValueError) as exc:
+        return Check("settings", name, False, str(exc), f"correct {name.split(' ', maxsplit=1)[0]} in the app settings")
+
+
+def _dequeue_count(env: Mapping[str, str]) -> Check:
+    """The worker poisons on its last attempt itself only if it knows which attempt is the host's last."""
+    try:
+        host = json.loads(HOST_JSON.read_text())
+        limit = int(host["extensions"]["queues"]["maxDequeueCount"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return Check("settings", "maxDequeueCount", True, "host.json not beside the code; not compared")
+    ours = env.get("LINEAGE_MAX_DEQUEUE_COUNT", "5")
+    if ours == str(limit):
+        return Check("settings", "maxDequeueCount", True, f"{limit} in host.json and LINEAGE_MAX_DEQUEUE_COUNT")
+    return Check("settings", "maxDequeueCount", False,
+                 f"host.json says {limit}, LINEAGE_MAX_DEQUEUE_COUNT says {ours}",
+                 "make them equal, or failed runs reach the poison queue without their reason")
+
+
+# --------------------------------------------------------------------------------------------------- identity
+
+
+def _tokens(credential: TokenCredential) -> list[Check]:
+    checks = []
+    for what, scope in (("Azure Resource Manager", ARM_SCOPE), ("Purview", PURVIEW_SCOPE)):
+        try:
+            credential.get_token(scope)
+            checks.append(Check("identity", f"token for {what}", True))
+        except AzureError as exc:  # CredentialUnavailableError and ClientAuthenticationError alike
+            checks.append(Check("identity", f"token for {what}", False, f"{type(exc).__name__}: {_first_line(exc)}",
+                                "sign in (az login) or give the app a managed identity"))
+    return checks
+
+
+# ----------------------------------------------------------------------------------------------------- queues
+
+
+def _queues(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]:
+    try:
+        queues = service.connect_queues(env, credential)
+    except service.SettingsError as exc:
+        return [Check("queues", "connect", False, str(exc), "set the queue storage settings")]
+    return [_queue(client_name, client) for client_name, client in
+            (("work queue", queues.work), ("poison queue", queues.poison))]
+
+
+def _queue(what: str, client: Any) -> Check:
+    name = client.queue_name
+    try:
+        properties = client.get_queue_properties()
+    except ResourceNotFoundError:
+        return Check("queues", f"{what} {name}", False, "does not exist",
+                     "deploy infra/ (it declares both queues) or create the queue")
+    except AzureError as exc:
+        return Check("queues", f"{what} {name}", False, f"{type(exc).__name__}: {_first_line(exc)}",
+                     "grant the identity Storage Queue Data Contributor on the storage account")
+    count = properties.approximate_message_count
+    detail = f"{count} message(s)" if count is not None else "reachable"
+    if what == "poison queue" and count:
+        return Check("queues", f"{what} {name}", True,
+                     f"{detail}: see python -m lineage poison list")
+    return Check("queues", f"{what} {name}", True, detail)
+
+
+# ------------------------------------------------------------------------------------------------ Data Factory
+
+
+def _factory(reader: DataFactoryReader, factory: FactoryId) -> list[Check]:
+    """Each permission the worker uses, by a call that needs exactly it (a probe id answers 404 when allowed)."""
+    now = datetime.now(UTC)
+    probes: list[tuple[str, Callable[[], Any]]] = [
+        ("querypipelineruns/action",
+         lambda: next(iter(reader.query_pipeline_runs(factory, now - timedelta(minutes=1), now)), None)),
+        ("pipelineruns/read", lambda: reader.pipeline_run(factory, PROBE_RUN)),
+        ("pipelineruns/queryactivityruns/action",
+         lambda: reader.activity_runs(factory, {"runId": PROBE_RUN, "runStart": now.isoformat(),
+                                                "runEnd": now.isoformat()})),
+        *[(f"{kind}/read", _definition_probe(reader, factory, kind))
+          for kind in ("pipelines", "datasets", "linkedservices", "dataflows")],
+    ]
+    checks = []
+    for action, probe in probes:
+        name = f"{factory.factory_name}: Microsoft.DataFactory/factories/{action}"
+        try:
+            probe()
+            checks.append(Check("datafactory", name, True))
+        except DataFactoryError as exc:
+            if exc.status == 404:
+                checks.append(Check("datafactory", name, True, "allowed (probe not found, as expected)"))
+            elif exc.status == 403:
+                checks.append(Check("datafactory", name, False, "denied", ROLE_HINT))
+            else:
+                checks.append(Check("datafactory", name, False, str(exc),
+                                    "check DATAFACTORY_ENDPOINT and that the factory exists"))
+    return checks
+
+
+def _definition_probe(reader: DataFactoryReader, factory: FactoryId, kind: str) -> Callable[[], Any]:
+    return lambda: reader.definition(factory, kind, PROBE_NAME)
+
+
+# ----------------------------------------------------------------------------------------------------- Purview
+
+
+def _purview(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]:
+    try:
+        writer = PurviewWriter(credential, service.purview_endpoint(env), max_attempts=2)
+        options = service.lineage_options(env)
+    except service.SettingsError as exc:
+        return [Check("purview", "connect", False, str(exc), "set PURVIEW_ACCOUNT_NAME")]
+    definitions = _Definitions(writer)
+    try:
+        checks = [_own_type(definitions, name, attributes, relationships) for name, (attributes, relationships)
+                  in written_schema([k.purview for k in KINDS.values()], options.pipeline_factory_attribute).items()]
+        missing_assets = sorted(t for t in ASSET_TYPES if definitions.get(t) is None)
+    except PurviewError as exc:
+        fix = ("grant the identity Data Curator on the collection (infra/README.md)" if exc.status in (401, 403)
+               else "check PURVIEW_ACCOUNT_NAME / PURVIEW_ENDPOINT")
+        return [Check("purview", "read type definitions", False, str(exc), fix)]
+    checks.append(Check("purview", "asset types of the supported stores", not missing_assets,
+                        f"unknown: {', '.join(missing_assets)}" if missing_assets else f"{len(ASSET_TYPES)} known",
+                        "lineage to these stores will fail until the account has their types (register a source "
+                        "of that kind in the Data Map, which installs them)"))
+    return checks
+
+
+def _own_type(definitions: _Definitions, name: str, attributes: frozenset[str],
+              relationships: frozenset[str]) -> Check:
+    if definitions.get(name) is None:
+        return Check("purview", f"type {name}", False, "the account does not know this type",
+                     "Purview's Data Factory types are missing: connect a Data Factory to the account once "
+                     "(Management > Data Factory), which installs them")
+    known_attributes, known_relationships = definitions.attributes(name)
+    lacking = sorted((attributes - known_attributes - known_relationships) | (relationships - known_relationships))
+    if lacking:
+        return Check("purview", f"type {name}", False, f"has no attribute {', '.join(lacking)}",
+                     "set pipelineFactoryAttribute in LINEAGE_SETTINGS if it is the pipeline's factory reference; "
+                     "otherwise report the account's type definition")
+    return Check("purview", f"type {name}", True, f"{len(attributes) + len(relationships)} attributes as written")
+
+
+class _Definitions:
+    """Live type definitions, each read once, with the attributes they inherit."""
+
+    def __init__(self, writer: PurviewWriter) -> None:
+        self._writer = writer
+        self._cache: dict[str, dict[str, Any] | None] = {}
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        if name not in self._cache:
+            self._cache[name] = self._writer.type_definition(name)
+        return self._cache[name]
+
+    def attributes(self, name: str) -> tuple[frozenset[str], frozenset[str]]:
+        plain: set[str] = set()
+        related: set[str] = set()
+        pending, seen = [name], set()
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            definition = self.get(current) or {}
+            plain.update(a["name"] for a in definition.get("attributeDefs") or [] if "name" in a)
+            related.update(a["name"] for a in definition.get("relationshipAttributeDefs") or [] if "name" in a)
+            pending.extend(definition.get("superTypes") or [])
+        return frozenset(plain), frozenset(related)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]

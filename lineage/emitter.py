@@ -1,0 +1,126 @@
+"""The Data Factory side of the event contract: what a factory runs to tell us a pipeline run has ended.
+
+Data Factory emits no run-completed events of its own (field notes §1), so a pipeline publishes one to our Event
+Grid topic with a Web activity authenticated by the factory's managed identity. Two ways are offered:
+
+- a **wrapper pipeline** that runs the real one (Execute Pipeline, ``waitOnCompletion``), then publishes the child
+  run's id whether it succeeded or failed, then fails if the child failed — so monitoring still shows the failure;
+- a **Web activity** appended to a pipeline, which publishes the pipeline's own run id while the run is still in
+  progress; the worker waits for it to end before reading it back.
+
+Both send an Event Grid schema event whose ``data`` is exactly what ``lineage.events.run_ref`` accepts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from lineage.events import EVENT_TYPE
+from lineage.runrecord import FactoryId
+
+EVENTGRID_RESOURCE = "https://eventgrid.azure.net"  # the token audience Event Grid accepts for Entra ID auth
+RUN_ACTIVITY = "Run pipeline"
+PUBLISH_ACTIVITY = "Publish run completed"
+FAIL_ACTIVITY = "Fail as the pipeline did"
+WRAPPER_SUFFIX = "_with_lineage"
+_RETRY_POLICY = {"timeout": "0.00:05:00", "retry": 3, "retryIntervalInSeconds": 30, "secureOutput": False,
+                 "secureInput": False}
+
+
+def event_body(factory: FactoryId, run_id_expression: str, pipeline_expression: str) -> str:
+    """An Event Grid event array as a Data Factory string with ``@{...}`` interpolations.
+
+    The factory id is written as a literal (it is known when the artifact is made); the run id and pipeline name
+    are expressions evaluated by Data Factory when the Web activity runs.
+    """
+    def literal(value: str) -> str:  # JSON-escaped, and '@' doubled as Data Factory strings require
+        return json.dumps(value)[1:-1].replace("@", "@@")
+
+    return (
+        '[{"id":"@{' + run_id_expression + '}",'
+        '"eventType":"' + EVENT_TYPE + '",'
+        '"subject":"factories/' + literal(factory.factory_name) + '/pipelineruns/@{' + run_id_expression + '}",'
+        '"eventTime":"@{utcnow()}",'
+        '"dataVersion":"1.0",'
+        '"data":{"runId":"@{' + run_id_expression + '}",'
+        '"factoryId":"' + literal(factory.resource_id) + '",'
+        '"pipelineName":"@{' + pipeline_expression + '}"}}]'
+    )
+
+
+def publish_activity(topic_endpoint: str, body: str, depends_on: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Web activity that posts ``body`` to the topic with the factory's managed identity (no key anywhere)."""
+    return {
+        "name": PUBLISH_ACTIVITY,
+        "type": "WebActivity",
+        "dependsOn": depends_on,
+        "policy": dict(_RETRY_POLICY),
+        "userProperties": [],
+        "typeProperties": {
+            "method": "POST",
+            "url": topic_endpoint,
+            "headers": {"Content-Type": "application/json"},
+            "body": {"value": body, "type": "Expression"},
+            "authentication": {"type": "MSI", "resource": EVENTGRID_RESOURCE},
+        },
+    }
+
+
+def wrapper_pipeline(factory: FactoryId, pipeline_name: str, pipeline: Mapping[str, Any],
+                     topic_endpoint: str) -> dict[str, Any]:
+    """The wrapper pipeline for ``pipeline_name`` (its definition gives the parameters to pass through)."""
+    properties = _mapping(pipeline.get("properties"))
+    parameters = _mapping(properties.get("parameters"))
+    child_run = f"activity('{RUN_ACTIVITY}').output.pipelineRunId"
+    body = event_body(factory, child_run, f"activity('{RUN_ACTIVITY}').output.pipelineName")
+    run = {
+        "name": RUN_ACTIVITY,
+        "type": "ExecutePipeline",
+        "dependsOn": [],
+        "userProperties": [],
+        "typeProperties": {
+            "pipeline": {"referenceName": pipeline_name, "type": "PipelineReference"},
+            "waitOnCompletion": True,
+            "parameters": {name: {"value": f"@pipeline().parameters.{name}", "type": "Expression"}
+                           for name in parameters},
+        },
+    }
+    publish = publish_activity(topic_endpoint, body, [{"activity": RUN_ACTIVITY,
+                                                       "dependencyConditions": ["Completed"]}])
+    fail = {
+        "name": FAIL_ACTIVITY,
+        "type": "Fail",
+        "dependsOn": [{"activity": RUN_ACTIVITY, "dependencyConditions": ["Failed"]},
+                      {"activity": PUBLISH_ACTIVITY, "dependencyConditions": ["Completed"]}],
+        "userProperties": [],
+        "typeProperties": {"message": {"value": f"@activity('{RUN_ACTIVITY}').error.message", "type": "Expression"},
+                           "errorCode": {"value": f"@activity('{RUN_ACTIVITY}').error.errorCode",
+                                         "type": "Expression"}},
+    }
+    wrapped: dict[str, Any] = {
+        "description": f"Runs {pipeline_name} and publishes its run-completed event for lineage in Purview.",
+        "activities": [run, publish, fail],
+        "parameters": dict(parameters),
+        "annotations": ["lineage"],
+    }
+    if isinstance(properties.get("folder"), Mapping):
+        wrapped["folder"] = dict(properties["folder"])
+    return {"name": wrapper_name(pipeline_name), "properties": wrapped}
+
+
+def end_activity(factory: FactoryId, topic_endpoint: str, after: list[str]) -> dict[str, Any]:
+    """The Web activity to append to a pipeline, after its last activities (``after``), on any outcome."""
+    body = event_body(factory, "pipeline().RunId", "pipeline().Pipeline")
+    return publish_activity(topic_endpoint, body, [{"activity": name, "dependencyConditions": ["Completed"]}
+                                                   for name in after])
+
+
+def wrapper_name(pipeline_name: str) -> str:
+    """Pipeline names are at most 140 characters; the wrapper keeps the suffix and shortens the rest."""
+    return pipeline_name[:140 - len(WRAPPER_SUFFIX)] + WRAPPER_SUFFIX
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

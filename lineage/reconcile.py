@@ -1,0 +1,136 @@
+"""Finding the runs that ended in a time window, for the ``reconcile_runs`` timer and the ``backfill`` command.
+
+Events can be lost before they reach us (a pipeline without the emitter, a Web activity that failed, a topic that
+was down). Data Factory itself remembers every run for 45 days, so asking it which runs ended in a window and
+queueing them closes that gap. Processing a run twice writes the same entities again, so overlapping windows only
+cost work, never correctness.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from lineage.datafactory import DataFactoryError, DataFactoryReader
+from lineage.events import RunRef, WorkMessage, now_iso
+from lineage.runrecord import FactoryId, RunRecordError
+from lineage.worker import NOT_ENDED
+
+FACTORIES_SETTING = "LINEAGE_FACTORIES"
+WINDOW_SETTING = "LINEAGE_RECONCILE_WINDOW_MINUTES"
+DEFAULT_WINDOW_MINUTES = 120
+RETENTION = timedelta(days=45)  # how long Data Factory keeps run history
+
+
+class WindowError(ValueError):
+    """A window or factory list that cannot be asked for; the message says what to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """``[after, before)`` in UTC, checked against what Data Factory can answer."""
+
+    after: datetime
+    before: datetime
+
+    @classmethod
+    def of(cls, after: datetime, before: datetime | None = None, *, now: datetime | None = None) -> Window:
+        now = now or datetime.now(UTC)
+        before = before or now
+        after, before = _utc(after), _utc(before)
+        if after >= before:
+            raise WindowError(f"the window is empty: {after.isoformat()} is not before {before.isoformat()}")
+        if after < now - RETENTION:
+            raise WindowError(f"Data Factory keeps 45 days of runs: {after.isoformat()} is older than that")
+        return cls(after, before)
+
+    @classmethod
+    def last(cls, minutes: int, *, now: datetime | None = None) -> Window:
+        now = now or datetime.now(UTC)
+        return cls.of(now - timedelta(minutes=minutes), now, now=now)
+
+
+@dataclass(slots=True)
+class WindowReport:
+    """What a pass over a window found, per factory; ``failures`` names factories that could not be read."""
+
+    found: Counter[str] = field(default_factory=Counter)
+    queued: Counter[str] = field(default_factory=Counter)
+    not_ended: Counter[str] = field(default_factory=Counter)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"found": dict(self.found), "queued": dict(self.queued), "notEnded": dict(self.not_ended),
+                "failures": self.failures}
+
+
+def ended_runs(reader: DataFactoryReader, factory: FactoryId, window: Window, pipelines: Sequence[str] = (),
+               report: WindowReport | None = None) -> Iterator[dict[str, Any]]:
+    """Pipeline runs of the window that have ended (a run still going gets its own event, or the next window)."""
+    for run in reader.query_pipeline_runs(factory, window.after, window.before, pipelines):
+        if report is not None:
+            report.found[factory.factory_name] += 1
+        if str(run.get("status")) in NOT_ENDED:
+            if report is not None:
+                report.not_ended[factory.factory_name] += 1
+            continue
+        if isinstance(run.get("runId"), str):
+            yield run
+
+
+def work_message(factory: FactoryId, run: Mapping[str, Any], source: str) -> WorkMessage:
+    """The same message an event would have queued; ``eventId`` says where it came from."""
+    return WorkMessage(RunRef(factory, str(run["runId"])), event_id=source, received_at=now_iso())
+
+
+def enqueue_window(reader: DataFactoryReader, send: Callable[[str], None], factories: Sequence[FactoryId],
+                   window: Window, pipelines: Sequence[str] = (), *, source: str = "reconcile",
+                   on_run: Callable[[], object] | None = None) -> WindowReport:
+    """Queue every ended run of the window, factory by factory; one unreadable factory does not stop the others."""
+    report = WindowReport()
+    for factory in factories:
+        try:
+            for run in ended_runs(reader, factory, window, pipelines, report):
+                send(work_message(factory, run, source).to_json())
+                report.queued[factory.factory_name] += 1
+                if on_run is not None:
+                    on_run()
+        except DataFactoryError as exc:  # reported per factory; the caller decides whether that fails the pass
+            report.failures[factory.factory_name] = str(exc)
+    return report
+
+
+def factories_from_setting(env: Mapping[str, str]) -> list[FactoryId]:
+    """``LINEAGE_FACTORIES``: a JSON array of factory resource ids, or the same comma-separated."""
+    raw = (env.get(FACTORIES_SETTING) or "").strip()
+    if not raw:
+        return []
+    try:
+        items = json.loads(raw) if raw.startswith("[") else [p.strip() for p in raw.split(",") if p.strip()]
+    except json.JSONDecodeError as exc:
+        raise WindowError(f"{FACTORIES_SETTING} is not a JSON array: {exc}") from exc
+    if not isinstance(items, list):
+        raise WindowError(f"{FACTORIES_SETTING} must list factory resource ids")
+    try:
+        return [FactoryId.parse(item) for item in items]
+    except RunRecordError as exc:
+        raise WindowError(f"{FACTORIES_SETTING}: {exc}") from exc
+
+
+def window_minutes(env: Mapping[str, str]) -> int:
+    raw = env.get(WINDOW_SETTING) or str(DEFAULT_WINDOW_MINUTES)
+    try:
+        minutes = int(raw)
+    except ValueError as exc:
+        raise WindowError(f"{WINDOW_SETTING} takes a whole number of minutes, not {raw!r}") from exc
+    if not 1 <= minutes <= int(RETENTION.total_seconds() // 60):
+        raise WindowError(f"{WINDOW_SETTING} must be between 1 and {int(RETENTION.total_seconds() // 60)}")
+    return minutes
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,311 @@
+"""The operations commands and the reconcile timer, against Azurite and the local Data Factory and Purview servers.
+
+``python -m lineage`` runs in-process with the local stack's credential (the only thing that differs from Azure,
+where it is ``DefaultAzureCredential``); the settings are the app's own environment variables.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import function_app
+from lineage.cli import main
+from lineage.emitter import PUBLISH_ACTIVITY, RUN_ACTIVITY, wrapper_name
+from lineage.events import WorkMessage
+from lineage.expressions import Scope, resolve
+from lineage.local.azurite import Azurite
+from lineage.local.host import HostSettings
+from lineage.local.purview_server import PurviewServer
+from lineage.local.stack import LocalStack, load_records, local_stack
+from lineage.worker import Outcome
+from tests.conftest import SAMPLES
+
+pytestmark = pytest.mark.integration
+FAST_HOST = HostSettings(max_dequeue_count=3, visibility_timeout_s=1, batch_size=16)
+RECORDS = load_records(SAMPLES)
+FACTORY = RECORDS[0]["factory"]
+BLOB_TO_SQL = next(r for r in RECORDS if r["pipelineRun"]["pipelineName"] == "LoadDailySales")
+
+
+@pytest.fixture(scope="module")
+def stack(azurite: Azurite) -> Iterator[LocalStack]:
+    with local_stack(SAMPLES, host_settings=FAST_HOST, azurite=azurite, queue_name="ops-runs") as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def env(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app settings the commands read, pointing at the local stack; a clean slate for every test."""
+    monkeypatch.setenv("AzureWebJobsStorage", stack.azurite.connection_string)
+    monkeypatch.delenv("AzureWebJobsStorage__queueServiceUri", raising=False)
+    monkeypatch.setenv("LINEAGE_QUEUE_NAME", "ops-runs")
+    monkeypatch.setenv("DATAFACTORY_ENDPOINT", stack.adf.url)
+    monkeypatch.setenv("PURVIEW_ENDPOINT", f"{stack.purview.url}/datamap/api/atlas/v2")
+    monkeypatch.setenv("LINEAGE_RECONCILE_SCHEDULE", "0 */15 * * * *")
+    monkeypatch.delenv("LINEAGE_FACTORIES", raising=False)
+    stack.purview.reset()
+    stack.purview.clear_faults()
+    stack.adf.clear_faults()
+    stack.adf.allow_all()
+    stack.queues.work.clear_messages()
+    stack.queues.poison.clear_messages()
+    stack.worker.outcomes.clear()
+
+
+def run(stack: LocalStack, *argv: str) -> int:
+    return main(list(argv), credential=stack.credential)
+
+
+def copy_of(record: dict[str, Any], ended: datetime, *, status: str = "Succeeded",
+            factory: str = FACTORY) -> dict[str, Any]:
+    """The same run again under a new id, ended at ``ended`` (in ``factory``: tests keep their runs apart)."""
+    clone = copy.deepcopy(record)
+    clone["factory"] = factory
+    run_id = str(uuid.uuid4())
+    shift = ended - datetime.fromisoformat(record["pipelineRun"]["runEnd"])
+
+    def moved(stamp: str) -> str:
+        return (datetime.fromisoformat(stamp) + shift).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    run = clone["pipelineRun"]
+    run.update(runId=run_id, runGroupId=run_id, runStart=moved(run["runStart"]), runEnd=moved(run["runEnd"]),
+               lastUpdated=moved(run["runEnd"]), status=status)
+    for activity_run in clone["activityRuns"]:
+        activity_run["pipelineRunId"] = run_id
+        for key in ("activityRunStart", "activityRunEnd"):
+            if activity_run.get(key):
+                activity_run[key] = moved(activity_run[key])
+    return clone
+
+
+def queued(stack: LocalStack) -> list[WorkMessage]:
+    messages = []
+    for message in stack.queues.work.receive_messages(max_messages=32, visibility_timeout=1):
+        messages.append(WorkMessage.from_json(message.content.decode()))
+    return messages
+
+
+def operations(stack: LocalStack) -> set[str]:
+    return {e["attributes"]["qualifiedName"] for e in stack.purview.entities() if e["typeName"].endswith("_operation")}
+
+
+# ------------------------------------------------------------------------------------------------------ backfill
+
+
+def test_backfill_queues_every_ended_run_of_the_window_across_pages(stack: LocalStack,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    now = datetime.now(UTC)
+    inside = [copy_of(BLOB_TO_SQL, now - timedelta(hours=h)) for h in range(1, 8)]
+    outside = copy_of(BLOB_TO_SQL, now - timedelta(days=3))
+    going = copy_of(BLOB_TO_SQL, now - timedelta(hours=2), status="InProgress")
+    for record in [*inside, outside, going]:
+        stack.adf.put_run(record)
+    stack.adf.page_size = 2  # several pages of queryPipelineRuns
+    try:
+        calls_before = stack.worker.reader.calls["queryPipelineRuns"]
+        assert run(stack, "backfill", "--factory", FACTORY, "--since", "10h", "--pipeline", "LoadDailySales",
+                   "--json") == 0
+    finally:
+        stack.adf.page_size = 100
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["queued"] == {"contoso-adf-prod": 7}
+    assert summary["notEnded"] == {"contoso-adf-prod": 1}
+    assert summary["failures"] == {}
+    messages = queued(stack)
+    assert sorted(m.run.run_id for m in messages) == sorted(r["pipelineRun"]["runId"] for r in inside)
+    assert {m.event_id for m in messages} == {"backfill"}
+    assert stack.worker.reader.calls["queryPipelineRuns"] == calls_before  # the CLI has its own reader
+
+    stack.host.drain(timeout_s=60)
+    assert stack.worker.outcomes[Outcome.PUSHED] == 7, (stack.worker.outcomes, stack.host.stats)
+    assert operations(stack)
+
+
+def test_backfill_now_processes_here_and_reports_outcomes(stack: LocalStack,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    now = datetime.now(UTC)
+    factory = FACTORY.replace("contoso-adf-prod", "contoso-adf-now")
+    for hours in (1, 2):
+        stack.adf.put_run(copy_of(BLOB_TO_SQL, now - timedelta(hours=hours), factory=factory))
+    assert run(stack, "backfill", "--factory", factory, "--since", (now - timedelta(hours=3)).isoformat(),
+               "--pipeline", "LoadDailySales", "--now", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["outcomes"] == {"pushed": 2}
+    assert summary["failures"] == {}
+    assert stack.queues.work.peek_messages() == []
+    assert operations(stack)
+
+
+def test_backfill_rejects_a_window_data_factory_no_longer_has(stack: LocalStack,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(stack, "backfill", "--factory", FACTORY, "--since", "60d") == 1
+    assert "45 days" in capsys.readouterr().err
+    assert run(stack, "backfill", "--since", "1d") == 1
+    assert "--factory" in capsys.readouterr().err
+
+
+def test_backfill_reports_a_factory_it_may_not_read(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    stack.adf.deny(FACTORY, "queryPipelineRuns")
+    assert run(stack, "backfill", "--factory", FACTORY, "--since", "1d", "--json") == 1
+    out = json.loads(capsys.readouterr().out)
+    assert "querypipelineruns/action" in out["failures"]["contoso-adf-prod"]
+
+
+# ------------------------------------------------------------------------------------------------ reconcile timer
+
+
+def test_reconcile_timer_queues_the_runs_of_the_configured_factories(stack: LocalStack,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    factory = FACTORY.replace("contoso-adf-prod", "contoso-adf-timer")
+    recent = copy_of(BLOB_TO_SQL, datetime.now(UTC) - timedelta(minutes=20), factory=factory)
+    stack.adf.put_run(recent)
+    monkeypatch.setenv("LINEAGE_FACTORIES", json.dumps([factory]))
+    monkeypatch.setenv("LINEAGE_RECONCILE_WINDOW_MINUTES", "30")
+    function_app.reconcile_runs.build().get_user_function()(timer=None)
+    assert [m.run.run_id for m in queued(stack)] == [recent["pipelineRun"]["runId"]]
+
+
+def test_reconcile_timer_fails_loudly_for_an_unreadable_factory(stack: LocalStack,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from lineage.service import ReconcileError
+
+    factory = FACTORY.replace("contoso-adf-prod", "contoso-adf-open")
+    recent = copy_of(BLOB_TO_SQL, datetime.now(UTC) - timedelta(minutes=5), factory=factory)
+    stack.adf.put_run(recent)
+    other = FACTORY.replace("contoso-adf-prod", "contoso-adf-locked")
+    stack.adf.deny(other, "queryPipelineRuns")
+    monkeypatch.setenv("LINEAGE_FACTORIES", f"{other},{factory}")
+    monkeypatch.setenv("LINEAGE_RECONCILE_WINDOW_MINUTES", "15")
+    with pytest.raises(ReconcileError, match="contoso-adf-locked"):
+        function_app.reconcile_runs.build().get_user_function()(timer=None)
+    assert [m.run.run_id for m in queued(stack)] == [recent["pipelineRun"]["runId"]]  # the readable one still went
+
+
+# ------------------------------------------------------------------------------------------------- push and replay
+
+
+def test_push_writes_one_run_and_prints_it(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = BLOB_TO_SQL["pipelineRun"]["runId"]
+    assert run(stack, "push", "--factory", FACTORY, "--run-id", run_id) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"pushed: run {run_id}")
+    assert "adf_copy_operation" in out
+    assert operations(stack)
+
+    assert run(stack, "push", "--factory", FACTORY, "--run-id", run_id, "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["outcome"] == "pushed" and {e["typeName"] for e in doc["entities"]} >= {"adf_copy_operation"}
+
+
+def test_push_refuses_a_run_that_has_not_ended_and_a_missing_one(stack: LocalStack,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = BLOB_TO_SQL["pipelineRun"]["runId"]
+    stack.adf.hold_in_progress(run_id, reads=1)
+    assert run(stack, "push", "--factory", FACTORY, "--run-id", run_id) == 1
+    assert "InProgress" in capsys.readouterr().err
+    assert run(stack, "push", "--factory", FACTORY, "--run-id", "no-such-run") == 1
+    assert "not found" in capsys.readouterr().err
+    assert stack.purview.entities() == []
+
+
+def test_replay_empties_the_poison_queue_into_successful_pushes(stack: LocalStack,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    stack.adf.deny(FACTORY, "queryActivityruns")
+    for record in RECORDS:
+        stack.send_completed(record)
+    stack.host.drain(timeout_s=60)
+    assert run(stack, "poison", "list", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["count"] == len(RECORDS)
+    assert all("queryactivityruns" in m["reason"] for m in listed["messages"])
+
+    stack.adf.allow_all()  # the cause is fixed
+    assert run(stack, "poison", "replay", "--all") == 0
+    capsys.readouterr()
+    stack.host.drain(timeout_s=60)
+    assert run(stack, "poison", "list", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 0
+    assert stack.worker.outcomes[Outcome.PUSHED] + stack.worker.outcomes[Outcome.SKIPPED] == len(RECORDS)
+    assert stack.worker.outcomes[Outcome.PUSHED] >= len(RECORDS) - 1
+    assert operations(stack)
+
+
+# ----------------------------------------------------------------------------------------------------- wrap
+
+
+def test_wrap_adds_a_wrapper_whose_event_reaches_the_service(stack: LocalStack,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    topic = "https://adf-lineage.westeurope-1.eventgrid.azure.net/api/events"
+    assert run(stack, "wrap", "--factory", FACTORY, "--pipeline", "LoadDailySales", "--topic-endpoint", topic) == 0
+    assert "LoadDailySales_with_lineage" in capsys.readouterr().out
+    stored = stack.adf.created_pipelines[(FACTORY.lower(), wrapper_name("LoadDailySales"))]
+    activities = {a["name"]: a for a in stored["properties"]["activities"]}
+    child = activities[RUN_ACTIVITY]["typeProperties"]
+    assert child["pipeline"]["referenceName"] == "LoadDailySales" and child["waitOnCompletion"] is True
+    assert set(child["parameters"]) == set(BLOB_TO_SQL["pipelines"]["LoadDailySales"]["properties"]["parameters"])
+    publish = activities[PUBLISH_ACTIVITY]
+    assert publish["dependsOn"] == [{"activity": RUN_ACTIVITY, "dependencyConditions": ["Completed"]}]
+    assert publish["typeProperties"]["authentication"] == {"type": "MSI", "resource": "https://eventgrid.azure.net"}
+
+    # What Data Factory would post once the child run ended: the body evaluated with that run's facts.
+    child_run = BLOB_TO_SQL["pipelineRun"]
+    scope = Scope(activity_outputs={RUN_ACTIVITY: {"pipelineRunId": child_run["runId"],
+                                                   "pipelineName": child_run["pipelineName"]}},
+                  overrides={"utcnow()": "2026-11-25T01:03:00Z"})
+    events = json.loads(resolve(publish["typeProperties"]["body"], scope))
+    assert len(events) == 1 and events[0]["data"]["runId"] == child_run["runId"]
+    stack.host.deliver({**events[0], "topic": "/subscriptions/x/resourceGroups/y/providers/"
+                                              "Microsoft.EventGrid/topics/adf-lineage"})
+    stack.host.drain(timeout_s=30)
+    assert stack.worker.outcomes[Outcome.PUSHED] == 1
+
+
+def test_wrap_web_activity_and_print_need_no_write_access(stack: LocalStack,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    topic = "https://t.westeurope-1.eventgrid.azure.net/api/events"
+    stack.adf.deny(FACTORY, "pipelines/write")
+    assert run(stack, "wrap", "--factory", FACTORY, "--pipeline", "LoadDailySales", "--topic-endpoint", topic) == 1
+    assert "pipelines/write" in capsys.readouterr().err
+    assert run(stack, "wrap", "--factory", FACTORY, "--pipeline", "LoadDailySales", "--topic-endpoint", topic,
+               "--print") == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "LoadDailySales_with_lineage"
+    assert run(stack, "wrap", "--factory", FACTORY, "--pipeline", "LoadDailySales", "--topic-endpoint", topic,
+               "--web-activity", "CopySales") == 0
+    activity = json.loads(capsys.readouterr().out)
+    assert activity["dependsOn"] == [{"activity": "CopySales", "dependencyConditions": ["Completed"]}]
+    scope = Scope(system={"RunId": "r-1", "Pipeline": "LoadDailySales"}, overrides={"utcnow()": "t"})
+    [event] = json.loads(resolve(activity["typeProperties"]["body"], scope))
+    assert event["data"] == {"runId": "r-1", "factoryId": FACTORY, "pipelineName": "LoadDailySales"}
+
+
+# ---------------------------------------------------------------------------------------------------- doctor
+
+
+def test_doctor_passes_on_a_complete_setup(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(stack, "doctor", "--factory", FACTORY) == 0, capsys.readouterr().out
+    assert "checks ok" in capsys.readouterr().out
+
+
+def test_doctor_names_a_missing_permission_and_a_missing_type(stack: LocalStack,
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    stack.adf.deny(FACTORY, "queryActivityruns")
+    with PurviewServer(tls=stack.adf.tls, exclude_types=["adf_dataflow_operation"]) as purview:
+        monkeypatch.setenv("PURVIEW_ENDPOINT", f"{purview.url}/datamap/api/atlas/v2")
+        monkeypatch.setenv("LINEAGE_MAX_DEQUEUE_COUNT", "7")
+        assert run(stack, "doctor", "--factory", FACTORY, "--json") == 1
+    doc = json.loads(capsys.readouterr().out)
+    failed = {c["name"]: c for c in doc["checks"] if not c["ok"]}
+    permission = failed["contoso-adf-prod: Microsoft.DataFactory/factories/pipelineruns/queryactivityruns/action"]
+    assert "custom role" in permission["fix"]
+    assert "does not know" in failed["type adf_dataflow_operation"]["detail"]
+    assert "7" in failed["maxDequeueCount"]["detail"]
+    assert len(failed) == 3
+    assert doc["ok"] is False
