@@ -11,7 +11,7 @@ from typing import Any
 
 from lineage import sql_tables, stores
 from lineage.expressions import ExpressionError, Scope, Unresolvable, resolve
-from lineage.model import ActivityResult, ColumnMap, Flow, Skip
+from lineage.model import LONG_LIMIT, ActivityResult, ColumnMap, Flow, Skip
 from lineage.resolver import ResolvedDataset, RunResolver
 
 _QUERY_KEYS = ("sqlReaderQuery", "query")
@@ -156,8 +156,9 @@ def _reason(exc: Exception) -> str:
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A count as Purview stores it (a long): a non-negative integer below 2**63, else unknown."""
+    return value if type(value) is int and 0 <= value < LONG_LIMIT else None
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}  # dict first: an ABC check costs more

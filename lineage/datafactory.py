@@ -30,7 +30,8 @@ from azure.core.pipeline.policies import (
 from azure.core.rest import HttpRequest
 
 from lineage.pipeline import activities_by_name
-from lineage.runrecord import FactoryId
+from lineage.redact import redact
+from lineage.runrecord import FactoryId, check_pipeline_run
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,8 @@ class DataFactoryReader:
     def run_record(self, factory: FactoryId, run_id: str, *,
                    pipeline_run: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The run record of one pipeline run: the run, its activity runs, and the definitions they need."""
-        run = dict(pipeline_run) if pipeline_run is not None else self.pipeline_run(factory, run_id)
+        run = dict(check_pipeline_run(pipeline_run if pipeline_run is not None
+                                      else self.pipeline_run(factory, run_id)))
         record: dict[str, Any] = {
             "factory": factory.resource_id,
             "pipelineRun": run,
@@ -175,23 +177,22 @@ class DataFactoryReader:
         datasets: set[str] = set()
         linked: set[str] = set()
         for activity in activities_by_name(pipeline).values():
-            for ref in [*activity.get("inputs", []), *activity.get("outputs", [])]:
+            for ref in [*_items(activity.get("inputs")), *_items(activity.get("outputs"))]:
                 _add_name(datasets, ref)
-            props = activity.get("typeProperties") or {}
-            flow = props.get("dataflow") if isinstance(props, Mapping) else None
+            flow = _mapping(activity.get("typeProperties")).get("dataflow")
             if isinstance(flow, Mapping) and isinstance(flow.get("referenceName"), str):
                 definition = self._definition(factory, "dataflows", flow["referenceName"])
                 if definition is not None:
                     record["dataflows"][flow["referenceName"]] = definition
-                    flow_props = definition.get("properties", {}).get("typeProperties", {})
-                    for end in [*flow_props.get("sources", []), *flow_props.get("sinks", [])]:
-                        _add_name(datasets, end.get("dataset"))
-                        _add_name(linked, end.get("linkedService"))
+                    flow_props = _mapping(_mapping(definition.get("properties")).get("typeProperties"))
+                    for end in [*_items(flow_props.get("sources")), *_items(flow_props.get("sinks"))]:
+                        _add_name(datasets, _mapping(end).get("dataset"))
+                        _add_name(linked, _mapping(end).get("linkedService"))
         for name in sorted(datasets):
             definition = self._definition(factory, "datasets", name)
             if definition is not None:
                 record["datasets"][name] = definition
-                _add_name(linked, definition.get("properties", {}).get("linkedServiceName"))
+                _add_name(linked, _mapping(definition.get("properties")).get("linkedServiceName"))
         for name in sorted(linked):
             definition = self._definition(factory, "linkedservices", name)
             if definition is not None:
@@ -256,7 +257,7 @@ def _error(kind: str, path: str, status: int, body: Any, not_found: type[DataFac
     if status == 401:
         return DataFactoryError(f"Data Factory rejected the credential ({code or 'AuthenticationFailed'})",
                                 status=status, code=code)
-    message = str(error.get("message"))[:300] if isinstance(error, Mapping) and error.get("message") else ""
+    message = redact(str(error.get("message")))[:300] if isinstance(error, Mapping) and error.get("message") else ""
     return DataFactoryError(f"Data Factory {kind} failed: HTTP {status} {code or ''} {message}".strip(),
                             status=status, code=code, transient=status in _TRANSIENT)
 
@@ -264,8 +265,17 @@ def _error(kind: str, path: str, status: int, body: Any, not_found: type[DataFac
 def _safe_json(response: Any) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """Definitions are user-authored JSON: a level of the wrong shape holds no references, it does not crash."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _add_name(names: set[str], reference: Any) -> None:

@@ -101,7 +101,8 @@ def package_xml(type_properties: Mapping[str, Any]) -> str:
     if kind != "InlinePackage":
         raise PackageError(f"package not inline ({kind}: {location.get('packagePath') or 'path not shown'}); "
                            "its contents are not in the run record")
-    content = (location.get("typeProperties") or {}).get("packageContent")
+    location_props = location.get("typeProperties")
+    content = location_props.get("packageContent") if isinstance(location_props, Mapping) else None
     if not isinstance(content, str) or not content.strip():
         raise PackageError("InlinePackage without packageContent")
     text = content.strip()

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from lineage.extract import RunLineage, epoch_ms
-from lineage.model import ActivityResult, ColumnMap
+from lineage.gc_pause import no_full_collections
+from lineage.model import LONG_LIMIT, ActivityResult, ColumnMap
 from lineage.redact import redact
 from lineage.stores import Asset
 
@@ -67,19 +69,27 @@ def operation_qualified_name(activity_qn: str, sink: Asset) -> str:
     return f"{activity_qn}#{sink.qualified_name}#{sink.type_name}"
 
 
+@no_full_collections()
 def explain(lineage: RunLineage, pipeline_factory_attribute: str) -> dict[str, Any]:
     """The document ``explain`` prints: the entities to push and one row per activity run."""
     names = _Names(lineage)
     activities: dict[str, _Activity] = {}
     operations: dict[tuple[str, str, str], _Operation] = {}
     for result in lineage.results:
-        if result.purview_kind is None:
+        kind = result.purview_kind
+        if kind is None:
             continue
         name = result.run["activityName"]
-        activities.setdefault(name, _Activity(result.purview_kind)).runs.append(result)
+        activity = activities.get(name)
+        if activity is None:
+            activity = activities[name] = _Activity(kind)
+        activity.runs.append(result)
         for flow in result.flows:
-            key = (name, flow.sink.type_name, flow.sink.qualified_name)
-            op = operations.setdefault(key, _Operation(name, result.purview_kind, flow.sink))
+            sink = flow.sink
+            key = (name, sink.type_name, sink.qualified_name)
+            op = operations.get(key)
+            if op is None:
+                op = operations[key] = _Operation(name, kind, sink)
             op.sources.update(flow.sources)
             op.column_maps.update(flow.column_maps)
             op.results.append(result)
@@ -89,11 +99,12 @@ def explain(lineage: RunLineage, pipeline_factory_attribute: str) -> dict[str, A
         entities.append(_factory(lineage))
         entities.append(_pipeline(names, pipeline_factory_attribute))
         entities.extend(_activity(names, name, activities[name]) for name in sorted(activities))
-        assets = {a for op in operations.values() for a in (op.sink, *op.sources)}
-        entities.extend(_asset(a) for a in sorted(assets, key=lambda a: (a.type_name, a.qualified_name)))
-        entities.extend(
-            _operation(names, operations[key]) for key in sorted(operations, key=lambda k: (k[0], k[2], k[1]))
-        )
+        assets: set[Asset] = set()
+        for op in operations.values():
+            assets.add(op.sink)
+            assets.update(op.sources)
+        entities.extend(_asset(a) for a in sorted(assets, key=_asset_key))
+        entities.extend(_operation(names, operations[key]) for key in sorted(operations, key=itemgetter(0, 2, 1)))
     rows = [_row(names, result) for result in lineage.results]
     return {"entities": entities, "activities": rows}
 
@@ -105,9 +116,13 @@ class _Names:
         self.factory = lineage.record.factory.resource_id
         self.pipeline = f"{self.factory}/pipelines/{lineage.record.pipeline_name}"
         self.pipeline_name = lineage.record.pipeline_name
+        self._activities: dict[str, str] = {}
 
     def activity(self, name: str) -> str:
-        return f"{self.pipeline}/activities/{name}"
+        qualified_name = self._activities.get(name)
+        if qualified_name is None:  # asked once per activity run and once per operation: made once per activity
+            qualified_name = self._activities[name] = f"{self.pipeline}/activities/{name}"
+        return qualified_name
 
 
 def _factory(lineage: RunLineage) -> dict[str, Any]:
@@ -206,7 +221,7 @@ def _row(names: _Names, result: ActivityResult) -> dict[str, Any]:
         "outcome": "skipped" if result.skipped else "emitted",
     }
     if result.notes:
-        row["reason"] = "; ".join(dict.fromkeys(result.notes))
+        row["reason"] = redact("; ".join(dict.fromkeys(result.notes)))  # notes may quote a script or a package
     activity_qn = names.activity(run["activityName"])
     row["operations"] = sorted({operation_qualified_name(activity_qn, flow.sink) for flow in result.flows})
     return row
@@ -222,8 +237,8 @@ def _error_message(run: Mapping[str, Any]) -> str | None:
 
 def _sum(values: Iterable[int | None]) -> int | None:
     known = [v for v in values if v is not None]
-    return sum(known) if known else None
+    total = sum(known)
+    return total if known and total < LONG_LIMIT else None  # a sum too large for a long is not a fact
 
 
-def _asset_key(asset: Asset) -> tuple[str, str]:
-    return (asset.type_name, asset.qualified_name)
+_asset_key = attrgetter("type_name", "qualified_name")  # sorts assets by (type_name, qualifiedName)

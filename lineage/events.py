@@ -16,11 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lineage.runrecord import FactoryId, RunRecordError
+from lineage.stores.naming import unsafe_character
 
 EVENT_TYPE = "Lineage.DataFactory.PipelineRunCompleted"
 MESSAGE_VERSION = 1
 MAX_EVENT_BYTES = 64 * 1024  # Event Grid's own limit per event is 1 MB; ours are a few hundred bytes
 _RUN_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
+MAX_EVENT_ID_CHARS = 256  # ours are UUIDs; an id is only kept for tracing
 
 
 class EventError(ValueError):
@@ -44,6 +46,16 @@ class WorkMessage:
     received_at: str
     waits: int = 0  # times it was put back because the run had not ended
 
+    def __post_init__(self) -> None:
+        if self.event_id is not None:
+            if not isinstance(self.event_id, str) or not self.event_id:
+                raise EventError("the event id must be a non-empty string")
+            if len(self.event_id) > MAX_EVENT_ID_CHARS:
+                raise EventError(f"the event id of {len(self.event_id)} characters is longer than "
+                                 f"{MAX_EVENT_ID_CHARS}")
+            if unsafe_character(self.event_id):
+                raise EventError(f"the event id contains {unsafe_character(self.event_id)}")
+
     def to_json(self) -> str:
         return json.dumps({
             "v": MESSAGE_VERSION,
@@ -63,10 +75,10 @@ class WorkMessage:
             raise EventError(f"work message is not JSON: {exc}") from exc
         if not isinstance(doc, Mapping):
             raise EventError("work message must be a JSON object")
-        if doc.get("v") != MESSAGE_VERSION:
+        if doc.get("v") != MESSAGE_VERSION or isinstance(doc.get("v"), bool):
             raise EventError(f"unknown work message version {doc.get('v')!r} (this worker reads {MESSAGE_VERSION})")
         waits = doc.get("waits", 0)
-        if not isinstance(waits, int) or waits < 0:
+        if not isinstance(waits, int) or isinstance(waits, bool) or waits < 0:
             raise EventError("work message field waits must be a non-negative integer")
         return cls(
             run=run_ref({"factoryId": doc.get("factory"), "runId": doc.get("runId")}),
@@ -86,7 +98,7 @@ def run_ref(data: Any) -> RunRef:
     if not isinstance(data, Mapping):
         raise EventError("event data must be an object with runId and the factory")
     run_id = data.get("runId")
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
         raise EventError("event data.runId must be a pipeline run id (letters, digits and dashes)")
     try:
         factory = _factory(data)

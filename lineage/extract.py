@@ -17,9 +17,10 @@ from lineage.config import LineageOptions
 from lineage.copy import copy_facts, copy_lineage
 from lineage.dataflow import dataflow_facts, dataflow_lineage
 from lineage.expressions import ExpressionError, Unresolvable
+from lineage.gc_pause import no_full_collections
 from lineage.model import ActivityResult, Skip
 from lineage.resolver import RunResolver
-from lineage.runrecord import RunRecord
+from lineage.runrecord import RunRecord, name_problem
 from lineage.ssis import ssis_facts, ssis_lineage
 
 Handler = Callable[[RunResolver, Mapping[str, Any], Mapping[str, Any], ActivityResult], None]
@@ -55,6 +56,7 @@ class RunLineage:
     results: tuple[ActivityResult, ...]
 
 
+@no_full_collections()
 def extract(record: RunRecord, options: LineageOptions) -> RunLineage:
     """Lineage of every activity run; the order is stable so the same record always gives the same output."""
     resolver = RunResolver(record, options)
@@ -64,6 +66,10 @@ def extract(record: RunRecord, options: LineageOptions) -> RunLineage:
 
 def _activity(resolver: RunResolver, run: Mapping[str, Any]) -> ActivityResult:
     activity_type = run["activityType"]
+    problem = name_problem(run["activityName"])
+    if problem:  # it would name Purview entities: none is made for it
+        return ActivityResult(run=run).skip(f"activity name {_preview(run['activityName'])} is not a Data Factory "
+                                            f"name: {problem}")
     kind = KINDS.get(activity_type)
     if kind is None:
         return ActivityResult(run=run).skip(_uncovered_reason(activity_type, run))
@@ -71,7 +77,7 @@ def _activity(resolver: RunResolver, run: Mapping[str, Any]) -> ActivityResult:
     result.rows, result.bytes = kind.facts(run)
     status = run.get("status")
     if status != "Succeeded" and not resolver.options.emit_failed:
-        return result.skip(f"activity run {status}: lineage is recorded for succeeded runs only")
+        return result.skip(f"activity run {_preview(status)}: lineage is recorded for succeeded runs only")
     reported = _mapping(_mapping(run.get("output")).get("reportLineageToPurview")).get("status")
     if reported == "Succeeded" and resolver.options.skip_reported_by_data_factory:
         return result.skip("already reported by Data Factory's own Purview integration")
@@ -81,7 +87,7 @@ def _activity(resolver: RunResolver, run: Mapping[str, Any]) -> ActivityResult:
     except Skip as skip:
         return result.skip(skip.reason)
     except stores.StoreError as exc:
-        return result.skip(f"unmapped store: {exc}")
+        return result.skip(str(exc) if str(exc).startswith("unmapped store") else f"unmapped store: {exc}")
     except Unresolvable as exc:
         return result.skip(f"unresolvable expression: {exc.reason}")
     except ExpressionError as exc:
@@ -114,5 +120,11 @@ def epoch_ms(timestamp: Any) -> int | None:
         return None
 
 
+def _preview(value: Any) -> str:
+    """A value of the run shown in a reason: as is when it is short text, else its start."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 and text.isprintable() else repr(text[:60]) + ("..." if len(text) > 60 else "")
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}  # dict first: an ABC check costs more

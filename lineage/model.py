@@ -12,6 +12,8 @@ from typing import Any
 
 from lineage.stores import Asset
 
+LONG_LIMIT = 2**63  # Purview's long attributes (rowCount, dataSize, lastRunTime) hold values below this
+
 
 @dataclass(frozen=True, slots=True)
 class ColumnMap:

@@ -18,6 +18,7 @@ from lineage.events import EventError, WorkMessage
 
 ENVELOPE_VERSION = 1
 MAX_REASON_CHARS = 2_000
+PLAIN = "plain JSON body"  # the host decodes base64 first: such a body was moved without the function running
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,8 @@ def read_poison(body: str) -> PoisonEnvelope:
     try:
         work = WorkMessage.from_json(text)
         run_id, factory = work.run.run_id, work.run.factory.resource_id
-        reason = f"moved by the Functions host after its last attempt failed ({how})"
+        reason = (f"moved by the Functions host without running it: not base64-encoded ({how})" if how == PLAIN
+                  else f"moved by the Functions host after its last attempt failed ({how})")
     except EventError as exc:
         reason = f"moved by the Functions host; not a work message ({how}): {exc}"
     return PoisonEnvelope(message=text, error_class="HostPoison", reason=reason, attempts=0,
@@ -77,7 +79,7 @@ def read_poison(body: str) -> PoisonEnvelope:
 def _raw_text(body: str) -> tuple[str, str]:
     """The host copies the body as it was received; with base64 encoding that may be the encoded text itself."""
     if _json(body) is not None:
-        return body, "plain JSON body"
+        return body, PLAIN
     try:
         decoded = base64.b64decode(body, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -24,7 +25,7 @@ import requests
 from azure.core.credentials import TokenCredential
 from pyapacheatlas.auth.azcredential import AzCredentialWrapper
 from pyapacheatlas.core import AtlasClient
-from pyapacheatlas.core.util import AtlasException
+from pyapacheatlas.core.util import AtlasException, AtlasResponse
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ OWN_TYPE_PREFIXES = ("azure_data_factory", "adf_")
 MAX_ENTITIES_PER_CALL = 1_000  # Purview fails somewhere above ~4,000; stay well below
 _LOOKUP_CHUNK = 40  # qualifiedNames per lookup call (keeps the URL short)
 _TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# An activity's facts describe its latest run: written whole (absent ones as null, so an older run's error message or
+# row count does not linger), and never replaced by the facts of an older run processed later.
+ACTIVITY_FACTS = ("status", "lastRunTime", "rowCount", "dataSize", "errorMessage")
 
 
 class PurviewError(Exception):
@@ -59,6 +63,46 @@ class _LastResponse(threading.local):
     retry_after: str | None = None
 
 
+class _SessionAtlasClient(AtlasClient):  # type: ignore[misc] # pyapacheatlas is untyped
+    """pyapacheatlas' client on kept-alive connections: one ``requests.Session`` per thread.
+
+    pyapacheatlas 0.16.0 sends every request with the module-level ``requests.get``/``post``/``put``/``delete``, so
+    each call opens a new TCP connection and does a new TLS handshake. Its four ``_*_http`` methods are the only
+    place it touches the network; they are replaced here, and responses still go through its own ``AtlasResponse``
+    (same bodies, same exceptions).
+    """
+
+    def __init__(self, endpoint: str, authentication: AzCredentialWrapper, **requests_args: Any) -> None:
+        super().__init__(endpoint, authentication=authentication, **requests_args)
+        self._sessions = threading.local()
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = requests.Session()
+        return session
+
+    def _send(self, method: str, url: str, options: Mapping[str, Any], *, params: Any = None, body: Any = None,
+              files: Any = None) -> Any:
+        headers = self.generate_request_headers(options.get("headers_include"), options.get("headers_exclude"))
+        response = self._session().request(method, url, params=params or None, json=body or None,
+                                           files=files or None, headers=headers, **self._requests_args)
+        extra = {"responseNotJson": options["responseNotJson"]} if "responseNotJson" in options else {}
+        return AtlasResponse(response, **extra)
+
+    def _get_http(self, url: str, params: Any = None, **kwargs: Any) -> Any:
+        return self._send("GET", url, kwargs, params=params)
+
+    def _post_http(self, url: str, params: Any = None, json: Any = None, files: Any = None, **kwargs: Any) -> Any:
+        return self._send("POST", url, kwargs, params=params, body=json, files=files)
+
+    def _put_http(self, url: str, params: Any = None, json: Any = None, **kwargs: Any) -> Any:
+        return self._send("PUT", url, kwargs, params=params, body=json)
+
+    def _delete_http(self, url: str, params: Any = None, json: Any = None, **kwargs: Any) -> Any:
+        return self._send("DELETE", url, kwargs, params=params, body=json)
+
+
 class PurviewWriter:
     """Upserts entities produced by the core. Thread-safe; keep one per process to share its caches."""
 
@@ -76,7 +120,7 @@ class PurviewWriter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._last = _LastResponse()
-        self._client = AtlasClient(
+        self._client = _SessionAtlasClient(
             endpoint.rstrip("/"),
             authentication=AzCredentialWrapper(credential),
             requests_timeout=timeout_s,
@@ -90,6 +134,8 @@ class PurviewWriter:
         self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._known_limit = known_assets
         self._known_lock = threading.Lock()
+        self._last_runs: OrderedDict[tuple[str, str], int] = OrderedDict()  # activity -> lastRunTime in Purview
+        self._activity_locks = tuple(threading.Lock() for _ in range(64))
         self.calls = 0
 
     def push(self, entities: Sequence[Mapping[str, Any]]) -> PushResult:
@@ -97,18 +143,96 @@ class PurviewWriter:
         result = PushResult()
         if not entities:
             return result
+        # Two runs of the same activities pushed at once by two threads: one at a time, or the older could win.
+        stripes = sorted({hash(_key(e)) % len(self._activity_locks) for e in entities if _is_activity(e)})
+        with ExitStack() as held:
+            for stripe in stripes:
+                held.enter_context(self._activity_locks[stripe])
+            return self._push(self._latest_facts(entities), result)
+
+    def _push(self, entities: Sequence[Mapping[str, Any]], result: PushResult) -> PushResult:
         assets = [e for e in entities if not _is_own(e)]
         existing = self._existing(assets)
         try:
-            self._upload(entities, existing, result)
-        except PurviewError as exc:
-            if exc.code != "ATLAS-404-00-00A" or not existing:
-                raise
-            # An asset we believed to exist was deleted since: forget what we knew and plan again, once.
+            try:
+                self._upload(entities, existing, result)
+            except PurviewError as exc:
+                if exc.code != "ATLAS-404-00-00A" or not existing:
+                    raise
+                # An asset we believed to exist was deleted since: forget what we knew and plan again, once.
+                with self._known_lock:
+                    self._known.clear()
+                self._upload(entities, self._existing(assets), result)
+        except BaseException:
+            # Some batches may have landed: what Purview now holds for these activities is unknown, ask next time.
             with self._known_lock:
-                self._known.clear()
-            self._upload(entities, self._existing(assets), result)
+                for entity in entities:
+                    self._last_runs.pop(_key(entity), None)
+            raise
+        self._remember_runs(entities)
         return result
+
+    def _latest_facts(self, entities: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """The entities with each activity's facts written whole, or left out when Purview holds a later run's.
+
+        Runs reach the writer out of order (retries, duplicated events, several workers): without this, the facts of
+        an older run processed later would replace the latest run's.
+        """
+        activities = [_key(e) for e in entities if _is_activity(e)]
+        if not activities:
+            return list(entities)
+        stored = self._stored_run_times(activities)
+        out: list[Mapping[str, Any]] = []
+        for entity in entities:
+            if not _is_activity(entity):
+                out.append(entity)
+                continue
+            attributes = dict(entity["attributes"])
+            mine, theirs = attributes.get("lastRunTime"), stored.get(_key(entity), 0)
+            if isinstance(mine, int) and mine < theirs:
+                log.info("%s: Purview holds a later run's facts (%d > %d); sending the activity without them",
+                         attributes.get("qualifiedName"), theirs, mine)
+                for name in ACTIVITY_FACTS:
+                    attributes.pop(name, None)
+            else:
+                attributes = {**dict.fromkeys(ACTIVITY_FACTS), **attributes}
+            out.append({**entity, "attributes": attributes})
+        return out
+
+    def _stored_run_times(self, activities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Each activity's ``lastRunTime`` in Purview (0 when it has none): remembered, else one lookup per type."""
+        with self._known_lock:
+            found = {k: self._last_runs[k] for k in activities if k in self._last_runs}
+        missing_by_type: dict[str, list[str]] = {}
+        for type_name, qn in sorted(set(activities) - set(found)):
+            missing_by_type.setdefault(type_name, []).append(qn)
+        for type_name, names in missing_by_type.items():
+            for start in range(0, len(names), _LOOKUP_CHUNK):
+                chunk = names[start:start + _LOOKUP_CHUNK]
+                body = self._call("lookup", partial(self._client.get_entity, qualifiedName=chunk,
+                                                    typeName=type_name, ignoreRelationships=True, minExtInfo=True))
+                for name in chunk:
+                    found[(type_name, name)] = 0
+                for entity in body.get("entities", []) if isinstance(body, Mapping) else []:
+                    attributes = entity.get("attributes") or {}
+                    stored_qn, when = attributes.get("qualifiedName"), attributes.get("lastRunTime")
+                    if isinstance(stored_qn, str) and isinstance(when, int):
+                        found[(type_name, stored_qn)] = when
+        with self._known_lock:
+            for key in activities:
+                self._last_runs[key] = max(found[key], self._last_runs.get(key, 0))
+        return found
+
+    def _remember_runs(self, entities: Sequence[Mapping[str, Any]]) -> None:
+        with self._known_lock:
+            for entity in entities:
+                when = entity["attributes"].get("lastRunTime") if _is_activity(entity) else None
+                if isinstance(when, int):
+                    key = _key(entity)
+                    self._last_runs[key] = max(when, self._last_runs.get(key, 0))
+                    self._last_runs.move_to_end(key)
+            while len(self._last_runs) > self._known_limit:
+                self._last_runs.popitem(last=False)
 
     def type_definition(self, name: str) -> dict[str, Any] | None:
         """The live type definition by name; None when Purview does not know the type."""
@@ -273,3 +397,8 @@ def _key(entity: Mapping[str, Any]) -> tuple[str, str]:
 
 def _is_own(entity: Mapping[str, Any]) -> bool:
     return str(entity["typeName"]).startswith(OWN_TYPE_PREFIXES)
+
+
+def _is_activity(entity: Mapping[str, Any]) -> bool:
+    type_name = str(entity["typeName"])
+    return type_name.startswith("adf_") and type_name.endswith("_activity")

@@ -8,17 +8,19 @@ distinct text by the expression module itself.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from lineage import stores
 from lineage.config import LineageOptions
-from lineage.expressions import ExpressionError, Scope, Unresolvable, canonical, is_expression, resolve
+from lineage.expressions import EMPTY, ExpressionError, Scope, Unresolvable, canonical, is_expression, resolve
 from lineage.model import Skip
 from lineage.pipeline import activities_by_name
 from lineage.runrecord import RunRecord
+from lineage.stores.linked_services import visible_properties
+
+_Key = tuple[str, frozenset[tuple[str, ...]]]  # a definition's name and its parameter values
 
 
 class _Failed:
@@ -57,18 +59,35 @@ class _Params(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._values)
 
-    def key(self) -> str:
-        """A hashable, order-independent identity of the values (for the caches)."""
-        return json.dumps(
-            {k: (f"<unresolved {v.error.reason}>" if isinstance(v, _Deferred) else v) for k, v in self._values.items()},
-            sort_keys=True,
-            default=str,
-        )
+    def __contains__(self, key: object) -> bool:
+        """As Mapping's (reading a deferred value raises), without its look-up by exception."""
+        if key not in self._values:
+            return False
+        self[key]  # a deferred value raises
+        return True
+
+    def key(self) -> frozenset[tuple[str, ...]]:
+        """A hashable, order-independent identity of the values (for the caches).
+
+        Text values, nearly all of them, stand for themselves; any other value by its JSON text, tagged so that
+        ``"1"`` and ``1`` (or a value and an unresolved one) never share a cache entry.
+        """
+        items: list[tuple[str, ...]] = []
+        for k, v in self._values.items():
+            if type(v) is str:
+                items.append((k, v))
+            elif isinstance(v, _Deferred):
+                items.append((k, "unresolved", v.error.reason))
+            else:
+                items.append((k, "json", json.dumps(v, sort_keys=True, default=str)))
+        return frozenset(items)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ResolvedDataset:
-    """A dataset reference made concrete: its type, resolved typeProperties, and the store endpoint behind it."""
+class ResolvedDataset(NamedTuple):
+    """A dataset reference made concrete: its type, resolved typeProperties, and the store endpoint behind it.
+
+    A named tuple: immutable, and cheaper to make than a frozen dataclass (one per dataset per ForEach iteration).
+    """
 
     name: str
     dataset_type: str
@@ -80,7 +99,7 @@ class ResolvedDataset:
         """The asset this dataset points at, optionally with location parts replaced (wildcards, tables of a query)."""
         loc = stores.location(self.dataset_type, self.props)
         if location_overrides:
-            loc = dataclasses.replace(loc, **location_overrides)
+            loc = loc._replace(**location_overrides)
         return stores.asset(self.endpoint, loc), loc
 
 
@@ -93,14 +112,15 @@ class RunResolver:
         pipeline = record.pipelines.get(record.pipeline_name)
         self.activities = activities_by_name(pipeline) if isinstance(pipeline, Mapping) else None
         self.base_scope = Scope(
-            pipeline_parameters=_mapping(record.pipeline_run.get("parameters")),
+            pipeline_parameters=_pipeline_parameters(record.pipeline_run, pipeline),
             global_parameters=record.global_parameter_values(),
             system=record.system_variables(),
         )
         self._user_property_keys: dict[str, tuple[tuple[str, str], ...]] = {}
-        self._datasets: dict[tuple[str, str], Any] = {}
-        self._endpoints: dict[tuple[str, str], Any] = {}
+        self._datasets: dict[_Key, Any] = {}
+        self._endpoints: dict[_Key, Any] = {}
         self._memo: dict[tuple[str, str], Any] = {}
+        self._declared: dict[tuple[str, str], _Declared] = {}
 
     def memo(self, key: tuple[str, str], compute: Callable[[], Any]) -> Any:
         """Compute once per run what every run of one activity shares (a parsed script or package).
@@ -114,7 +134,7 @@ class RunResolver:
                 self._memo[key] = _Failed(exc)
         value = self._memo[key]
         if isinstance(value, _Failed):
-            raise value.error
+            raise value.error.with_traceback(None)  # raised once per iteration: its traceback must not grow
         return value
 
     def definition(self, activity_name: str) -> Mapping[str, Any]:
@@ -136,7 +156,14 @@ class RunResolver:
         if not keys or not isinstance(values, Mapping):
             return self.base_scope
         overrides = {key: values[name] for name, key in keys if name in values}
-        return dataclasses.replace(self.base_scope, overrides=overrides) if overrides else self.base_scope
+        return self._scope(overrides=overrides) if overrides else self.base_scope
+
+    def _scope(self, *, dataset: Mapping[str, Any] | None = None, linked_service: Mapping[str, Any] | None = None,
+               overrides: Mapping[str, Any] = EMPTY) -> Scope:
+        """The pipeline scope with one addition (``dataclasses.replace`` costs more than the rest of a look-up)."""
+        base = self.base_scope
+        return Scope(base.pipeline_parameters, base.global_parameters, base.system, dataset, linked_service,
+                     base.activity_outputs, overrides)
 
     def dataset(self, reference: Any, scope: Scope) -> ResolvedDataset:
         """Resolve a DatasetReference (name and parameters) in the activity's scope."""
@@ -151,46 +178,69 @@ class RunResolver:
                                                  compute=self._resolve_linked_service)
         return endpoint
 
-    def _cached(self, cache: dict[tuple[str, str], Any], kind: str, definitions: Mapping[str, Any], *,
-                reference: Any, scope: Scope, compute: Callable[[str, Mapping[str, Any], _Params], Any]) -> Any:
+    def _cached(self, cache: dict[_Key, Any], kind: str, definitions: Mapping[str, Any], *,
+                reference: Any, scope: Scope, compute: Callable[[str, _Declared, _Params], Any]) -> Any:
         """A reference's definition with its parameter values, resolved once per distinct values (failures too)."""
         if not isinstance(reference, Mapping):
             raise Skip(f"{kind} reference is not an object")
-        name = resolve_text(reference.get("referenceName"), scope, f"{kind} reference name")
-        definition = definitions.get(name)
-        if not isinstance(definition, Mapping):
-            raise Skip(f"{kind} {name!r} is not in the run record")
-        props = _mapping(definition.get("properties"))
-        params = _params(reference.get("parameters"), props.get("parameters"), scope)
+        name = reference.get("referenceName")
+        if type(name) is not str or not name or "@" in name:  # a plain name is its own value
+            name = resolve_text(name, scope, f"{kind} reference name")
+        declared = self._declared.get((kind, name))
+        if declared is None:
+            definition = definitions.get(name)
+            if not isinstance(definition, Mapping):
+                raise Skip(f"{kind} {name!r} is not in the run record")
+            props = _mapping(definition.get("properties"))
+            declared = self._declared[kind, name] = _Declared(props, _mapping(props.get("parameters")))
+        params = _params(reference.get("parameters"), declared, scope)
         key = (name, params.key())
-        if key not in cache:
+        value = cache.get(key)
+        if value is None:
             try:
-                cache[key] = compute(name, props, params)
+                value = compute(name, declared, params)
             except stores.StoreError as exc:
-                cache[key] = Skip(f"{kind} {name!r}: {exc}")
+                value = Skip(f"{kind} {name!r}: {exc}")
             except Skip as skip:
-                cache[key] = skip
-        value = cache[key]
+                value = skip
+            cache[key] = value
         if isinstance(value, Skip):
-            raise value
+            raise value.with_traceback(None)  # raised again and again: its traceback must not grow each time
         return value
 
-    def _resolve_linked_service(self, name: str, props: Mapping[str, Any], params: _Params) -> stores.Endpoint:
-        ls_scope = dataclasses.replace(self.base_scope, linked_service=params)
-        type_props = _resolve_mapping(props.get("typeProperties"), ls_scope, f"linked service {name!r}")
+    def _resolve_linked_service(self, name: str, declared: _Declared, params: _Params) -> stores.Endpoint:
+        props = declared.props
+        ls_scope = self._scope(linked_service=params)
+        visible = visible_properties(_mapping(props.get("typeProperties")))  # secrets out before evaluating
+        type_props = _resolve_mapping(visible, ls_scope, f"linked service {name!r}")
         return stores.endpoint(str(props.get("type")), type_props, name, self.options.stores)
 
-    def _resolve_dataset(self, name: str, props: Mapping[str, Any], params: _Params) -> ResolvedDataset:
-        ds_scope = dataclasses.replace(self.base_scope, dataset=params)
+    def _resolve_dataset(self, name: str, declared: _Declared, params: _Params) -> ResolvedDataset:
+        props = declared.props
+        ds_scope = self._scope(dataset=params)
         type_props = _resolve_mapping(props.get("typeProperties"), ds_scope, f"dataset {name!r}")
-        endpoint = self.linked_service(props.get("linkedServiceName"), ds_scope)
         return ResolvedDataset(
             name=name,
-            dataset_type=str(props.get("type")),
+            dataset_type=declared.type,
             props=type_props,
-            endpoint=endpoint,
-            columns=_schema_columns(props),
+            endpoint=self._linked_endpoint(declared, ds_scope),
+            columns=declared.columns,
         )
+
+    def _linked_endpoint(self, dataset: _Declared, scope: Scope) -> stores.Endpoint:
+        """A dataset's linked service. A reference without expressions names the same one whatever the dataset's
+        parameters, so a ForEach over one dataset looks it up once, not once per iteration."""
+        reference = dataset.props.get("linkedServiceName")
+        if not dataset.constant_link:
+            return self.linked_service(reference, scope)
+        if dataset.endpoint is None:
+            try:
+                dataset.endpoint = self.linked_service(reference, scope)
+            except Skip as skip:
+                dataset.endpoint = skip
+        if isinstance(dataset.endpoint, Skip):
+            raise dataset.endpoint.with_traceback(None)
+        return dataset.endpoint
 
 
 def _user_property_keys(definition: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -210,19 +260,69 @@ def _user_property_keys(definition: Mapping[str, Any]) -> tuple[tuple[str, str],
     return tuple(keys)
 
 
-def _params(given: Any, declared: Any, scope: Scope) -> _Params:
-    """Reference parameters resolved in the caller's scope, then the definition's defaults for the rest."""
+def _pipeline_parameters(run: Mapping[str, Any], pipeline: Any) -> Mapping[str, Any]:
+    """The run's parameter values; those the pipeline declares SecureString can never be read."""
+    declared = _mapping(_mapping(_mapping(pipeline).get("properties")).get("parameters"))
+    values: dict[str, Any] = dict(_mapping(run.get("parameters")))
+    for key in _secure(declared):
+        values[key] = _Deferred(Unresolvable(f"pipeline().parameters.{key} is a SecureString: its value is never "
+                                             "used", f"pipeline().parameters.{key}"))
+    return _Params(values)
+
+
+def _secure(declared: Mapping[str, Any]) -> list[str]:
+    """The names of the declared parameters of type SecureString."""
+    return [str(key) for key, spec in declared.items()
+            if isinstance(spec, Mapping) and str(spec.get("type")).lower() == "securestring"]
+
+
+class _Declared:
+    """What a dataset's or linked service's definition says whatever its parameter values, read once per run."""
+
+    __slots__ = ("columns", "constant_link", "defaults", "endpoint", "props", "secure", "type")
+
+    def __init__(self, props: Mapping[str, Any], declared: Mapping[str, Any]) -> None:
+        self.props = props
+        self.type = str(props.get("type"))
+        self.secure = _secure(declared)
+        self.defaults = {key: spec["defaultValue"] for key, spec in declared.items()
+                         if isinstance(spec, Mapping) and "defaultValue" in spec}
+        self.columns = _schema_columns(props)
+        self.constant_link = _constant(props.get("linkedServiceName"))  # datasets only
+        self.endpoint: stores.Endpoint | Skip | None = None  # of that constant link, once resolved
+
+
+def _constant(value: Any) -> bool:
+    """Whether a JSON value holds no expression, so that it resolves to the same value in every scope."""
+    if isinstance(value, str):
+        return "@" not in value
+    if isinstance(value, Mapping):
+        return value.get("type") != "Expression" and all(_constant(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_constant(v) for v in value)
+    return True
+
+
+def _params(given: Any, declared: _Declared, scope: Scope) -> _Params:
+    """Reference parameters resolved in the caller's scope, then the definition's defaults for the rest.
+
+    A parameter declared SecureString is never read, whatever value it is given.
+    """
     values: dict[str, Any] = {}
+    for key in declared.secure:
+        values[key] = _Deferred(Unresolvable(f"parameter {key} is a SecureString: its value is never used"))
     for key, value in _mapping(given).items():
+        if key in values:
+            continue
         try:
             values[key] = resolve(value, scope)
         except Unresolvable as exc:
             values[key] = _Deferred(exc)
         except ExpressionError as exc:
             raise Skip(f"parameter {key!r}: {exc}") from exc
-    for key, spec in _mapping(declared).items():
-        if key not in values and isinstance(spec, Mapping) and "defaultValue" in spec:
-            values[key] = spec["defaultValue"]
+    for key, default in declared.defaults.items():
+        if key not in values:
+            values[key] = default
     return _Params(values)
 
 
@@ -261,4 +361,4 @@ def _schema_columns(props: Mapping[str, Any]) -> tuple[str, ...] | None:
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}  # dict first: an ABC check costs more

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lineage.stores.naming import unsafe_character
+
 JSON = dict[str, Any]
 
 _FACTORY_ID = re.compile(
@@ -20,6 +22,7 @@ _FACTORY_ID = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._()-]{0,259}$")
+MAX_NAME_CHARS = 260  # Data Factory's limit for the names of its pipelines and other objects
 
 
 class RunRecordError(ValueError):
@@ -37,14 +40,14 @@ class FactoryId:
     @classmethod
     def parse(cls, resource_id: str) -> FactoryId:
         """Validate a factory resource id; the fixed segments are case-insensitive as in ARM."""
-        match = _FACTORY_ID.match(resource_id.strip()) if isinstance(resource_id, str) else None
+        match = _FACTORY_ID.fullmatch(resource_id.strip()) if isinstance(resource_id, str) else None
         if match is None:
             raise RunRecordError(
                 "factory must be a resource id like /subscriptions/<id>/resourceGroups/<rg>"
                 f"/providers/Microsoft.DataFactory/factories/<name>, got {_preview(resource_id)}"
             )
         for part in ("sub", "rg", "name"):
-            if not _NAME.match(match[part]):
+            if not _NAME.fullmatch(match[part]):
                 raise RunRecordError(f"factory resource id has an invalid segment {_preview(match[part])}")
         return cls(match["sub"], match["rg"], match["name"])
 
@@ -78,12 +81,7 @@ class RunRecord:
         for key in ("factory", "pipelineRun", "activityRuns"):
             if key not in doc:
                 raise RunRecordError(f"run record lacks the required key {key!r}")
-        pipeline_run = doc["pipelineRun"]
-        if not isinstance(pipeline_run, Mapping):
-            raise RunRecordError("pipelineRun must be an object (the body of GET pipelineruns/{runId})")
-        for key in ("runId", "pipelineName"):
-            if not isinstance(pipeline_run.get(key), str) or not pipeline_run[key]:
-                raise RunRecordError(f"pipelineRun.{key} must be a non-empty string")
+        pipeline_run = check_pipeline_run(doc["pipelineRun"])
         runs = doc["activityRuns"]
         if not isinstance(runs, list):
             raise RunRecordError("activityRuns must be a list (the items of queryActivityruns, all pages)")
@@ -134,6 +132,36 @@ class RunRecord:
             "TriggerType": invoked.get("invokedByType"),
         }
         return {key: value for key, value in values.items() if value is not None}
+
+
+def check_pipeline_run(pipeline_run: Any) -> Mapping[str, Any]:
+    """A pipeline run body with a run id and a pipeline name that can name Purview entities; RunRecordError if not."""
+    if not isinstance(pipeline_run, Mapping):
+        raise RunRecordError("pipelineRun must be an object (the body of GET pipelineruns/{runId})")
+    for key in ("runId", "pipelineName"):
+        if not isinstance(pipeline_run.get(key), str) or not pipeline_run[key]:
+            raise RunRecordError(f"pipelineRun.{key} must be a non-empty string")
+    problem = name_problem(pipeline_run["pipelineName"])
+    if problem:
+        raise RunRecordError(f"pipelineRun.pipelineName {_preview(pipeline_run['pipelineName'])} is not a Data "
+                             f"Factory name: {problem}")
+    return pipeline_run
+
+
+def name_problem(name: str) -> str | None:
+    """Why a pipeline or activity name cannot be part of a qualifiedName, or None.
+
+    Data Factory's names are at most 260 characters and never hold '/' or '\\'; a control character or a
+    bidirectional mark would make the entity's name unreadable or deceptive in Purview.
+    """
+    if not name.strip():
+        return "it is blank"
+    if len(name) > MAX_NAME_CHARS:
+        return f"it has {len(name)} characters (at most {MAX_NAME_CHARS})"
+    if "/" in name or "\\" in name:
+        return "it contains a slash"
+    unsafe = unsafe_character(name)
+    return f"it contains {unsafe}" if unsafe else None
 
 
 def _definitions(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -51,7 +51,7 @@ def accept_event(event_id: str | None, data: Any) -> Accepted:
     except EventError as exc:
         envelope = PoisonEnvelope(message=body[:8_000], error_class="EventError", reason=str(exc), attempts=1,
                                   first_seen=received, last_failure=received)
-        log.error("event %s rejected: %s", event_id, exc)
+        log.error("event %r rejected: %s", str(event_id)[:100], exc)
         return Accepted(work=None, poison=envelope.to_json())
     return Accepted(work=message.to_json(), poison=None)
 

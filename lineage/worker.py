@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -22,7 +23,8 @@ from lineage.events import EventError, WorkMessage, now_iso
 from lineage.extract import extract
 from lineage.poison import PoisonEnvelope
 from lineage.purview import PurviewError, PurviewWriter
-from lineage.runrecord import RunRecord, RunRecordError
+from lineage.redact import redact
+from lineage.runrecord import RunRecord, RunRecordError, check_pipeline_run
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +77,16 @@ class Worker:
         self.options = options
         self.settings = settings
         self.outcomes: Counter[Outcome] = Counter()
+        self.listeners: list[Callable[[Processed], None]] = []  # told what became of each message
+        self._count_lock = threading.Lock()
 
     def handle(self, body: str, dequeue_count: int, first_seen: str | None = None) -> Processed:
         """Process one queue message body; raises only for a transient failure that deserves another attempt."""
         processed = self._handle(body, dequeue_count, first_seen)
-        self.outcomes[processed.outcome] += 1
+        with self._count_lock:
+            self.outcomes[processed.outcome] += 1
+        for listener in self.listeners:
+            listener(processed)
         return processed
 
     def _handle(self, body: str, dequeue_count: int, first_seen: str | None) -> Processed:
@@ -93,7 +100,7 @@ class Worker:
         except (DataFactoryError, PurviewError) as exc:
             if exc.transient and not last_attempt:
                 log.warning("run %s: transient failure on attempt %d, will retry: %s",
-                            message.run.run_id, dequeue_count, exc)
+                            message.run.run_id, dequeue_count, redact(str(exc)))
                 raise
             return self._poison(body, exc, dequeue_count, first_seen or message.received_at, message)
         except RunRecordError as exc:
@@ -124,7 +131,7 @@ class Worker:
         return Processed(Outcome.PUSHED, message.run.run_id, detail, document)
 
     def _process(self, message: WorkMessage, body: str) -> Processed:
-        pipeline_run = self.reader.pipeline_run(message.run.factory, message.run.run_id)
+        pipeline_run = check_pipeline_run(self.reader.pipeline_run(message.run.factory, message.run.run_id))
         status = str(pipeline_run.get("status"))
         if status in NOT_ENDED:
             return self._wait(message, status, body)
@@ -145,7 +152,7 @@ class Worker:
         envelope = PoisonEnvelope(
             message=body,
             error_class=type(error).__name__,
-            reason=str(error) or type(error).__name__,
+            reason=redact(str(error)) or type(error).__name__,
             attempts=attempts,
             first_seen=first_seen or now_iso(),
             last_failure=now_iso(),

@@ -36,7 +36,8 @@ BLOB_TO_SQL = next(r for r in RECORDS if r["pipelineRun"]["pipelineName"] == "Lo
 
 @pytest.fixture(scope="module")
 def stack(azurite: Azurite) -> Iterator[LocalStack]:
-    with local_stack(SAMPLES, host_settings=FAST_HOST, azurite=azurite, queue_name="ops-runs") as running:
+    with local_stack(SAMPLES, host_settings=FAST_HOST, azurite=azurite, queue_name="ops-runs",
+                     env={"LINEAGE_MAX_DEQUEUE_COUNT": str(FAST_HOST.max_dequeue_count)}) as running:
         yield running
 
 

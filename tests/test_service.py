@@ -34,7 +34,8 @@ FAST_HOST = HostSettings(max_dequeue_count=3, visibility_timeout_s=1, batch_size
 
 @pytest.fixture(scope="module")
 def stack(azurite: Azurite) -> Iterator[LocalStack]:
-    with local_stack(SAMPLES, host_settings=FAST_HOST, azurite=azurite) as running:
+    with local_stack(SAMPLES, host_settings=FAST_HOST, azurite=azurite,
+                     env={"LINEAGE_MAX_DEQUEUE_COUNT": str(FAST_HOST.max_dequeue_count)}) as running:
         yield running
 
 

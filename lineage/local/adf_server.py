@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from lineage.local.httpserver import LocalServer, Request, Response, query_value
 from lineage.local.tls import LocalTLS, make_local_tls
@@ -76,7 +77,7 @@ class AdfServer(LocalServer):
         if not match:
             return self._error(404, "InvalidResourceType", f"no such resource path {request.path}")
         factory = FactoryId.parse(match["factory"]).resource_id
-        parts = [p for p in (match["rest"] or "").split("/") if p]
+        parts = [unquote(p) for p in (match["rest"] or "").split("/") if p]  # names are percent-encoded, as in ARM
         action = parts[-1] if parts and parts[-1].startswith("query") else (parts[0] if parts else "")
         if request.method == "PUT":
             action += "/write"

@@ -41,6 +41,11 @@ class Azurite:
             f"QueueEndpoint=http://{self.host}:{self.port}/{ACCOUNT};"
         )
 
+    @property
+    def pid(self) -> int | None:
+        """The Azurite process id while it runs (to read its CPU time)."""
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
+
     def start(self, timeout_s: float = 30.0) -> Azurite:
         command = [
             _executable(), "--queueHost", self.host, "--queuePort", str(self.port),

@@ -23,7 +23,12 @@ from lineage.local.tls import LocalTLS
 
 @dataclass
 class Fault:
-    """Answer the next ``times`` matching requests with a failure instead of the real response."""
+    """Answer the next ``times`` matching requests with a failure instead of the real response.
+
+    ``delay_s`` waits before anything happens (then the failure, or with ``status=0`` the real answer, late);
+    ``drop`` closes the connection without an answer; ``respond_after_s`` (with ``status=0``) does the request's work
+    at once and holds its answer back, as a server does when the client's timeout is shorter than its reply.
+    """
 
     times: int
     status: int = 503
@@ -32,6 +37,8 @@ class Fault:
     drop: bool = False
     path_contains: str = ""
     body: Mapping[str, Any] | None = None
+    respond_after_s: float = 0.0
+    method: str = ""  # only requests of this method ("" for any)
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,8 @@ class LocalServer:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self.stats: Counter[str] = Counter()
+        self.faults_served: Counter[str] = Counter()  # by kind: "429", "503", "dropped connection", "late answer"...
+        self.connections = 0  # accepted (each costs a TLS handshake): clients should keep theirs alive
 
     @property
     def url(self) -> str:
@@ -76,10 +85,17 @@ class LocalServer:
         return f"https://{host!s}:{port}"
 
     def inject(self, *, times: int = 1, status: int = 503, retry_after: float | None = None, delay_s: float = 0.0,
-               drop: bool = False, path_contains: str = "", body: Mapping[str, Any] | None = None) -> None:
+               drop: bool = False, path_contains: str = "", body: Mapping[str, Any] | None = None,
+               respond_after_s: float = 0.0, method: str = "") -> None:
         """Queue a fault for the next matching requests."""
         with self._lock:
-            self._faults.append(Fault(times, status, retry_after, delay_s, drop, path_contains, body))
+            self._faults.append(Fault(times, status, retry_after, delay_s, drop, path_contains, body,
+                                      respond_after_s, method))
+
+    def pending_faults(self) -> int:
+        """How many injected failures are still waiting for a matching request."""
+        with self._lock:
+            return sum(f.times for f in self._faults)
 
     @property
     def tls(self) -> LocalTLS:
@@ -101,6 +117,16 @@ class LocalServer:
 
         class RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # A response goes out as one write (status line, headers and body; flushed by the base class after
+            # each request) on a socket without Nagle's algorithm (TCP_NODELAY). Written in pieces, each small
+            # piece waited for the client's delayed ACK: ~40 ms per response.
+            wbufsize = 64 * 1024
+            disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.connections += 1
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -144,8 +170,11 @@ class LocalServer:
         parts = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
-        self.stats[f"{method} {_kind(parts.path)}"] += 1
-        fault = self._take_fault(parts.path)
+        fault = self._take_fault(method, parts.path)
+        with self._lock:
+            self.stats[f"{method} {_kind(parts.path)}"] += 1
+            if fault is not None:
+                self.faults_served[_fault_kind(fault)] += 1
         if fault is not None:
             if fault.delay_s:
                 time.sleep(fault.delay_s)
@@ -158,27 +187,30 @@ class LocalServer:
                 body = fault.body or self.error_body(fault.status, "InjectedFault", "injected fault")
                 self._send(handler, Response(fault.status, body, headers))
                 return
+        response = self._answer(handler, method, parts.path, parts.query, raw)
+        if fault is not None and fault.respond_after_s:
+            time.sleep(fault.respond_after_s)
+        self._send(handler, response)
+
+    def _answer(self, handler: BaseHTTPRequestHandler, method: str, path: str, query: str, raw: bytes) -> Response:
+        """The real answer: bearer token checked, JSON body parsed, then ``route``."""
         token = handler.headers.get("Authorization", "")
         audience = audience_of(token.removeprefix("Bearer ").strip()) if token.startswith("Bearer ") else None
         if audience is None or audience.rstrip("/") not in self.audiences():
-            self._send(handler, Response(401, self.error_body(401, "AuthenticationFailed",
-                                                               "missing or invalid bearer token")))
-            return
+            return Response(401, self.error_body(401, "AuthenticationFailed", "missing or invalid bearer token"))
         try:
             body = json.loads(raw) if raw else None
         except json.JSONDecodeError:
-            self._send(handler, Response(400, self.error_body(400, "BadRequest", "body is not JSON")))
-            return
-        request = Request(method, parts.path, parse_qs(parts.query), body, dict(handler.headers))
-        self._send(handler, self.route(request))
+            return Response(400, self.error_body(400, "BadRequest", "body is not JSON"))
+        return self.route(Request(method, path, parse_qs(query), body, dict(handler.headers)))
 
     def audiences(self) -> frozenset[str]:
         return frozenset({self.audience})
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.path_contains in path and fault.times > 0:
+                if fault.path_contains in path and fault.method in ("", method) and fault.times > 0:
                     fault.times -= 1
                     if fault.times == 0:
                         self._faults.remove(fault)
@@ -198,6 +230,15 @@ class LocalServer:
             handler.send_header(key, value)
         handler.end_headers()
         handler.wfile.write(payload)
+
+
+def _fault_kind(fault: Fault) -> str:
+    if fault.drop:
+        return "dropped connection"
+    if fault.status:
+        after = "" if fault.retry_after is None else " with Retry-After"
+        return f"{fault.status}{after}{' (slow)' if fault.delay_s else ''}"
+    return "late answer" if fault.respond_after_s else "slow answer"
 
 
 def _kind(path: str) -> str:

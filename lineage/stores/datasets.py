@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lineage.stores import naming
 from lineage.stores.linked_services import Endpoint, StoreSettings
@@ -15,9 +14,8 @@ _SQL_TYPES = {"azure_sql": "azure_sql_table", "azure_sql_mi": "azure_sql_mi_tabl
               "synapse": "azure_synapse_dedicated_sql_table", "sql_dw": "azure_sql_dw_table"}
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
-    """A dataset's place in its store, whatever the store."""
+class Location(NamedTuple):
+    """A dataset's place in its store, whatever the store (a named tuple: immutable, and quick to make)."""
 
     container: str | None = None  # container, file system, share or bucket
     folder: str | None = None
@@ -74,18 +72,16 @@ def asset(endpoint: Endpoint, loc: Location) -> Asset:
     if p in ("blob", "adls_gen2", "azure_files"):
         acct = endpoint.host or ""
         container = loc.container or (endpoint.share if p == "azure_files" else None) or ""
-        folder_and_file = "/".join(x for x in (loc.folder, loc.file) if x)
+        folder_and_file = _folder_and_file(loc)
         if p == "blob":
             return naming.BlobPath(acct, container, folder_and_file, is_file).asset()
         if p == "adls_gen2":
             return naming.AdlsGen2Path(acct, container, folder_and_file, is_file).asset()
         return naming.AzureFile(acct, container, folder_and_file, is_file).asset()
     if p == "adls_gen1":
-        return naming.AdlsGen1Path(endpoint.host or "", "/".join(x for x in (loc.folder, loc.file) if x),
-                                   is_file).asset()
+        return naming.AdlsGen1Path(endpoint.host or "", _folder_and_file(loc), is_file).asset()
     if p == "s3":
-        return naming.S3Object(loc.container or "", "/".join(x for x in (loc.folder, loc.file) if x),
-                               is_file).asset()
+        return naming.S3Object(loc.container or "", _folder_and_file(loc), is_file).asset()
     if p == "cosmos":
         return naming.CosmosCollection(endpoint.host or "", loc.database or endpoint.database or "",
                                        loc.collection or "").asset()
@@ -119,6 +115,11 @@ def sql_table_asset(server: str, database: str, schema: str | None, table: str, 
         return naming.SqlServerTable(server_host, instance or settings.sql_server_default_instance, database,
                                      schema or "dbo", table).asset()
     return naming.SqlTable(_SQL_TYPES[platform], server_host, database, schema or "dbo", table).asset()
+
+
+def _folder_and_file(loc: Location) -> str:
+    folder, file = loc.folder, loc.file
+    return f"{folder}/{file}" if folder and file else folder or file or ""
 
 
 def _missing(what: str) -> str:

@@ -7,6 +7,7 @@ is skipped without being kept anywhere. Masked values (``**********``), SecureSt
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,14 @@ _ALLOWED_KEYS = frozenset({
     "accountname", "endpointsuffix", "blobendpoint", "fileendpoint", "server", "data source", "address", "addr",
     "network address", "database", "initial catalog", "accountendpoint", "host", "port", "db",
 })
+# The typeProperties the readers read (``visible_properties``), which of them hold URLs, and the query parameters of
+# a URL that name a store rather than authenticate to it.
+_READ_KEYS = frozenset({"connectionString", "serviceEndpoint", "sasUri", "url", "host", "fileShare",
+                        "dataLakeStoreUri", "server", "database", "accountEndpoint", "endpoint", "accountIdentifier"})
+_URL_KEYS = frozenset({"connectionString", "serviceEndpoint", "sasUri", "url", "host", "dataLakeStoreUri",
+                       "accountEndpoint", "endpoint"})
+_URL_QUERY_KEYS = frozenset({"db"})
+_USER_INFO = re.compile(r"^[^/]*@(?!\{)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,52 @@ def connection_string_fields(text: str) -> dict[str, str]:
         if sep and key in _ALLOWED_KEYS:
             fields[key] = value.strip().strip("'\"")
     return fields
+
+
+def visible_properties(type_properties: Mapping[str, Any]) -> dict[str, Any]:
+    """The linked-service properties the readers below read, with every secret they may carry taken out.
+
+    Applied before the properties' expressions are evaluated, so that no password, key, token or SAS signature is
+    ever parsed as an expression or quoted in an error message: other keys are dropped, SecureStrings and Key Vault
+    references too (they are "not visible" anyway), connection strings keep their allow-listed pairs, URLs lose
+    their user info and query (a SAS token lives there) except a JDBC URL's ``db``.
+    """
+    visible: dict[str, Any] = {}
+    for key in sorted(_READ_KEYS & set(type_properties)):
+        value = _without_secrets(key, type_properties[key])
+        if value is not None:
+            visible[key] = value
+    return visible
+
+
+def _without_secrets(key: str, value: Any) -> Any:
+    if isinstance(value, Mapping):  # an Expression wrapper keeps its shape; SecureString / Key Vault: dropped
+        inner = value.get("value")
+        if value.get("type") != "Expression" or not isinstance(inner, str):
+            return None
+        whole = not inner.startswith("@") and "@{" not in inner  # the wrapper's text is one expression
+        return value if whole else {**value, "value": _without_secrets(key, inner)}
+    if not isinstance(value, str):
+        return None
+    if value.startswith("@") and not value.startswith(("@@", "@{")):
+        return value  # one whole expression: evaluated as written, its value then read through the allow-lists
+    if key == "connectionString" and not value.strip().lower().startswith("jdbc:"):
+        return ";".join(f"{k}={v}" for k, v in connection_string_fields(value).items())
+    if key in _URL_KEYS:
+        return _url_without_secrets(value)
+    return value
+
+
+def _url_without_secrets(url: str) -> str:
+    base, _, query = url.partition("?")
+    base = base.split("#", maxsplit=1)[0]
+    scheme, sep, rest = base.rpartition("://")
+    if sep:
+        netloc, slash, path_text = rest.partition("/")
+        netloc = _USER_INFO.sub("", netloc)
+        base = f"{scheme}{sep}{netloc}{slash}{path_text}"
+    kept = [part for part in query.split("&") if part.partition("=")[0].strip().lower() in _URL_QUERY_KEYS]
+    return f"{base}?{'&'.join(kept)}" if kept else base
 
 
 def endpoint(ls_type: str, props: Mapping[str, Any], ls_name: str, settings: StoreSettings) -> Endpoint:
@@ -89,10 +144,14 @@ class _Props:
 
 
 def _url_host(url: str) -> str:
-    parsed = urllib.parse.urlsplit(url if "://" in url else f"https://{url}")
-    if not parsed.hostname:
-        raise StoreError(f"no host in {url.split('?', maxsplit=1)[0]!r}")
-    return host(parsed.hostname)
+    try:
+        hostname = urllib.parse.urlsplit(url if "://" in url else f"https://{url}").hostname
+    except ValueError:  # an unbalanced IPv6 bracket, a bad port
+        hostname = None
+    if not hostname:
+        shown = url.split("?", maxsplit=1)[0].rsplit("@", maxsplit=1)[-1]  # never a query or user info: secrets
+        raise StoreError(f"no host in {shown[:80]!r}")
+    return host(hostname)
 
 
 def _storage(p: _Props, default: str) -> Endpoint:

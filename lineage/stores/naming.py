@@ -7,11 +7,21 @@ normalization (§4) applied so that our names match scanned assets instead of du
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 _ACCOUNT = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _WILDCARD = re.compile(r"[*?]")
+# Characters that make a name unreadable or deceptive: controls (NUL, newline...), lone surrogates, and the
+# bidirectional marks that make text display in another order than it is stored ("Trojan Source").
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# The same characters as one class: Cc is U+0000-U+001F and U+007F-U+009F, Cs U+D800-U+DFFF (fixed by Unicode).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff" + "".join(sorted(_BIDI_CONTROLS)) + "]")
+MAX_NAME_CHARS = 1_024  # the longest single name any supported store allows (a blob name)
+MAX_PATH_CHARS = 2_048  # container and path together (a blob name is at most 1,024)
+SQL_NAME_CHARS = 255  # SQL Server allows 128, Snowflake 255: no SQL store has longer identifiers
 
 
 class StoreError(ValueError):
@@ -36,6 +46,7 @@ class Asset:
     name: str
 
 
+@lru_cache(maxsize=1024)  # every asset of a store checks its host again
 def host(value: str, what: str = "host") -> str:
     """A DNS host name, lower-cased; anything that could carry a credential is refused."""
     text = value.strip().lower().rstrip(".")
@@ -44,11 +55,36 @@ def host(value: str, what: str = "host") -> str:
     return text
 
 
+@lru_cache(maxsize=1024)  # every asset of a store checks its account again
 def account(value: str, what: str = "storage account") -> str:
     text = value.strip().lower()
     if not _ACCOUNT.match(text):
         raise StoreError(f"{what} {_preview(value)} is not a valid account name")
     return text
+
+
+def unsafe_character(text: str) -> str | None:
+    """What makes ``text`` unfit for a name (a control character, a lone surrogate, a bidirectional mark), or None.
+
+    Every name of every run goes through here: one regular-expression search, not a look-up per character.
+    """
+    found = _UNSAFE.search(text)
+    if found is None:
+        return None
+    char = found.group()
+    kind = {"Cc": "a control character", "Cs": "a lone surrogate"}.get(unicodedata.category(char),
+                                                                       "a bidirectional mark")
+    return f"{kind} (U+{ord(char):04X})"
+
+
+def name_part(value: str, what: str, limit: int = MAX_NAME_CHARS) -> str:
+    """A name that goes into a qualifiedName as is: refused when it is too long or holds an unsafe character."""
+    if len(value) > limit:
+        raise StoreError(f"{what} of {len(value)} characters is longer than the {limit} a store allows")
+    problem = unsafe_character(value)
+    if problem:
+        raise StoreError(f"{what} {_preview(value)} contains {problem}")
+    return value
 
 
 def has_wildcard(*parts: str | None) -> bool:
@@ -61,16 +97,32 @@ def path(*parts: str | None, is_file: bool) -> tuple[str, bool]:
     segments = [s for part in parts if part for s in part.replace("\\", "/").split("/") if s]
     literal: list[str] = []
     for segment in segments:
-        if _WILDCARD.search(segment):
+        encoded = _segment(segment)
+        if encoded is None:
             is_file = False
             break
-        literal.append(segment.replace("{", "%7B").replace("}", "%7D"))
+        literal.append(encoded)
     if is_file and literal and "." in literal[-1]:
         stem, ext = literal[-1].rsplit(".", 1)
         literal[-1] = f"{stem}.{ext.lower()}"
-    return "/".join(literal), is_file and bool(literal)
+    joined = "/".join(literal)
+    if len(joined) > MAX_PATH_CHARS:
+        raise StoreError(f"path of {len(joined)} characters is longer than the {MAX_PATH_CHARS} a store allows")
+    return joined, is_file and bool(literal)
 
 
+@lru_cache(maxsize=4096)  # the folders above the files of a ForEach repeat in every iteration
+def _segment(segment: str) -> str | None:
+    """One segment of a path as it goes into a qualifiedName, or None for a wildcard (the path stops before it)."""
+    if _WILDCARD.search(segment):
+        return None
+    name_part(segment, "path segment")
+    if segment.strip() in (".", ".."):
+        raise StoreError(f"path segment {segment.strip()!r} names no file or folder")
+    return segment.replace("{", "%7B").replace("}", "%7D")
+
+
+@lru_cache(maxsize=4096)  # a store's database and schema repeat in every iteration of a ForEach
 def sql_part(value: str, what: str) -> str:
     """A SQL identifier as Purview writes it in a qualifiedName: brackets/quotes removed, spaces as %20."""
     text = value.strip()
@@ -78,9 +130,18 @@ def sql_part(value: str, what: str) -> str:
         text = text[1:-1]
     if not text:
         raise StoreError(f"{what} is empty")
+    name_part(text, what, limit=SQL_NAME_CHARS)
     if "/" in text:
         raise StoreError(f"{what} {_preview(value)} contains '/'")
     return text.replace(" ", "%20")
+
+
+def _segments(*named: tuple[str, str]) -> None:
+    """Names that stand between slashes of a qualifiedName: no slash, no unsafe character, not overly long."""
+    for what, value in named:
+        name_part(value, what, limit=SQL_NAME_CHARS)
+        if "/" in value:
+            raise StoreError(f"{what} {_preview(value)} contains '/'")
 
 
 def _last(path_text: str, fallback: str) -> str:
@@ -126,8 +187,9 @@ class AdlsGen1Path:
 
     def asset(self) -> Asset:
         text, _ = path(self.path, is_file=self.is_file)
-        base = f"adl://{account(self.account, 'Data Lake Store account')}.azuredatalakestore.net"
-        return Asset("azure_datalake_gen1_path", f"{base}/{text}" if text else base, _last(text, self.account))
+        name = account(self.account, "Data Lake Store account")
+        base = f"adl://{name}.azuredatalakestore.net"
+        return Asset("azure_datalake_gen1_path", f"{base}/{text}" if text else base, _last(text, name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +224,8 @@ def _file_asset(type_name: str, base: str, container: str, path_text: str, is_fi
     if not container or not container.strip("/ "):
         raise StoreError(f"{type_name}: the container (file system, share) is missing")
     text, _ = path(container, path_text, is_file=is_file)
+    if not text:  # the container itself is a wildcard: no one container to name
+        raise StoreError(f"{type_name}: the container {_preview(container)} is a wildcard")
     return Asset(type_name, f"{base}/{text}", _last(text, container))
 
 
@@ -237,6 +301,7 @@ class CosmosCollection:
     def asset(self) -> Asset:
         if not self.database or not self.collection:
             raise StoreError("Cosmos DB needs a database and a collection")
+        _segments(("database", self.database), ("collection", self.collection))
         qn = f"https://{account(self.account, 'Cosmos DB account')}.documents.azure.com:443/dbs/{self.database}" \
              f"/colls/{self.collection}"
         return Asset("azure_cosmosdb_sqlapi_collection", qn, self.collection)
@@ -251,6 +316,7 @@ class KustoTable:
     def asset(self) -> Asset:
         if not self.database or not self.table:
             raise StoreError("Data Explorer needs a database and a table")
+        _segments(("database", self.database), ("table", self.table))
         return Asset("azure_data_explorer_table",
                      f"https://{host(self.cluster_host, 'Data Explorer cluster')}/{self.database}/{self.table}",
                      self.table)
@@ -266,6 +332,7 @@ class SnowflakeTable:
     def asset(self) -> Asset:
         if not (self.database and self.schema and self.table):
             raise StoreError("Snowflake needs a database, a schema and a table")
+        _segments(("database", self.database), ("schema", self.schema), ("table", self.table))
         acct = host(self.account, "Snowflake account")
         acct = acct if acct.endswith(".snowflakecomputing.com") else f"{acct}.snowflakecomputing.com"
         qn = f"snowflake://{acct}/databases/{self.database}/schemas/{self.schema}/tables/{self.table}"
