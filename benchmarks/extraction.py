@@ -1,12 +1,18 @@
-"""Extraction throughput and peak memory for a synthetic ForEach run of N Copy iterations.
+"""Extraction throughput and peak memory for synthetic ForEach runs of about N activity runs each.
 
-Each size runs in a fresh process so its peak RSS is its own. Prints a table; exits non-zero only on errors (the
-targets are read by people, not asserted). Usage: ``python benchmarks/extraction.py [N ...]``.
+Each size runs in a fresh process so its peak RSS is its own; the time is the best of three, each extracting and
+building the entities of the whole run. Prints a table and how far the cost per run grows from the smallest size to
+the largest (1.00 is linear); exits non-zero only on errors (the targets are read by people, not asserted).
+
+Usage: ``python benchmarks/extraction.py [RUNS ...]`` (default 500 5000 50000), or
+``python benchmarks/extraction.py --profile RUNS`` for where the time goes at one size (cProfile, by own time).
 """
 
 from __future__ import annotations
 
+import cProfile
 import json
+import pstats
 import resource
 import subprocess
 import sys
@@ -126,9 +132,15 @@ def _mixed_run(name: str, kind: str, i: int, output: dict[str, Any]) -> dict[str
     }
 
 
-def measure(iterations: int) -> dict[str, float]:
+def iterations_for(runs: int) -> int:
+    """The ForEach iterations that make about ``runs`` activity runs: each iteration is a Copy, one in ten adds a Data
+    Flow and one in ten an Execute SSIS Package, and the ForEach is one more."""
+    return max(1, (runs - 1) * 10 // 12)
+
+
+def measure(size: int) -> dict[str, float]:
     """Time extraction + entity building for one size (best of three), in this process."""
-    doc = synthetic_record(iterations)
+    doc = synthetic_record(iterations_for(size))
     runs = len(doc["activityRuns"])
     options = LineageOptions()
     best = float("inf")
@@ -141,34 +153,45 @@ def measure(iterations: int) -> dict[str, float]:
         emitted = sum(1 for row in result["activities"] if row["outcome"] == "emitted")
         if emitted != runs - 1:  # all but the ForEach itself
             raise SystemExit(f"expected {runs - 1} emitted activity runs, got {emitted}")
+        del result  # each repetition starts from the same heap, not with the last one's entities still held
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"runs": runs, "seconds": best, "entities": entities, "peak_mb": peak_mb}
 
 
-def first_touch_mb_per_s(megabytes: int = 64) -> float:
-    """How fast this machine hands a process fresh memory: extraction allocates, so this bounds it."""
-    start = time.perf_counter()
-    block = b"\x01" * (megabytes * 1024 * 1024)
-    elapsed = time.perf_counter() - start
-    del block
-    return megabytes / elapsed
+def profile(size: int) -> None:
+    """Where extraction + entity building spend their time at one size: the functions with the most own time."""
+    doc = synthetic_record(iterations_for(size))
+    options = LineageOptions()
+    explain(extract(RunRecord.from_json(doc), options), options.pipeline_factory_attribute)  # warm the caches
+    profiler = cProfile.Profile()
+    profiler.enable()
+    explain(extract(RunRecord.from_json(doc), options), options.pipeline_factory_attribute)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--one"]:
         print(json.dumps(measure(int(argv[1]))))
         return 0
+    if argv[:1] == ["--profile"]:
+        profile(int(argv[1]) if len(argv) > 1 else DEFAULT_SIZES[1])
+        return 0
     sizes = [int(a) for a in argv] or list(DEFAULT_SIZES)
     print("mix: Copy in every iteration, a Data Flow and an Execute SSIS Package in one iteration of ten each")
     print(f"{'activity runs':>14} {'seconds':>9} {'runs/s':>10} {'µs/run':>8} {'entities':>9} {'peak MB':>8}")
+    per_run: list[float] = []
     for size in sizes:
         out = subprocess.run([sys.executable, __file__, "--one", str(size)], check=True, capture_output=True,
                              text=True).stdout
         m = json.loads(out)
+        per_run.append(m["seconds"] / m["runs"] * 1e6)
         print(f"{m['runs']:>14,} {m['seconds']:>9.3f} {m['runs'] / m['seconds']:>10,.0f} "
-              f"{m['seconds'] / m['runs'] * 1e6:>8.1f} {m['entities']:>9,} {m['peak_mb']:>8.0f}")
-    # measured last: a child process inherits the parent's peak RSS at fork
-    print(f"machine: fresh memory at {first_touch_mb_per_s():,.0f} MB/s (first touch); Python {sys.version.split()[0]}")
+              f"{per_run[-1]:>8.1f} {m['entities']:>9,} {m['peak_mb']:>8.0f}")
+    if len(per_run) > 1:
+        print(f"linearity: {per_run[-1] / per_run[0]:.2f} (µs/run at the largest size ÷ at the smallest; 1.00 is "
+              "linear)")
+    print(f"Python {sys.version.split()[0]}")
     return 0
 
 

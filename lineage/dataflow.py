@@ -32,6 +32,24 @@ def dataflow_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: 
                      result: ActivityResult) -> None:
     """One flow per sink of the data flow."""
     scope = resolver.scope_for(definition, run)
+    if scope is resolver.base_scope:  # no run-time values: each run of the activity finds the same sources and sinks
+        sinks, assets, notes = resolver.memo(("data flow endpoints", str(definition.get("name"))),
+                                             lambda: _endpoints(resolver, definition, scope))
+    else:
+        sinks, assets, notes = _endpoints(resolver, definition, scope)
+    result.notes.extend(notes)
+    profile = _mapping(_mapping(_mapping(run.get("output")).get("runStatus")).get("profile"))
+    for sink, sources in sinks:
+        maps = _column_maps(_mapping(_mapping(profile.get(sink)).get("lineage")), assets, assets[sink])
+        result.flows.append(Flow(sink=assets[sink], sources=sources, column_maps=maps))
+
+
+_Endpoints = tuple[list[tuple[str, tuple[stores.Asset, ...]]], dict[str, stores.Asset], list[str]]
+
+
+def _endpoints(resolver: RunResolver, definition: Mapping[str, Any], scope: Scope) -> _Endpoints:
+    """The data flow's assets by stream name, its sinks with their sources, and notes on what was not found."""
+    notes: list[str] = []
     props = _mapping(definition.get("typeProperties"))
     reference = _mapping(props.get("dataflow") or props.get("dataFlow"))
     name = resolve_text(reference.get("referenceName"), scope, "data flow reference")
@@ -55,14 +73,10 @@ def dataflow_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: 
                 dataset_parameters=_mapping(dataset_parameters.get(endpoint.name)), scope=scope)
         except (Skip, stores.StoreError, DataFlowScriptError) as exc:
             reason = exc.reason if isinstance(exc, Skip) else str(exc)
-            result.notes.append(f"{endpoint.kind} {endpoint.name}: {reason}")
-    profile = _mapping(_mapping(_mapping(run.get("output")).get("runStatus")).get("profile"))
-    for sink in script.sinks:
-        if sink.name not in assets:
-            continue
-        sources = tuple(sorted({assets[s] for s in script.sources_of(sink.name) if s in assets}))
-        maps = _column_maps(_mapping(_mapping(profile.get(sink.name)).get("lineage")), assets, assets[sink.name])
-        result.flows.append(Flow(sink=assets[sink.name], sources=sources, column_maps=maps))
+            notes.append(f"{endpoint.kind} {endpoint.name}: {reason}")
+    sinks = [(sink.name, tuple(sorted({assets[s] for s in script.sources_of(sink.name) if s in assets})))
+             for sink in script.sinks if sink.name in assets]
+    return sinks, assets, notes
 
 
 def dataflow_facts(run: Mapping[str, Any]) -> tuple[int | None, int | None]:

@@ -348,6 +348,51 @@ def resolve(value: Any, scope: Scope, _depth: int = 0) -> Any:
     return value
 
 
+def prepared(value: Any) -> Callable[[Scope], Any]:
+    """``resolve`` for a value resolved again and again (a dataset's typeProperties, once per ForEach iteration).
+
+    The parts that hold no expression are resolved once, here, and shared by every result (which nothing changes);
+    the function returned resolves the rest, with the same result and the same errors as ``resolve(value, scope)``.
+    """
+    constant, prepared_value = _prepare(value, 0)
+    return (lambda _: prepared_value) if constant else prepared_value
+
+
+def _prepare(value: Any, depth: int) -> tuple[bool, Any]:
+    """(True, the resolved value) for a part without expressions, else (False, the function that resolves it)."""
+    if depth > MAX_DEPTH:
+        return False, _raising(ExpressionError(f"value nested deeper than {MAX_DEPTH} levels"))
+    if isinstance(value, str):
+        if "@" in value:
+            return False, lambda scope: evaluate(value, scope)
+        return True, value
+    if type(value) is dict or isinstance(value, Mapping):
+        if len(value) == 2 and value.get("type") == "Expression" and "value" in value:
+            inner = value["value"]
+            if not isinstance(inner, str):
+                return False, _raising(ExpressionError("an Expression's value must be a string"))
+            if not inner:
+                return True, ""
+            text = inner if inner.startswith("@") or "@{" in inner else "@" + inner
+            return False, lambda scope: evaluate(text, scope)
+        items = [(k, *_prepare(v, depth + 1)) for k, v in value.items()]
+        if all(constant for _, constant, _ in items):
+            return True, {k: v for k, _, v in items}
+        return False, lambda scope: {k: v if constant else v(scope) for k, constant, v in items}
+    if isinstance(value, list):
+        parts = [_prepare(v, depth + 1) for v in value]
+        if all(constant for constant, _ in parts):
+            return True, [v for _, v in parts]
+        return False, lambda scope: [v if constant else v(scope) for constant, v in parts]
+    return True, value
+
+
+def _raising(error: ExpressionError) -> Callable[[Scope], Any]:
+    def fail(scope: Scope) -> Any:
+        raise error.with_traceback(None)
+    return fail
+
+
 def _interpolated(value: Any) -> str:
     if isinstance(value, bool):
         return "True" if value else "False"
@@ -428,8 +473,10 @@ class _Namespace:
     def get(self, member: Any, node: Access) -> Any:
         if self.what == "pipeline()":
             return _pipeline_member(self.values, str(member), node)
-        if member in self.values:
+        try:  # one look-up, not a membership test and then a look-up
             return self.values[member]
+        except KeyError:
+            pass
         if self.case_insensitive:
             for key, value in self.values.items():
                 if str(key).lower() == str(member).lower():

@@ -1,14 +1,15 @@
 """Holding back CPython's full garbage collections while one run's lineage is built.
 
-Extraction keeps every result it makes (one or more per activity run) until the run's entities are built, and the
-run record it reads is as large. A full collection traverses every live container, and CPython starts one each time
-the containers that survived the young collections grow by a quarter: over one large run that is a dozen passes over
-an ever larger heap, so the cost per activity run grew with the size of the run (a 50,000-iteration ForEach spent
-a third of its time there). None of that is garbage. Young collections go on as usual, so short-lived reference
-cycles (an exception and the frame that caught it) are still freed; the full collection happens once afterwards.
+Extraction keeps every result it makes until the run's entities are built, beside a run record as large. CPython
+starts a full collection each time the containers that survived the young collections have grown by a quarter, and a
+full collection traverses every live container: over one large run, a dozen passes over an ever larger heap. So the
+cost per activity run grew with the size of the run (a 60,000-run ForEach spent 3.5 of its 12 seconds in ten full
+collections; a 6,000-run one 0.07 s in two). None of it is garbage. Young collections go on as usual, so short-lived
+reference cycles (an exception and the frame that caught it) are still freed; the next full collection simply
+comes after the section ends.
 
 The thresholds are process-wide: nested and concurrent sections (a thread pool of function invocations) share one
-pause, restored when the last of them ends.
+pause, lifted when the last of them ends.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 A run record is resolved once per run: definitions are looked up by name, every distinct (dataset, parameter values)
 pair is resolved once, and every distinct (linked service, parameter values) pair once, so a ForEach of thousands of
-iterations costs one dictionary look-up per iteration that repeats an earlier one. Expressions are parsed once per
-distinct text by the expression module itself.
+iterations costs one dictionary look-up per iteration that repeats an earlier one. What a definition says whatever
+its parameter values (declared defaults, schema, a linked service named without expressions, the parts of its
+typeProperties without expressions) is read once per run, so an iteration that does not repeat an earlier one only
+evaluates what depends on its values. Expressions are parsed once per distinct text by the expression module itself.
 """
 
 from __future__ import annotations
@@ -14,7 +16,17 @@ from typing import Any, NamedTuple
 
 from lineage import stores
 from lineage.config import LineageOptions
-from lineage.expressions import EMPTY, ExpressionError, Scope, Unresolvable, canonical, is_expression, resolve
+from lineage.expressions import (
+    EMPTY,
+    MAX_DEPTH,
+    ExpressionError,
+    Scope,
+    Unresolvable,
+    canonical,
+    is_expression,
+    prepared,
+    resolve,
+)
 from lineage.model import Skip
 from lineage.pipeline import activities_by_name
 from lineage.runrecord import RunRecord
@@ -153,7 +165,7 @@ class RunResolver:
             keys = _user_property_keys(definition)
             self._user_property_keys[str(definition.get("name"))] = keys
         values = run.get("userProperties")
-        if not keys or not isinstance(values, Mapping):
+        if not keys or (type(values) is not dict and not isinstance(values, Mapping)):
             return self.base_scope
         overrides = {key: values[name] for name, key in keys if name in values}
         return self._scope(overrides=overrides) if overrides else self.base_scope
@@ -181,7 +193,7 @@ class RunResolver:
     def _cached(self, cache: dict[_Key, Any], kind: str, definitions: Mapping[str, Any], *,
                 reference: Any, scope: Scope, compute: Callable[[str, _Declared, _Params], Any]) -> Any:
         """A reference's definition with its parameter values, resolved once per distinct values (failures too)."""
-        if not isinstance(reference, Mapping):
+        if type(reference) is not dict and not isinstance(reference, Mapping):
             raise Skip(f"{kind} reference is not an object")
         name = reference.get("referenceName")
         if type(name) is not str or not name or "@" in name:  # a plain name is its own value
@@ -212,13 +224,14 @@ class RunResolver:
         props = declared.props
         ls_scope = self._scope(linked_service=params)
         visible = visible_properties(_mapping(props.get("typeProperties")))  # secrets out before evaluating
-        type_props = _resolve_mapping(visible, ls_scope, f"linked service {name!r}")
+        type_props = _resolve_mapping(prepared(visible), ls_scope, "linked service", name)
         return stores.endpoint(str(props.get("type")), type_props, name, self.options.stores)
 
     def _resolve_dataset(self, name: str, declared: _Declared, params: _Params) -> ResolvedDataset:
-        props = declared.props
+        if declared.type_properties is None:
+            declared.type_properties = prepared(_mapping(declared.props.get("typeProperties")))
         ds_scope = self._scope(dataset=params)
-        type_props = _resolve_mapping(props.get("typeProperties"), ds_scope, f"dataset {name!r}")
+        type_props = _resolve_mapping(declared.type_properties, ds_scope, "dataset", name)
         return ResolvedDataset(
             name=name,
             dataset_type=declared.type,
@@ -279,7 +292,7 @@ def _secure(declared: Mapping[str, Any]) -> list[str]:
 class _Declared:
     """What a dataset's or linked service's definition says whatever its parameter values, read once per run."""
 
-    __slots__ = ("columns", "constant_link", "defaults", "endpoint", "props", "secure", "type")
+    __slots__ = ("columns", "constant_link", "defaults", "endpoint", "props", "secure", "type", "type_properties")
 
     def __init__(self, props: Mapping[str, Any], declared: Mapping[str, Any]) -> None:
         self.props = props
@@ -288,18 +301,21 @@ class _Declared:
         self.defaults = {key: spec["defaultValue"] for key, spec in declared.items()
                          if isinstance(spec, Mapping) and "defaultValue" in spec}
         self.columns = _schema_columns(props)
+        self.type_properties: Callable[[Scope], Any] | None = None  # a dataset's, prepared when first resolved
         self.constant_link = _constant(props.get("linkedServiceName"))  # datasets only
         self.endpoint: stores.Endpoint | Skip | None = None  # of that constant link, once resolved
 
 
-def _constant(value: Any) -> bool:
+def _constant(value: Any, depth: int = 0) -> bool:
     """Whether a JSON value holds no expression, so that it resolves to the same value in every scope."""
+    if depth > MAX_DEPTH:
+        return False  # resolved as any other value, which refuses it
     if isinstance(value, str):
         return "@" not in value
     if isinstance(value, Mapping):
-        return value.get("type") != "Expression" and all(_constant(v) for v in value.values())
+        return value.get("type") != "Expression" and all(_constant(v, depth + 1) for v in value.values())
     if isinstance(value, list):
-        return all(_constant(v) for v in value)
+        return all(_constant(v, depth + 1) for v in value)
     return True
 
 
@@ -326,13 +342,13 @@ def _params(given: Any, declared: _Declared, scope: Scope) -> _Params:
     return _Params(values)
 
 
-def _resolve_mapping(value: Any, scope: Scope, what: str) -> Mapping[str, Any]:
+def _resolve_mapping(value: Callable[[Scope], Any], scope: Scope, kind: str, name: str) -> Mapping[str, Any]:
     try:
-        resolved = resolve(_mapping(value), scope)
+        resolved = value(scope)
     except Unresolvable as exc:
-        raise Skip(f"unresolvable expression in {what}: {exc.reason}") from exc
+        raise Skip(f"unresolvable expression in {kind} {name!r}: {exc.reason}") from exc
     except ExpressionError as exc:
-        raise Skip(f"broken expression in {what}: {exc}") from exc
+        raise Skip(f"broken expression in {kind} {name!r}: {exc}") from exc
     return resolved if isinstance(resolved, Mapping) else {}
 
 

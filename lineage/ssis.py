@@ -15,25 +15,33 @@ def ssis_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapp
                  result: ActivityResult) -> None:
     props = definition.get("typeProperties")
     props = props if isinstance(props, Mapping) else {}
-    try:
-        package: Package = resolver.memo(("ssis", str(definition.get("name"))), lambda: parse_package(
-            package_xml(props), ConnectionOverrides.from_activity(props)))
+    try:  # the package is the same in every run of the activity: read once per run record
+        flows, notes = resolver.memo(("ssis", str(definition.get("name"))),
+                                     lambda: _package_lineage(props, resolver.options.stores))
     except PackageError as exc:
         raise Skip(f"SSIS package: {exc}") from exc
-    result.notes.extend(package.unsupported)
-    settings = resolver.options.stores
+    result.notes.extend(notes)
+    result.flows.extend(flows)
+
+
+def _package_lineage(props: Mapping[str, Any], settings: stores.StoreSettings) -> tuple[list[Flow], list[str]]:
+    """The flows of an inline package, and notes on what it holds that is not read."""
+    package: Package = parse_package(package_xml(props), ConnectionOverrides.from_activity(props))
+    notes = list(package.unsupported)
     by_task: dict[str, tuple[list[stores.Asset], list[stores.Asset]]] = {}
     for endpoint in package.endpoints:
         try:
             assets = _assets(endpoint, settings)
         except (stores.StoreError, sql_tables.SqlParseError) as exc:
-            result.notes.append(f"{endpoint.role} {endpoint.component}: {exc}")
+            notes.append(f"{endpoint.role} {endpoint.component}: {exc}")
             continue
         sources, sinks = by_task.setdefault(endpoint.task, ([], []))
         (sources if endpoint.role == "source" else sinks).extend(assets)
+    flows = []
     for _, (sources, sinks) in sorted(by_task.items()):
         for sink in sorted(set(sinks)):
-            result.flows.append(Flow(sink=sink, sources=tuple(sorted(set(sources)))))
+            flows.append(Flow(sink=sink, sources=tuple(sorted(set(sources)))))
+    return flows, notes
 
 
 def ssis_facts(run: Mapping[str, Any]) -> tuple[int | None, int | None]:

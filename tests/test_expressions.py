@@ -20,6 +20,7 @@ from lineage.expressions import (
     evaluate,
     is_expression,
     parse,
+    prepared,
     resolve,
 )
 from tests.conftest import load_adf_example
@@ -183,3 +184,33 @@ def test_public_example_item_is_unresolvable_unless_supplied(shared_dir: Path) -
         resolve(params["MyFileName"], Scope())
     supplied = Scope(overrides={canonical(params["MyFileName"]["value"]): "exampleoutput.csv"})
     assert resolve(params["MyFileName"], supplied) == "exampleoutput.csv"
+
+
+_TEXTS = st.sampled_from(["plain", "", "@dataset().folder", "@{dataset().n}x", "@@at", "@pipeline().parameters.nope",
+                          "@concat(", "@item().name", "a@{linkedService().account}"])
+_JSON = st.recursive(
+    st.none() | st.integers() | _TEXTS
+    | st.builds(lambda v: {"type": "Expression", "value": v}, _TEXTS | st.integers()),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from("abc"), children, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(_JSON)
+def test_prepared_resolves_as_resolve_does(value: Any) -> None:
+    """The per-iteration fast path of dataset typeProperties: same values, same errors."""
+    def outcome(fn: Any) -> Any:
+        try:
+            return ("value", json.dumps(fn(), sort_keys=True))
+        except (ExpressionError, Unresolvable) as exc:
+            return (type(exc).__name__, str(exc))
+
+    assert outcome(lambda: prepared(value)(SCOPE)) == outcome(lambda: resolve(value, SCOPE))
+
+
+def test_prepared_keeps_the_depth_limit() -> None:
+    deep: Any = "x"
+    for _ in range(MAX_DEPTH + 2):
+        deep = [deep]
+    with pytest.raises(ExpressionError, match="nested deeper"):
+        prepared(deep)(SCOPE)
