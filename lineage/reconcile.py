@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lineage.datafactory import DataFactoryError, DataFactoryReader
-from lineage.events import RunRef, WorkMessage, now_iso
+from lineage.events import RECONCILED, RunRef, WorkMessage, now_iso
 from lineage.runrecord import FactoryId, RunRecordError
 from lineage.worker import NOT_ENDED
 
@@ -88,7 +88,7 @@ def work_message(factory: FactoryId, run: Mapping[str, Any], source: str) -> Wor
 
 
 def enqueue_window(reader: DataFactoryReader, send: Callable[[str], None], factories: Sequence[FactoryId],
-                   window: Window, pipelines: Sequence[str] = (), *, source: str = "reconcile",
+                   window: Window, pipelines: Sequence[str] = (), *, source: str = RECONCILED,
                    on_run: Callable[[], object] | None = None) -> WindowReport:
     """Queue every ended run of the window, factory by factory; one unreadable factory does not stop the others."""
     report = WindowReport()

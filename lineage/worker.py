@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from lineage.config import LineageOptions
 from lineage.datafactory import DataFactoryError, DataFactoryReader
 from lineage.entities import explain
-from lineage.events import EventError, WorkMessage, now_iso
+from lineage.events import RECONCILED, EventError, WorkMessage, now_iso
 from lineage.extract import extract
 from lineage.poison import PoisonEnvelope
 from lineage.purview import PurviewError, PurviewWriter
@@ -29,6 +29,7 @@ from lineage.runrecord import RunRecord, RunRecordError, check_pipeline_run
 log = logging.getLogger(__name__)
 
 NOT_ENDED = frozenset({"Queued", "InProgress", "Canceling"})
+FINISHED_MEMORY = 20_000  # runs remembered per process, so a reconciled run already processed costs no call
 
 
 class WorkQueue(Protocol):
@@ -64,6 +65,7 @@ class Processed:
     run_id: str | None
     detail: str
     document: Mapping[str, Any] | None = None
+    run_key: tuple[str, str] | None = None  # (factory, run id) of a message that named a run
 
 
 class Worker:
@@ -79,12 +81,18 @@ class Worker:
         self.outcomes: Counter[Outcome] = Counter()
         self.listeners: list[Callable[[Processed], None]] = []  # told what became of each message
         self._count_lock = threading.Lock()
+        self._finished: OrderedDict[tuple[str, str], None] = OrderedDict()  # runs this process pushed or skipped
 
     def handle(self, body: str, dequeue_count: int, first_seen: str | None = None) -> Processed:
         """Process one queue message body; raises only for a transient failure that deserves another attempt."""
         processed = self._handle(body, dequeue_count, first_seen)
         with self._count_lock:
             self.outcomes[processed.outcome] += 1
+            if processed.run_key is not None and processed.outcome in (Outcome.PUSHED, Outcome.SKIPPED):
+                self._finished[processed.run_key] = None
+                self._finished.move_to_end(processed.run_key)
+                while len(self._finished) > FINISHED_MEMORY:
+                    self._finished.popitem(last=False)
         for listener in self.listeners:
             listener(processed)
         return processed
@@ -95,8 +103,14 @@ class Worker:
         except EventError as exc:
             return self._poison(body, exc, dequeue_count, first_seen, None)
         last_attempt = dequeue_count >= self.settings.max_dequeue_count
+        key = _run_key(message)
+        if message.event_id == RECONCILED:
+            with self._count_lock:
+                done = key in self._finished
+            if done:  # an ended run does not change: its lineage is already in Purview
+                return Processed(Outcome.SKIPPED, message.run.run_id, "already processed by this worker", None, key)
         try:
-            return self._process(message, body)
+            return replace(self._process(message, body), run_key=key)
         except (DataFactoryError, PurviewError) as exc:
             if exc.transient and not last_attempt:
                 log.warning("run %s: transient failure on attempt %d, will retry: %s",
@@ -166,3 +180,7 @@ class Worker:
 
 class RunNotEndedError(Exception):
     """The run did not reach a terminal status within the configured number of waits."""
+
+
+def _run_key(message: WorkMessage) -> tuple[str, str]:
+    return message.run.factory.resource_id.lower(), message.run.run_id

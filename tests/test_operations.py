@@ -189,6 +189,24 @@ def test_reconcile_timer_fails_loudly_for_an_unreadable_factory(stack: LocalStac
     assert [m.run.run_id for m in queued(stack)] == [recent["pipelineRun"]["runId"]]  # the readable one still went
 
 
+def test_a_reconciled_run_this_worker_already_pushed_costs_no_call(stack: LocalStack,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    factory = FACTORY.replace("contoso-adf-prod", "contoso-adf-twice")
+    recent = copy_of(BLOB_TO_SQL, datetime.now(UTC) - timedelta(minutes=10), factory=factory)
+    stack.adf.put_run(recent)
+    stack.send_completed(recent)
+    stack.host.drain(timeout_s=30)
+    assert stack.worker.outcomes[Outcome.PUSHED] == 1
+    adf_calls, purview_calls = sum(stack.worker.reader.calls.values()), stack.worker.writer.calls
+
+    monkeypatch.setenv("LINEAGE_FACTORIES", json.dumps([factory]))
+    function_app.reconcile_runs.build().get_user_function()(timer=None)
+    stack.host.drain(timeout_s=30)
+    assert stack.worker.outcomes[Outcome.SKIPPED] == 1
+    assert sum(stack.worker.reader.calls.values()) == adf_calls + 1  # the reconcile query, nothing for the run
+    assert stack.worker.writer.calls == purview_calls
+
+
 # ------------------------------------------------------------------------------------------------- push and replay
 
 
