@@ -6,14 +6,21 @@ writing to the local Purview over HTTPS. Two passes of the same pipelines in one
 cold caches (definitions, known assets, activity facts), the second — the next day's runs of the same pipelines —
 warm. The events of a pass are queued while the worker is paused, so a pass times the drain of a backlog. Then the
 same lineage the naive way (one Purview call per entity, a new connection per call, no definition cache) on a
-subset, for comparison. Usage::
+subset, for comparison.
 
-    python benchmarks/e2e.py [--runs 1000] [--naive-runs 200] [--repeat 1] [--profile FILE]
+Calls per run are counted by the local servers (every request they answered); CPU per run is read from /proc for
+the worker process(es), this process (the local Data Factory and Purview, which also checks every Purview request
+body against the published API spec) and Azurite. The worker runs up to ``--threads`` invocations at once, as the
+Functions Python worker runs synchronous functions on a thread pool. Usage::
+
+    python benchmarks/e2e.py [--runs 1000] [--naive-runs 200] [--repeat 1] [--threads 4] [--processes 1]
+                             [--new-assets] [--profile FILE(.pstats)]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
 import sys
 import tempfile
@@ -45,6 +52,7 @@ from lineage.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 NAIVE_WORKER = "--serve-naive-worker"
+PROFILED_WORKER = "--serve-cpu-profiled-worker"
 
 
 # ------------------------------------------------------------------------------------------- the naive way
@@ -168,7 +176,9 @@ def measure(runs: int, naive_runs: int, seed: int, workdir: Path, azurite: Azuri
     with lane("e2e", [*day1, *day2], azurite, tls, workdir / "e2e", worker_args=worker_args) as running:
         pause.touch()
         command = None
-        if profile is not None:
+        if profile is not None and profile.suffix == ".pstats":
+            command = [sys.executable, str(Path(__file__).resolve()), PROFILED_WORKER, str(profile)]
+        elif profile is not None:
             command = [sys.executable, "-m", "pyinstrument", "--renderer", "text", "-o", str(profile),
                        "-m", "lineage.local.worker_process"]
         for _ in range(processes):
@@ -202,17 +212,36 @@ def report(passes: Sequence[Pass]) -> None:
               + "; CPU ms per run: " + ", ".join(f"{name} {seconds / p.runs * 1000:.1f}"
                                                  for name, seconds in p.cpu_s.items())
               + f" (drain {p.drain_s / p.runs * 1000:.1f} ms per run)")
+    print("  floors: Data Factory, 1 run GET + 1 activity-run query per 100 activity runs (a run that is not known "
+          "makes only the GET); Purview, 1 bulk write per 1,000 entities (none for a run that cannot be read), "
+          "+ 1 lookup per asset type when a run names assets not seen before, + 1 per activity type the first "
+          "time a worker process writes that activity")
+
+
+def serve_cpu_profiled(out: Path, argv: list[str]) -> int:
+    """The worker under cProfile counting CPU time, not wall time (waits on the network do not show)."""
+    profiler = cProfile.Profile(timer=time.process_time)
+    profiler.enable()
+    try:
+        return worker_process.serve(argv)
+    finally:
+        profiler.disable()
+        profiler.dump_stats(out)
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == [NAIVE_WORKER]:
         return worker_process.serve(argv[1:], build=build_naive_worker)
+    if argv[:1] == [PROFILED_WORKER]:
+        return serve_cpu_profiled(Path(argv[1]), argv[2:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1000, help="runs per pass (default 1000)")
     parser.add_argument("--naive-runs", type=int, default=200, help="runs pushed the naive way (0: skip)")
     parser.add_argument("--repeat", type=int, default=1, help="measure this many times (the machine is noisy)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--profile", type=Path, help="profile the worker process with pyinstrument into this file")
+    parser.add_argument("--profile", type=Path, help="profile the worker process with pyinstrument into this file "
+                        "(wall time, as text; pip install pyinstrument); a name ending in .pstats: cProfile of its "
+                        "CPU time")
     parser.add_argument("--processes", type=int, default=1, help="worker processes (the host's worker process "
                         "count, or instances)")
     parser.add_argument("--threads", type=int, default=4, help="invocations at once in each worker process")

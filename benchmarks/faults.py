@@ -34,11 +34,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from benchmarks import corpus
 from benchmarks.harness import (
+    TERMINAL,
     Difference,
     Lane,
     Snapshot,
@@ -91,6 +93,7 @@ class Report:
     worker_starts: int = 0
     poison_by_class: Counter[str] = field(default_factory=Counter)
     duplicate_poison: int = 0
+    said_entities: int = 0  # what the runs themselves say Purview must hold
     reference_entities: int = 0
     reference_edges: int = 0
     entities: int = 0
@@ -120,7 +123,8 @@ class Report:
               + (f" ({self.duplicate_poison} run(s) poisoned twice: duplicated events)" if self.duplicate_poison
                  else ""))
         print(f"  Purview: {self.entities} entities, {self.edges} lineage edges "
-              f"(reference: {self.reference_entities}, {self.reference_edges})")
+              f"(reference: {self.reference_entities}, {self.reference_edges}; the runs' own explain output: "
+              f"{self.said_entities} entities, each activity with its latest run's facts)")
         if self.difference is not None:
             d = self.difference
             print(f"  compared with the reference: {len(d.missing)} missing, {len(d.extra)} extra, "
@@ -136,27 +140,27 @@ class Report:
 @dataclass(frozen=True)
 class FaultKind:
     name: str
-    inject: Callable[[Lane, random.Random], None]
+    inject: Callable[[Lane], None]
 
 
 FAULTS = (
-    FaultKind("purview 429 with Retry-After", lambda lane, _: lane.purview.inject(
+    FaultKind("purview 429 with Retry-After", lambda lane: lane.purview.inject(
         status=429, retry_after=1, path_contains="/entity/bulk", times=2)),
-    FaultKind("purview 429 without Retry-After", lambda lane, _: lane.purview.inject(
+    FaultKind("purview 429 without Retry-After", lambda lane: lane.purview.inject(
         status=429, path_contains="/entity/bulk")),
-    FaultKind("purview 500", lambda lane, _: lane.purview.inject(status=500, path_contains="/atlas/v2/")),
-    FaultKind("purview 503", lambda lane, _: lane.purview.inject(status=503, path_contains="/atlas/v2/", times=2)),
-    FaultKind("purview write answered after the timeout", lambda lane, _: lane.purview.inject(
+    FaultKind("purview 500", lambda lane: lane.purview.inject(status=500, path_contains="/atlas/v2/")),
+    FaultKind("purview 503", lambda lane: lane.purview.inject(status=503, path_contains="/atlas/v2/", times=2)),
+    FaultKind("purview write answered after the timeout", lambda lane: lane.purview.inject(
         status=0, respond_after_s=HTTP_TIMEOUT_S + 1, path_contains="/entity/bulk", method="POST")),
-    FaultKind("purview dropped connection", lambda lane, _: lane.purview.inject(
+    FaultKind("purview dropped connection", lambda lane: lane.purview.inject(
         drop=True, path_contains="/atlas/v2/")),
-    FaultKind("data factory 429 with Retry-After", lambda lane, _: lane.adf.inject(
+    FaultKind("data factory 429 with Retry-After", lambda lane: lane.adf.inject(
         status=429, retry_after=1, path_contains="/pipelineruns/")),
-    FaultKind("data factory 500", lambda lane, _: lane.adf.inject(status=500, path_contains="/queryActivityruns")),
-    FaultKind("data factory 503", lambda lane, _: lane.adf.inject(status=503, path_contains="/providers/", times=2)),
-    FaultKind("data factory too slow", lambda lane, _: lane.adf.inject(
+    FaultKind("data factory 500", lambda lane: lane.adf.inject(status=500, path_contains="/queryActivityruns")),
+    FaultKind("data factory 503", lambda lane: lane.adf.inject(status=503, path_contains="/providers/", times=2)),
+    FaultKind("data factory too slow", lambda lane: lane.adf.inject(
         status=0, delay_s=HTTP_TIMEOUT_S + 0.5, path_contains="/pipelineruns/")),
-    FaultKind("data factory dropped connection", lambda lane, _: lane.adf.inject(
+    FaultKind("data factory dropped connection", lambda lane: lane.adf.inject(
         drop=True, path_contains="/providers/")),
 )
 
@@ -195,7 +199,7 @@ class Injector:
                 while self.plan and self.plan[0][0] <= settled:
                     _, what = self.plan.pop(0)
                     if isinstance(what, FaultKind):
-                        what.inject(self.running, self.rng)
+                        what.inject(self.running)
                     else:
                         self._kill(mid_write=what == "kill-mid-write")
                 self._stop.wait(0.05)
@@ -246,7 +250,7 @@ def _lane(name: str, runs: Sequence[corpus.Run], setup: Setup) -> Iterator[Lane]
         yield running
 
 
-def run_reference(runs: Sequence[corpus.Run], setup: Setup) -> tuple[Snapshot, dict[str, set[str]], float]:
+def run_reference(runs: Sequence[corpus.Run], setup: Setup) -> tuple[Snapshot, list[dict[str, Any]], float]:
     started = time.perf_counter()
     with _lane("reference", runs, setup) as running:
         running.start_worker()
@@ -254,7 +258,7 @@ def run_reference(runs: Sequence[corpus.Run], setup: Setup) -> tuple[Snapshot, d
             running.deliver(run, schema="cloudevents" if i % 2 else "eventgrid")
         running.wait_until_settled([r.run_id for r in runs], timeout_s=60 + 2 * len(runs))
         running.stop_workers()
-        return snapshot(running.purview.entities()), dict(running.outcomes()), time.perf_counter() - started
+        return snapshot(running.purview.entities()), list(running.ledger_rows()), time.perf_counter() - started
 
 
 def run_suite(config: Config, azurite: Azurite | None = None) -> Report:
@@ -272,8 +276,8 @@ def run_suite(config: Config, azurite: Azurite | None = None) -> Report:
             used = azurite or own
             assert used is not None
             setup = Setup(config, used, tls, workdir)
-            reference, reference_outcomes, report.seconds["reference"] = run_reference(runs, setup)
-            _check_outcomes(report, runs, reference_outcomes, "reference lane")
+            reference, reference_rows, report.seconds["reference"] = run_reference(runs, setup)
+            _check_outcomes(report, runs, reference_rows, "reference lane")
             started = time.perf_counter()
             _run_faulty(report, runs, setup, reference)
             report.seconds["faulty"] = time.perf_counter() - started
@@ -292,7 +296,7 @@ def _run_faulty(report: Report, runs: Sequence[corpus.Run], setup: Setup, refere
             running.adf.hold_in_progress(run.run_id, reads=rng.choice((1, 2)))
         report.holds = len(held)
         running.start_worker()
-        with Injector(running, config, rng, total=len(runs)) as injector:
+        with Injector(running, config, random.Random(f"injector-{config.seed}"), total=len(runs)) as injector:
             report.duplicates = _deliver_with_duplicates(running, runs, config, rng)
             running.wait_until_settled([r.run_id for r in runs], timeout_s=120 + 3 * len(runs))
         if injector.error is not None:
@@ -306,7 +310,7 @@ def _run_faulty(report: Report, runs: Sequence[corpus.Run], setup: Setup, refere
             running.adf.faults_served)
         report.waits = sum(1 for row in running.ledger_rows() if row.get("outcome") == "waiting")
         report.leases_lost = _leases_lost(running)
-        _check_outcomes(report, runs, running.outcomes(), "faulty lane")
+        _check_outcomes(report, runs, running.ledger_rows(), "faulty lane")
         _check_poison(report, runs, running)
         if running.queue_depth():
             report.problems.append(f"{running.queue_depth()} messages left on the work queue")
@@ -314,6 +318,7 @@ def _run_faulty(report: Report, runs: Sequence[corpus.Run], setup: Setup, refere
     report.reference_entities, report.reference_edges = len(reference.entities), reference.edges
     report.entities, report.edges = len(actual.entities), actual.edges
     said = expected_entities(runs)
+    report.said_entities = len(said)
     for name, shot in (("reference", reference), ("faulty", actual)):
         if shot.duplicates:
             report.problems.append(f"{name} Purview holds duplicates: {shot.duplicates[:3]}")
@@ -358,17 +363,26 @@ def _leases_lost(running: Lane) -> int:
     return sum(w.errors().count("lease lost") for w in running.workers)
 
 
-def _check_outcomes(report: Report, runs: Sequence[corpus.Run], outcomes: dict[str, set[str]], where: str) -> None:
-    """Every run ended in exactly one place, the one expected of it."""
+def _check_outcomes(report: Report, runs: Sequence[corpus.Run], rows: Sequence[dict[str, Any]], where: str) -> None:
+    """Every run ended in exactly one place, the one expected of it, with a reason when it was not pushed."""
+    ended: dict[str, set[str]] = {}
+    unexplained: set[str] = set()
+    for row in rows:
+        if row.get("outcome") in TERMINAL:
+            ended.setdefault(str(row.get("runId")), set()).add(str(row["outcome"]))
+            if row["outcome"] != "pushed" and not str(row.get("detail") or "").strip():
+                unexplained.add(str(row.get("runId")))
     wrong = []
     for run in runs:
-        ended = outcomes.get(run.run_id, set())
-        if where == "faulty lane" and len(ended) == 1:
-            report.ended[next(iter(ended))] += 1
-        if ended != {run.expect}:
-            wrong.append(f"{run.kind} run {run.run_id}: {sorted(ended) or 'no outcome'} (expected {run.expect})")
+        places = ended.get(run.run_id, set())
+        if where == "faulty lane" and len(places) == 1:
+            report.ended[next(iter(places))] += 1
+        if places != {run.expect}:
+            wrong.append(f"{run.kind} run {run.run_id}: {sorted(places) or 'no outcome'} (expected {run.expect})")
     if wrong:
         report.problems.append(f"{where}: {len(wrong)} runs did not end where expected, e.g. {wrong[:3]}")
+    if unexplained:
+        report.problems.append(f"{where}: {len(unexplained)} runs skipped or poisoned without a reason")
 
 
 def _check_poison(report: Report, runs: Sequence[corpus.Run], running: Lane) -> None:

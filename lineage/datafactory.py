@@ -32,6 +32,7 @@ from azure.core.rest import HttpRequest
 from lineage.pipeline import activities_by_name
 from lineage.redact import redact
 from lineage.runrecord import FactoryId, check_pipeline_run
+from lineage.sessions import azure_transport
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,8 @@ class DataFactoryReader:
                         timeout=timeout_s * (retry_total + 1)),
             BearerTokenCredentialPolicy(credential, ARM_SCOPE),
         ]
-        self._client: PipelineClient[HttpRequest, Any] = PipelineClient(self.base_url, policies=policies)
+        self._client: PipelineClient[HttpRequest, Any] = PipelineClient(
+            self.base_url, policies=policies, transport=azure_transport())
         self._timeout_s = timeout_s
         self._verify = connection_verify
         self._cache = _Cache(cache_size, cache_ttl_s)

@@ -5,6 +5,11 @@ also when a scanned asset is re-sent without its mandatory attributes (field not
 which referenced data assets exist (cached: assets rarely disappear), references those, creates the missing ones in
 the same call under placeholder guids, and upserts our own Data Factory entities. One bulk call per run unless the
 run exceeds the per-call entity limit; then batches keep each operation together with the assets it creates.
+
+An activity's facts (status, last run time, rows, bytes, error message) describe its latest run. Runs reach the
+writer out of order (retries, duplicated events, several invocations at once), so it knows the ``lastRunTime``
+Purview holds for each activity (what it wrote itself, else one lookup per activity type) and sends an older run's
+activity without facts; the latest run's facts go whole, absent ones as null. Calls go over kept-alive connections.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from azure.core.credentials import TokenCredential
 from pyapacheatlas.auth.azcredential import AzCredentialWrapper
 from pyapacheatlas.core import AtlasClient
 from pyapacheatlas.core.util import AtlasException, AtlasResponse
+
+from lineage.sessions import EnvironmentOnceSession
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +86,7 @@ class _SessionAtlasClient(AtlasClient):  # type: ignore[misc] # pyapacheatlas is
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._sessions, "session", None)
         if session is None:
-            session = self._sessions.session = requests.Session()
+            session = self._sessions.session = EnvironmentOnceSession()
         return session
 
     def _send(self, method: str, url: str, options: Mapping[str, Any], *, params: Any = None, body: Any = None,

@@ -31,5 +31,5 @@ def test_fifty_runs_through_every_fault_end_as_a_calm_run_does(azurite: Azurite)
     assert report.expected["pushed"] > 0 and report.expected["skipped"] > 0 and report.expected["poisoned"] > 0
     assert sum(report.poison_by_class.values()) >= report.expected["poisoned"]
     assert report.difference is not None and report.difference.none
-    assert report.entities == report.reference_entities > 0
+    assert report.entities == report.reference_entities == report.said_entities > 0
     assert report.edges == report.reference_edges > 0

@@ -4,6 +4,10 @@ The Functions host cannot be installed here (Core Tools downloads its binary at 
 its part for the two triggers: Event Grid payloads go through ``azure.functions``' own converter and the handler's
 output bindings land on the queue base64-encoded; the work queue is polled with the host's semantics — dequeue
 count, a visibility timeout before a retry, ``maxDequeueCount`` and the bare-body move to ``<queue>-poison``.
+Messages are received a batch per service call and held under a lease the host renews while it holds them; a
+process that dies loses its messages only until their lease ends. ``serve`` runs several invocations at once, as
+the Python worker runs synchronous functions on a thread pool (``lineage.local.worker_process`` runs it in an OS
+process of its own).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from azure.functions.queue import QueueMessage
 from azure.storage.queue import QueueClient, QueueServiceClient
 
 from lineage.queues import POISON_SUFFIX, Queues
+from lineage.sessions import azure_transport
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +95,8 @@ class LocalHost:
         self.settings = settings or HostSettings.from_host_json()
         self._on_run_completed = on_run_completed
         self._push_lineage = push_lineage
-        service = QueueServiceClient.from_connection_string(connection_string)
+        service = QueueServiceClient.from_connection_string(
+            connection_string, transport=azure_transport())
         # Raw clients: the host reads bodies as stored and decodes them itself, so an undecodable body is seen.
         self._raw_work: QueueClient = service.get_queue_client(queues.work.queue_name)
         self._raw_poison: QueueClient = service.get_queue_client(queues.work.queue_name + POISON_SUFFIX)

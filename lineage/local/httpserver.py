@@ -7,6 +7,8 @@ with ``Retry-After``, 5xx bursts, slow answers and dropped connections.
 from __future__ import annotations
 
 import json
+import ssl
+import sys
 import threading
 import time
 from collections import Counter
@@ -143,7 +145,7 @@ class LocalServer:
             def do_DELETE(self) -> None:
                 server._handle(self, "DELETE")
 
-        httpd = ThreadingHTTPServer(self._address, RequestHandler)
+        httpd = _Server(self._address, RequestHandler)
         httpd.daemon_threads = True
         httpd.socket = self._tls.server_context().wrap_socket(httpd.socket, server_side=True)
         self._httpd = httpd
@@ -230,6 +232,15 @@ class LocalServer:
             handler.send_header(key, value)
         handler.end_headers()
         handler.wfile.write(payload)
+
+
+class _Server(ThreadingHTTPServer):
+    """A client that went away mid-request (killed, timed out, or dropped by a fault) is not the server's error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError | ssl.SSLError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _fault_kind(fault: Fault) -> str:
