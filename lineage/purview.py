@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -210,21 +210,12 @@ class PurviewWriter:
         """Each activity's ``lastRunTime`` in Purview (0 when it has none): remembered, else one lookup per type."""
         with self._known_lock:
             found = {k: self._last_runs[k] for k in activities if k in self._last_runs}
-        missing_by_type: dict[str, list[str]] = {}
-        for type_name, qn in sorted(set(activities) - set(found)):
-            missing_by_type.setdefault(type_name, []).append(qn)
-        for type_name, names in missing_by_type.items():
-            for start in range(0, len(names), _LOOKUP_CHUNK):
-                chunk = names[start:start + _LOOKUP_CHUNK]
-                body = self._call("lookup", partial(self._client.get_entity, qualifiedName=chunk,
-                                                    typeName=type_name, ignoreRelationships=True, minExtInfo=True))
-                for name in chunk:
-                    found[(type_name, name)] = 0
-                for entity in body.get("entities", []) if isinstance(body, Mapping) else []:
-                    attributes = entity.get("attributes") or {}
-                    stored_qn, when = attributes.get("qualifiedName"), attributes.get("lastRunTime")
-                    if isinstance(stored_qn, str) and isinstance(when, int):
-                        found[(type_name, stored_qn)] = when
+        missing = set(activities) - set(found)
+        found.update(dict.fromkeys(missing, 0))
+        for key, attributes in self._lookup(missing):
+            when = attributes.get("lastRunTime")
+            if isinstance(when, int):
+                found[key] = when
         with self._known_lock:
             for key in activities:
                 self._last_runs[key] = max(found[key], self._last_runs.get(key, 0))
@@ -263,20 +254,24 @@ class PurviewWriter:
         wanted = {_key(a) for a in assets}
         with self._known_lock:
             found = {k for k in wanted if k in self._known}
-        missing_by_type: dict[str, list[str]] = {}
-        for type_name, qn in sorted(wanted - found):
-            missing_by_type.setdefault(type_name, []).append(qn)
-        for type_name, names in missing_by_type.items():
+        found.update(key for key, _ in self._lookup(wanted - found))
+        self._remember_assets(found)
+        return found
+
+    def _lookup(self, keys: Iterable[tuple[str, str]]) -> Iterator[tuple[tuple[str, str], Mapping[str, Any]]]:
+        """The stored attributes of those entities Purview has: one call per type and chunk of qualifiedNames."""
+        by_type: dict[str, list[str]] = {}
+        for type_name, qn in sorted(keys):
+            by_type.setdefault(type_name, []).append(qn)
+        for type_name, names in by_type.items():
             for start in range(0, len(names), _LOOKUP_CHUNK):
                 chunk = names[start:start + _LOOKUP_CHUNK]
                 body = self._call("lookup", partial(self._client.get_entity, qualifiedName=chunk,
                                                     typeName=type_name, ignoreRelationships=True, minExtInfo=True))
                 for entity in body.get("entities", []) if isinstance(body, Mapping) else []:
-                    qn = entity.get("attributes", {}).get("qualifiedName")
-                    if isinstance(qn, str):
-                        found.add((type_name, qn))
-        self._remember_assets(found)
-        return found
+                    attributes = entity.get("attributes")
+                    if isinstance(attributes, Mapping) and isinstance(attributes.get("qualifiedName"), str):
+                        yield (type_name, attributes["qualifiedName"]), attributes
 
     def _remember_assets(self, keys: Iterable[tuple[str, str]]) -> None:
         with self._known_lock:

@@ -30,11 +30,7 @@ def stack(azurite: Azurite) -> Iterator[LocalStack]:
 
 @pytest.fixture(autouse=True)
 def clean(stack: LocalStack) -> None:
-    stack.purview.reset()
-    stack.purview.clear_faults()
-    stack.queues.work.clear_messages()
-    stack.queues.poison.clear_messages()
-    stack.worker.outcomes.clear()
+    stack.reset()
     stack.host.stats.invocations = stack.host.stats.leases_lost = 0
 
 

@@ -51,13 +51,7 @@ def env(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PURVIEW_ENDPOINT", f"{stack.purview.url}/datamap/api/atlas/v2")
     monkeypatch.setenv("LINEAGE_RECONCILE_SCHEDULE", "0 */15 * * * *")
     monkeypatch.delenv("LINEAGE_FACTORIES", raising=False)
-    stack.purview.reset()
-    stack.purview.clear_faults()
-    stack.adf.clear_faults()
-    stack.adf.allow_all()
-    stack.queues.work.clear_messages()
-    stack.queues.poison.clear_messages()
-    stack.worker.outcomes.clear()
+    stack.reset()
 
 
 def run(stack: LocalStack, *argv: str) -> int:

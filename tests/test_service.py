@@ -41,12 +41,7 @@ def stack(azurite: Azurite) -> Iterator[LocalStack]:
 
 @pytest.fixture(autouse=True)
 def clean(stack: LocalStack) -> None:
-    stack.purview.reset()
-    stack.purview.clear_faults()
-    stack.adf.clear_faults()
-    stack.queues.work.clear_messages()
-    stack.queues.poison.clear_messages()
-    stack.worker.outcomes.clear()
+    stack.reset()
 
 
 def predicted(record: dict[str, Any]) -> set[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:

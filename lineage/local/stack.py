@@ -46,6 +46,16 @@ class LocalStack:
     worker: Worker
     credential: LocalCredential
 
+    def reset(self) -> None:
+        """A clean slate between tests: no entities, faults, denials, messages or counted outcomes."""
+        self.purview.reset()
+        self.purview.clear_faults()
+        self.adf.clear_faults()
+        self.adf.allow_all()
+        self.queues.work.clear_messages()
+        self.queues.poison.clear_messages()
+        self.worker.outcomes.clear()
+
     def send_completed(self, record: Mapping[str, Any], *, schema: str = "eventgrid") -> str:
         """Deliver the run-completed event of a run record, as our Data Factory emitter would send it."""
         parsed = RunRecord.from_json(record)
