@@ -39,4 +39,4 @@ def push_lineage(msg: func.QueueMessage) -> None:
 @app.function_name("reconcile_runs")
 @app.timer_trigger(arg_name="timer", schedule="%LINEAGE_RECONCILE_SCHEDULE%")
 def reconcile_runs(timer: func.TimerRequest) -> None:
-    service.reconcile()
+    service.reconcile(past_due=bool(timer and timer.past_due))

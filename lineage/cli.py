@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import TokenCredential
+from azure.core.exceptions import AzureError
 
 from lineage import emitter, poison_queue, reconcile, service
 from lineage.config import ConfigError, LineageOptions
@@ -44,6 +45,10 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     except (RunRecordError, ConfigError, SettingsError, EventError, reconcile.WindowError, DataFactoryError,
             PurviewError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+    except AzureError as exc:  # the queues' SDK: unreachable account, missing role, missing queue
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"error: Azure Storage call failed: {type(exc).__name__}: {first}", file=sys.stderr)
         return EXIT_REJECTED
 
 
@@ -81,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     purge = actions.add_parser("purge", help="delete messages")
     which = purge.add_mutually_exclusive_group(required=True)
     which.add_argument("ids", nargs="*", default=[], metavar="ID")
-    which.add_argument("--older-than", type=float, metavar="DAYS", help="only messages older than this")
+    which.add_argument("--older-than", type=_days, metavar="DAYS", help="only messages older than this")
     which.add_argument("--all", action="store_true")
     purge.add_argument("--json", action="store_true")
     purge.set_defaults(handler=_poison_purge)
@@ -113,15 +118,16 @@ def _parser() -> argparse.ArgumentParser:
         description="Make <PIPELINE>_with_lineage: it runs PIPELINE and then posts the run-completed event to the "
                     "Event Grid topic with the factory's managed identity. Trigger the wrapper instead of the "
                     "pipeline. With --print it is only printed (import it in Data Factory Studio yourself); "
-                    "--web-activity prints the alternative: a Web activity to append to the pipeline itself.")
+                    "--web-activity prints the alternative: activities to append to the pipeline itself (the Web "
+                    "activity, and a Fail activity per AFTER so that the run still fails when they did).")
     wrap.add_argument("--factory", required=True, metavar="RESOURCE_ID")
     wrap.add_argument("--pipeline", required=True)
     wrap.add_argument("--topic-endpoint", required=True, metavar="URL",
                       help="the topic's endpoint, https://<topic>.<region>-1.eventgrid.azure.net/api/events")
     shape = wrap.add_mutually_exclusive_group()
     shape.add_argument("--print", action="store_true", help="print the wrapper pipeline instead of adding it")
-    shape.add_argument("--web-activity", nargs="*", metavar="AFTER",
-                       help="print a Web activity to append after these activities instead")
+    shape.add_argument("--web-activity", nargs="+", metavar="AFTER",
+                       help="print the activities to append after these (the pipeline's last) instead")
     wrap.set_defaults(handler=_wrap)
 
     doctor = commands.add_parser(
@@ -163,7 +169,11 @@ def _factories(args: argparse.Namespace) -> list[FactoryId]:
 
 
 def _push(args: argparse.Namespace) -> int:
-    ref = run_ref({"factoryId": args.factory, "runId": args.run_id})
+    try:
+        ref = run_ref({"factoryId": args.factory, "runId": args.run_id})
+    except EventError as exc:
+        raise SettingsError(str(exc).replace("event data.runId", "--run-id").replace("event data", "--factory")) \
+            from exc
     worker = service.build_worker(_credential(args), os.environ, queues=_no_queues())
     run = worker.reader.pipeline_run(ref.factory, ref.run_id)
     if str(run.get("status")) in NOT_ENDED:
@@ -224,7 +234,7 @@ def _backfill_now(credential: TokenCredential, factories: list[FactoryId], windo
             runs.extend((factory, run) for run in reconcile.ended_runs(worker.reader, factory, window, pipelines,
                                                                        report))
         except DataFactoryError as exc:
-            report.failures[factory.factory_name] = str(exc)
+            report.failures[f"factory {factory.factory_name}"] = str(exc)
     outcomes: dict[str, int] = {}
     failures: dict[str, str] = dict(report.failures)
     with _progress("processed", total=len(runs)) as bar:
@@ -233,7 +243,7 @@ def _backfill_now(credential: TokenCredential, factories: list[FactoryId], windo
                 processed = worker.process_run(reconcile.work_message(factory, run, "backfill"), run)
                 outcomes[processed.outcome.value] = outcomes.get(processed.outcome.value, 0) + 1
             except (DataFactoryError, PurviewError, RunRecordError) as exc:
-                failures[str(run["runId"])] = f"{type(exc).__name__}: {exc}"
+                failures[f"run {run['runId']}"] = f"{type(exc).__name__}: {exc}"
             bar.update()
     summary = {"window": [window.after.isoformat(), window.before.isoformat()], "found": dict(report.found),
                "notEnded": dict(report.not_ended), "outcomes": outcomes, "failures": failures}
@@ -245,7 +255,7 @@ def _wrap(args: argparse.Namespace) -> int:
     if not args.topic_endpoint.startswith("https://"):
         raise SettingsError("--topic-endpoint must be the topic's https:// endpoint")
     if args.web_activity is not None:
-        sys.stdout.write(dumps(emitter.end_activity(factory, args.topic_endpoint, args.web_activity)))
+        sys.stdout.write(dumps(emitter.end_activities(factory, args.topic_endpoint, args.web_activity)))
         return 0
     reader = service.build_reader(_credential(args), os.environ)
     pipeline = reader.definition(factory, "pipelines", args.pipeline)
@@ -292,11 +302,24 @@ def _progress(unit: str, total: int | None = None) -> Any:
     return tqdm(total=total, unit=" runs", desc=unit, file=sys.stderr, disable=None, leave=False)
 
 
+def _days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from exc
+    if not 0 <= days <= 3_650:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError("--older-than takes 0 to 3650 days")
+    return days
+
+
 def _moment(text: str) -> datetime:
     """An ISO time or date (UTC unless it says otherwise), or an age: ``90m``, ``12h``, ``3d``."""
     units = {"m": "minutes", "h": "hours", "d": "days"}
     if text[-1:] in units and text[:-1].isdigit():
-        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+        try:
+            return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+        except OverflowError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} reaches before year 1") from exc
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:

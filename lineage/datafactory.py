@@ -164,6 +164,10 @@ class DataFactoryReader:
                 record["globalParameters"] = parameters.get("properties") or {}
         return record
 
+    def factory(self, factory: FactoryId) -> dict[str, Any]:
+        """The factory resource itself (``doctor``: does it exist, may we read it)."""
+        return self._json("factory", "GET", _base(factory))
+
     def definition(self, factory: FactoryId, kind: str, name: str) -> dict[str, Any]:
         """The body of ``GET {kind}/{name}``, uncached and raising on 404 (for ``wrap`` and ``doctor``)."""
         return self._json(kind, "GET", f"{_base(factory)}/{kind}/{quote(name, safe='')}")
@@ -253,7 +257,7 @@ def _error(kind: str, path: str, status: int, body: Any, not_found: type[DataFac
     if status == 403:
         action = {"activityRuns": "pipelineruns/queryactivityruns/action", "run": "pipelineruns/read",
                   "queryPipelineRuns": "querypipelineruns/action",
-                  "pipelines/write": "pipelines/write"}.get(kind, f"{kind}/read")
+                  "pipelines/write": "pipelines/write", "factory": "read"}.get(kind, f"{kind}/read")
         return DataFactoryError(f"the identity lacks Microsoft.DataFactory/factories/{action} on factory "
                                 f"{where.split('/')[0]} ({code or 'AuthorizationFailed'})", status=status, code=code)
     if status == 401:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
 from lineage import reconcile, service
+from lineage.config import ConfigError, LineageOptions
 from lineage.datafactory import ARM_SCOPE, DataFactoryError, DataFactoryReader
 from lineage.entities import written_schema
 from lineage.extract import KINDS
@@ -76,11 +77,16 @@ def run_checks(credential: TokenCredential, env: Mapping[str, str],
 
 def _settings(env: Mapping[str, str]) -> list[Check]:
     checks = [
-        _setting("PURVIEW_ACCOUNT_NAME / PURVIEW_ENDPOINT", lambda: service.purview_endpoint(env)),
-        _setting("LINEAGE_SETTINGS", lambda: "valid" if service.lineage_options(env) else ""),
-        _setting("retry and wait limits", lambda: str(service.worker_settings(env))),
-        _setting("LINEAGE_FACTORIES", lambda: f"{len(reconcile.factories_from_setting(env))} factories"),
-        _setting("LINEAGE_RECONCILE_WINDOW_MINUTES", lambda: f"{reconcile.window_minutes(env)} minutes"),
+        _setting("PURVIEW_ACCOUNT_NAME / PURVIEW_ENDPOINT", lambda: service.purview_endpoint(env),
+                 "set PURVIEW_ACCOUNT_NAME to the Purview account's name"),
+        _setting("LINEAGE_SETTINGS", lambda: "valid" if service.lineage_options(env) else "",
+                 "correct LINEAGE_SETTINGS: a JSON object with the keys of README 'Settings'"),
+        _setting("retry and wait limits", lambda: str(service.worker_settings(env)),
+                 "set LINEAGE_MAX_DEQUEUE_COUNT, LINEAGE_MAX_WAITS and LINEAGE_WAIT_SECONDS to whole numbers"),
+        _setting("LINEAGE_FACTORIES", lambda: f"{len(reconcile.factories_from_setting(env))} factories",
+                 "set LINEAGE_FACTORIES to a JSON array of factory resource ids"),
+        _setting("LINEAGE_RECONCILE_WINDOW_MINUTES", lambda: f"{reconcile.window_minutes(env)} minutes",
+                 "set LINEAGE_RECONCILE_WINDOW_MINUTES to whole minutes, more than the schedule's interval"),
     ]
     if not (env.get("AzureWebJobsStorage__queueServiceUri") or env.get("AzureWebJobsStorage")):
         checks.append(Check("settings", "queue storage", False, "no storage account configured",
@@ -92,11 +98,11 @@ def _settings(env: Mapping[str, str]) -> list[Check]:
     return checks
 
 
-def _setting(name: str, read: Callable[[], str]) -> Check:
+def _setting(name: str, read: Callable[[], str], fix: str) -> Check:
     try:
         return Check("settings", name, True, read())
-    except (service.SettingsError, reconcile.WindowError, ValueError) as exc:
-        return Check("settings", name, False, str(exc), f"correct {name.split(' ', maxsplit=1)[0]} in the app settings")
+    except (service.SettingsError, reconcile.WindowError, ConfigError, ValueError) as exc:
+        return Check("settings", name, False, str(exc), fix)
 
 
 def _dequeue_count(env: Mapping[str, str]) -> Check:
@@ -136,7 +142,8 @@ def _queues(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]:
     try:
         queues = service.connect_queues(env, credential)
     except service.SettingsError as exc:
-        return [Check("queues", "connect", False, str(exc), "set the queue storage settings")]
+        return [Check("queues", "connect", False, str(exc),
+                      "set AzureWebJobsStorage__queueServiceUri to https://<account>.queue.core.windows.net")]
     return [_queue(client_name, client) for client_name, client in
             (("work queue", queues.work), ("poison queue", queues.poison))]
 
@@ -148,9 +155,13 @@ def _queue(what: str, client: Any) -> Check:
     except ResourceNotFoundError:
         return Check("queues", f"{what} {name}", False, "does not exist",
                      "deploy infra/ (it declares both queues) or create the queue")
+    except HttpResponseError as exc:
+        fix = ("grant the identity Storage Queue Data Contributor on the storage account" if exc.status_code == 403
+               else "check the storage account in AzureWebJobsStorage__queueServiceUri")
+        return Check("queues", f"{what} {name}", False, f"HTTP {exc.status_code}: {_first_line(exc)}", fix)
     except AzureError as exc:
         return Check("queues", f"{what} {name}", False, f"{type(exc).__name__}: {_first_line(exc)}",
-                     "grant the identity Storage Queue Data Contributor on the storage account")
+                     "check the storage account's address and that this machine can reach it")
     count = properties.approximate_message_count
     detail = f"{count} message(s)" if count is not None else "reachable"
     if what == "poison queue" and count:
@@ -165,24 +176,34 @@ def _queue(what: str, client: Any) -> Check:
 def _factory(reader: DataFactoryReader, factory: FactoryId) -> list[Check]:
     """Each permission the worker uses, by a call that needs exactly it (a probe id answers 404 when allowed)."""
     now = datetime.now(UTC)
-    probes: list[tuple[str, Callable[[], Any]]] = [
-        ("querypipelineruns/action",
+    try:
+        reader.factory(factory)
+    except DataFactoryError as exc:
+        if exc.status == 404:  # every probe below would answer 404 too, and look allowed
+            return [Check("datafactory", f"{factory.factory_name}: the factory", False, str(exc),
+                          "check the factory's resource id (subscription, resource group, name)")]
+        if exc.status != 403:
+            return [Check("datafactory", f"{factory.factory_name}: the factory", False, str(exc),
+                          "check DATAFACTORY_ENDPOINT and that this machine can reach Azure Resource Manager")]
+    probes: list[tuple[str, bool, Callable[[], Any]]] = [  # (action, whether 404 means allowed, the call)
+        ("read", False, lambda: reader.factory(factory)),
+        ("querypipelineruns/action", False,
          lambda: next(iter(reader.query_pipeline_runs(factory, now - timedelta(minutes=1), now)), None)),
-        ("pipelineruns/read", lambda: reader.pipeline_run(factory, PROBE_RUN)),
-        ("pipelineruns/queryactivityruns/action",
+        ("pipelineruns/read", True, lambda: reader.pipeline_run(factory, PROBE_RUN)),
+        ("pipelineruns/queryactivityruns/action", True,
          lambda: reader.activity_runs(factory, {"runId": PROBE_RUN, "runStart": now.isoformat(),
                                                 "runEnd": now.isoformat()})),
-        *[(f"{kind}/read", _definition_probe(reader, factory, kind))
-          for kind in ("pipelines", "datasets", "linkedservices", "dataflows")],
+        *[(f"{kind}/read", True, _definition_probe(reader, factory, kind))
+          for kind in ("pipelines", "datasets", "linkedservices", "dataflows", "globalParameters")],
     ]
     checks = []
-    for action, probe in probes:
+    for action, probed_by_name, probe in probes:
         name = f"{factory.factory_name}: Microsoft.DataFactory/factories/{action}"
         try:
             probe()
             checks.append(Check("datafactory", name, True))
         except DataFactoryError as exc:
-            if exc.status == 404:
+            if exc.status == 404 and probed_by_name:
                 checks.append(Check("datafactory", name, True, "allowed (probe not found, as expected)"))
             elif exc.status == 403:
                 checks.append(Check("datafactory", name, False, "denied", ROLE_HINT))
@@ -202,9 +223,12 @@ def _definition_probe(reader: DataFactoryReader, factory: FactoryId, kind: str) 
 def _purview(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]:
     try:
         writer = PurviewWriter(credential, service.purview_endpoint(env), max_attempts=2)
-        options = service.lineage_options(env)
     except service.SettingsError as exc:
         return [Check("purview", "connect", False, str(exc), "set PURVIEW_ACCOUNT_NAME")]
+    try:
+        options = service.lineage_options(env)
+    except (service.SettingsError, ConfigError):
+        options = LineageOptions()  # reported by the settings checks; the types are checked with the defaults
     definitions = _Definitions(writer)
     try:
         checks = [_own_type(definitions, name, attributes, relationships) for name, (attributes, relationships)

@@ -110,11 +110,33 @@ def wrapper_pipeline(factory: FactoryId, pipeline_name: str, pipeline: Mapping[s
     return {"name": wrapper_name(pipeline_name), "properties": wrapped}
 
 
-def end_activity(factory: FactoryId, topic_endpoint: str, after: list[str]) -> dict[str, Any]:
-    """The Web activity to append to a pipeline, after its last activities (``after``), on any outcome."""
+def end_activities(factory: FactoryId, topic_endpoint: str, after: list[str]) -> list[dict[str, Any]]:
+    """Activities to append to a pipeline after its last ones (``after``): the Web activity, on any outcome, and for
+    each of ``after`` a Fail activity that runs when it failed.
+
+    Data Factory judges a run by its leaf activities: with the Web activity as the only leaf, a run whose last
+    activity failed would be reported Succeeded. The Fail activities keep the failure (skipped when their activity
+    succeeded, which leaves the run's outcome to their parents).
+    """
     body = event_body(factory, "pipeline().RunId", "pipeline().Pipeline")
-    return publish_activity(topic_endpoint, body, [{"activity": name, "dependencyConditions": ["Completed"]}
-                                                   for name in after])
+    publish = publish_activity(topic_endpoint, body, [{"activity": name, "dependencyConditions": ["Completed"]}
+                                                      for name in after])
+    fails = [{
+        "name": f"Fail as {name} did"[:55],
+        "type": "Fail",
+        "dependsOn": [{"activity": name, "dependencyConditions": ["Failed"]},
+                      {"activity": PUBLISH_ACTIVITY, "dependencyConditions": ["Completed"]}],
+        "userProperties": [],
+        "typeProperties": {"message": {"value": f"@activity('{_quoted(name)}').error.message", "type": "Expression"},
+                           "errorCode": {"value": f"@activity('{_quoted(name)}').error.errorCode",
+                                         "type": "Expression"}},
+    } for name in after]
+    return [publish, *fails]
+
+
+def _quoted(name: str) -> str:
+    """An activity name inside a single-quoted expression literal ('' escapes a quote)."""
+    return name.replace("'", "''")
 
 
 def wrapper_name(pipeline_name: str) -> str:

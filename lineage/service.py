@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,8 @@ def lineage_options(env: Mapping[str, str]) -> LineageOptions:
         doc = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise SettingsError(f"LINEAGE_SETTINGS is not JSON: {exc}") from exc
+    if not isinstance(doc, Mapping):
+        raise SettingsError("LINEAGE_SETTINGS must be a JSON object (see README 'Settings')")
     return LineageOptions.from_mapping(doc)
 
 
@@ -95,11 +98,15 @@ def connect_queues(env: Mapping[str, str], credential: TokenCredential | None = 
     except ValueError as exc:
         raise SettingsError(f"LINEAGE_QUEUE_NAME: {exc}") from exc
     service_uri = env.get("AzureWebJobsStorage__queueServiceUri")
-    if service_uri:
-        return Queues.connect(name, account_url=service_uri, credential=credential or default_credential())
     connection = env.get("AzureWebJobsStorage")
-    if connection:
-        return Queues.connect(name, connection_string=connection)
+    try:
+        if service_uri:
+            return Queues.connect(name, account_url=service_uri, credential=credential or default_credential())
+        if connection:
+            return Queues.connect(name, connection_string=connection)
+    except ValueError as exc:  # the SDK's message names no secret: "Connection string is ... malformed"
+        setting = "AzureWebJobsStorage__queueServiceUri" if service_uri else "AzureWebJobsStorage"
+        raise SettingsError(f"{setting}: {exc}") from exc
     raise SettingsError("set AzureWebJobsStorage__queueServiceUri (identity) or AzureWebJobsStorage (local)")
 
 
@@ -115,13 +122,16 @@ def build_worker(credential: TokenCredential, env: Mapping[str, str], *, queues:
                   lineage_options(env), worker_settings(env))
 
 
-def reconcile(env: Mapping[str, str] | None = None) -> WindowReport:
+def reconcile(env: Mapping[str, str] | None = None, *, past_due: bool = False) -> WindowReport:
     """The ``reconcile_runs`` pass: queue every run of the configured factories that ended in the last window.
 
     A factory that could not be read fails the pass (after the others were done), so the failure shows in the
     Functions host's logs and alerts instead of passing silently.
     """
     env = os.environ if env is None else env
+    if past_due:
+        log.warning("reconcile_runs is late: runs that ended before its window and whose events were lost are "
+                    "not queued; run `python -m lineage backfill` over the gap")
     try:
         factories = factories_from_setting(env)
         window = Window.last(window_minutes(env))
@@ -157,6 +167,7 @@ def _safe_json(data: Any) -> str:
 
 
 _worker: Worker | None = None
+_worker_lock = threading.Lock()
 
 
 def install_worker(instance: Worker | None) -> None:
@@ -169,5 +180,7 @@ def worker() -> Worker:
     """The process-wide worker (its caches of definitions and known assets live as long as the process)."""
     global _worker  # noqa: PLW0603 - one worker per Functions process, built on first use
     if _worker is None:
-        _worker = build_worker(default_credential(), os.environ)
+        with _worker_lock:  # invocations run on a thread pool: build it once, whichever comes first
+            if _worker is None:
+                _worker = build_worker(default_credential(), os.environ)
     return _worker

@@ -291,8 +291,11 @@ def test_wrap_web_activity_and_print_need_no_write_access(stack: LocalStack,
     assert json.loads(capsys.readouterr().out)["name"] == "LoadDailySales_with_lineage"
     assert run(stack, "wrap", "--factory", FACTORY, "--pipeline", "LoadDailySales", "--topic-endpoint", topic,
                "--web-activity", "CopySales") == 0
-    activity = json.loads(capsys.readouterr().out)
+    activity, fail = json.loads(capsys.readouterr().out)
     assert activity["dependsOn"] == [{"activity": "CopySales", "dependencyConditions": ["Completed"]}]
+    assert fail["type"] == "Fail" and fail["dependsOn"] == [
+        {"activity": "CopySales", "dependencyConditions": ["Failed"]},
+        {"activity": PUBLISH_ACTIVITY, "dependencyConditions": ["Completed"]}]  # the run still fails when it did
     scope = Scope(system={"RunId": "r-1", "Pipeline": "LoadDailySales"}, overrides={"utcnow()": "t"})
     [event] = json.loads(resolve(activity["typeProperties"]["body"], scope))
     assert event["data"] == {"runId": "r-1", "factoryId": FACTORY, "pipelineName": "LoadDailySales"}
@@ -304,6 +307,31 @@ def test_wrap_web_activity_and_print_need_no_write_access(stack: LocalStack,
 def test_doctor_passes_on_a_complete_setup(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(stack, "doctor", "--factory", FACTORY) == 0, capsys.readouterr().out
     assert "checks ok" in capsys.readouterr().out
+
+
+def test_doctor_says_a_factory_does_not_exist_rather_than_that_all_is_allowed(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = FACTORY.replace("contoso-adf-prod", "contoso-adf-typo")
+    assert run(stack, "doctor", "--factory", missing, "--json") == 1
+    failed = [c for c in json.loads(capsys.readouterr().out)["checks"] if not c["ok"]]
+    assert [c["name"] for c in failed] == ["contoso-adf-typo: the factory"]
+    assert "resource id" in failed[0]["fix"]
+
+
+def test_commands_report_storage_and_argument_errors_without_a_traceback(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AzureWebJobsStorage", "not a connection string")
+    assert run(stack, "poison", "list") == 1
+    assert "AzureWebJobsStorage" in capsys.readouterr().err
+    monkeypatch.setenv("AzureWebJobsStorage", stack.azurite.connection_string)
+    monkeypatch.setenv("LINEAGE_QUEUE_NAME", "no-such-queue")
+    assert run(stack, "poison", "list") == 1
+    assert "Azure Storage call failed: ResourceNotFoundError" in capsys.readouterr().err
+    assert run(stack, "push", "--factory", FACTORY, "--run-id", "bad id!") == 1
+    assert "--run-id" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run(stack, "backfill", "--factory", FACTORY, "--since", "99999999d")
+    assert "before year 1" in capsys.readouterr().err
 
 
 def test_doctor_names_a_missing_permission_and_a_missing_type(stack: LocalStack,

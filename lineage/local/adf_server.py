@@ -98,6 +98,8 @@ class AdfServer(LocalServer):
         if request.method == "PUT" and len(parts) == 2 and parts[0].lower() == "pipelines":
             return self._put_pipeline(factory, parts[1], request.body)
         if request.method == "GET" and not parts:
+            if not self._records(factory):
+                return self._error(404, "ResourceNotFound", f"The Resource '{factory}' was not found")
             return Response(200, {"id": factory, "name": factory.rsplit("/", 1)[-1],
                                   "type": "Microsoft.DataFactory/factories", "properties": {}})
         return self._error(404, "NotFound", f"no route for {request.method} {match['rest']}")
