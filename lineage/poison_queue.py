@@ -8,10 +8,11 @@ only after its replay was sent, so nothing is lost if the command stops halfway.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lineage.events import RECONCILED, REPLAYED, EventError, WorkMessage
 from lineage.poison import PoisonEnvelope, read_poison
 from lineage.queues import Queues
 
@@ -51,7 +52,7 @@ def replay(queues: Queues, ids: set[str] | None) -> list[PoisonItem]:
     """Put the original messages back on the work queue (all, or those with the given ids) and remove them here."""
     done = []
     for message, item in _received(queues, ids):
-        queues.send(item.envelope.message)
+        queues.send(_as_replay(item.envelope.message))
         queues.poison.delete_message(message)
         done.append(item)
     return done
@@ -96,3 +97,13 @@ def _release(queues: Queues, message: Any) -> None:
 
 def _item(message: Any) -> PoisonItem:
     return PoisonItem(id=str(message.id), inserted_on=message.inserted_on, envelope=read_poison(str(message.content)))
+
+
+def _as_replay(body: str) -> str:
+    """A message the reconcile timer queued goes back marked as replayed: workers skip reconciled runs they
+    remember poisoning, and a replay is meant to run. Anything else goes back exactly as it was."""
+    try:
+        message = WorkMessage.from_json(body)
+    except EventError:
+        return body
+    return replace(message, event_id=REPLAYED).to_json() if message.event_id == RECONCILED else body

@@ -81,15 +81,16 @@ class Worker:
         self.outcomes: Counter[Outcome] = Counter()
         self.listeners: list[Callable[[Processed], None]] = []  # told what became of each message
         self._count_lock = threading.Lock()
-        self._finished: OrderedDict[tuple[str, str], None] = OrderedDict()  # runs this process pushed or skipped
+        # Runs this process pushed, skipped or poisoned for good: what a reconciled message for them would do again.
+        self._finished: OrderedDict[tuple[str, str], Outcome] = OrderedDict()
 
     def handle(self, body: str, dequeue_count: int, first_seen: str | None = None) -> Processed:
         """Process one queue message body; raises only for a transient failure that deserves another attempt."""
         processed = self._handle(body, dequeue_count, first_seen)
         with self._count_lock:
             self.outcomes[processed.outcome] += 1
-            if processed.run_key is not None and processed.outcome in (Outcome.PUSHED, Outcome.SKIPPED):
-                self._finished[processed.run_key] = None
+            if processed.run_key is not None and processed.outcome is not Outcome.WAITING:
+                self._finished[processed.run_key] = processed.outcome
                 self._finished.move_to_end(processed.run_key)
                 while len(self._finished) > FINISHED_MEMORY:
                     self._finished.popitem(last=False)
@@ -106,9 +107,12 @@ class Worker:
         key = _run_key(message)
         if message.event_id == RECONCILED:
             with self._count_lock:
-                done = key in self._finished
-            if done:  # an ended run does not change: its lineage is already in Purview
-                return Processed(Outcome.SKIPPED, message.run.run_id, "already processed by this worker", None, key)
+                earlier = self._finished.get(key)
+            if earlier is Outcome.POISONED:  # it would fail the same way: one envelope per run is enough
+                return Processed(Outcome.SKIPPED, message.run.run_id,
+                                 "already in the poison queue: replay it there once the cause is fixed")
+            if earlier is not None:  # an ended run does not change: its lineage is already in Purview
+                return Processed(Outcome.SKIPPED, message.run.run_id, "already processed by this worker")
         try:
             return replace(self._process(message, body), run_key=key)
         except (DataFactoryError, PurviewError) as exc:
@@ -116,9 +120,12 @@ class Worker:
                 log.warning("run %s: transient failure on attempt %d, will retry: %s",
                             message.run.run_id, dequeue_count, redact(str(exc)))
                 raise
-            return self._poison(body, exc, dequeue_count, first_seen or message.received_at, message)
+            poisoned = self._poison(body, exc, dequeue_count, first_seen or message.received_at, message)
+            # A permanent failure stays one until someone acts; a transient one a later reconcile may heal.
+            return poisoned if exc.transient else replace(poisoned, run_key=key)
         except RunRecordError as exc:
-            return self._poison(body, exc, dequeue_count, first_seen or message.received_at, message)
+            poisoned = self._poison(body, exc, dequeue_count, first_seen or message.received_at, message)
+            return replace(poisoned, run_key=key)
         except Exception as exc:
             # A defect of ours: retry like a transient failure, and keep the message with its story at the end.
             if not last_attempt:

@@ -201,6 +201,27 @@ def test_a_reconciled_run_this_worker_already_pushed_costs_no_call(stack: LocalS
     assert stack.worker.writer.calls == purview_calls
 
 
+def test_a_run_that_fails_for_good_gets_one_poison_envelope_however_often_it_is_reconciled(
+        stack: LocalStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    factory = FACTORY.replace("contoso-adf-prod", "contoso-adf-closed")
+    recent = copy_of(BLOB_TO_SQL, datetime.now(UTC) - timedelta(minutes=10), factory=factory)
+    stack.adf.put_run(recent)
+    stack.adf.deny(factory, "queryActivityruns")
+    monkeypatch.setenv("LINEAGE_FACTORIES", json.dumps([factory]))
+    for _ in range(3):  # three passes of the timer
+        function_app.reconcile_runs.build().get_user_function()(timer=None)
+        stack.host.drain(timeout_s=30)
+    assert stack.worker.outcomes[Outcome.POISONED] == 1
+    assert stack.worker.outcomes[Outcome.SKIPPED] == 2
+    assert len(stack.queues.poison.peek_messages(max_messages=32)) == 1
+
+    stack.adf.allow_all()  # the cause is fixed: the replay runs although the worker remembers the failure
+    assert run(stack, "poison", "replay", "--all") == 0
+    stack.host.drain(timeout_s=30)
+    assert stack.worker.outcomes[Outcome.PUSHED] == 1
+    assert stack.queues.poison.peek_messages() == []
+
+
 # ------------------------------------------------------------------------------------------------- push and replay
 
 
