@@ -363,11 +363,16 @@ def _leases_lost(running: Lane) -> int:
     return sum(w.errors().count("lease lost") for w in running.workers)
 
 
+ALREADY_POISONED = "already in the poison queue"
+
+
 def _check_outcomes(report: Report, runs: Sequence[corpus.Run], rows: Sequence[dict[str, Any]], where: str) -> None:
     """Every run ended in exactly one place, the one expected of it, with a reason when it was not pushed."""
     ended: dict[str, set[str]] = {}
     unexplained: set[str] = set()
     for row in rows:
+        if row.get("outcome") == "skipped" and ALREADY_POISONED in str(row.get("detail")):
+            continue  # a duplicate of a message already poisoned: acknowledged, the run's place is the poison queue
         if row.get("outcome") in TERMINAL:
             ended.setdefault(str(row.get("runId")), set()).add(str(row["outcome"]))
             if row["outcome"] != "pushed" and not str(row.get("detail") or "").strip():

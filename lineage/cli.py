@@ -23,7 +23,7 @@ from lineage import emitter, poison_queue, reconcile, service
 from lineage.config import ConfigError, LineageOptions
 from lineage.datafactory import DataFactoryError
 from lineage.entities import explain
-from lineage.events import EventError, run_ref
+from lineage.events import BACKFILLED, EventError, run_ref
 from lineage.extract import extract
 from lineage.mermaid import flowchart
 from lineage.purview import PurviewError
@@ -207,7 +207,7 @@ def _backfill(args: argparse.Namespace) -> int:
         reader = service.build_reader(credential, os.environ)
         with _progress("queued") as bar:
             report = reconcile.enqueue_window(reader, queues.send, factories, window, args.pipeline,
-                                              source="backfill", on_run=bar.update)
+                                              source=BACKFILLED, on_run=bar.update)
         summary: dict[str, Any] = {"window": [window.after.isoformat(), window.before.isoformat()],
                                    **report.to_json()}
         failed = bool(report.failures)
@@ -240,7 +240,7 @@ def _backfill_now(credential: TokenCredential, factories: list[FactoryId], windo
     with _progress("processed", total=len(runs)) as bar:
         for factory, run in runs:
             try:
-                processed = worker.process_run(reconcile.work_message(factory, run, "backfill"), run)
+                processed = worker.process_run(reconcile.work_message(factory, run, BACKFILLED), run)
                 outcomes[processed.outcome.value] = outcomes.get(processed.outcome.value, 0) + 1
             except (DataFactoryError, PurviewError, RunRecordError) as exc:
                 failures[f"run {run['runId']}"] = f"{type(exc).__name__}: {exc}"

@@ -23,6 +23,7 @@ MESSAGE_VERSION = 1
 # eventId of the messages reconcile_runs queues: runs an event may already have brought (see Worker.handle).
 RECONCILED = "reconcile"
 REPLAYED = "replay"  # eventId of a message put back by `poison replay`
+BACKFILLED = "backfill"  # eventId of the messages `backfill` queues
 MAX_EVENT_BYTES = 64 * 1024  # Event Grid's own limit per event is 1 MB; ours are a few hundred bytes
 _RUN_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 MAX_EVENT_ID_CHARS = 256  # ours are UUIDs; an id is only kept for tracing

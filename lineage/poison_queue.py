@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lineage.events import RECONCILED, REPLAYED, EventError, WorkMessage
+from lineage.events import REPLAYED, EventError, WorkMessage
 from lineage.poison import PoisonEnvelope, read_poison
 from lineage.queues import Queues
 
@@ -100,10 +100,11 @@ def _item(message: Any) -> PoisonItem:
 
 
 def _as_replay(body: str) -> str:
-    """A message the reconcile timer queued goes back marked as replayed: workers skip reconciled runs they
-    remember poisoning, and a replay is meant to run. Anything else goes back exactly as it was."""
+    """A work message goes back marked as replayed: a worker skips another message for a run it remembers
+    poisoning (a duplicated event, a reconcile pass), but a replay is meant to run. Any other body goes back exactly
+    as it was (it fails the same way, with its reason)."""
     try:
         message = WorkMessage.from_json(body)
     except EventError:
         return body
-    return replace(message, event_id=REPLAYED).to_json() if message.event_id == RECONCILED else body
+    return replace(message, event_id=REPLAYED).to_json()

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from lineage.config import LineageOptions
 from lineage.datafactory import DataFactoryError, DataFactoryReader
 from lineage.entities import explain
-from lineage.events import RECONCILED, EventError, WorkMessage, now_iso
+from lineage.events import BACKFILLED, RECONCILED, REPLAYED, EventError, WorkMessage, now_iso
 from lineage.extract import extract
 from lineage.poison import PoisonEnvelope
 from lineage.purview import PurviewError, PurviewWriter
@@ -105,13 +105,13 @@ class Worker:
             return self._poison(body, exc, dequeue_count, first_seen, None)
         last_attempt = dequeue_count >= self.settings.max_dequeue_count
         key = _run_key(message)
-        if message.event_id == RECONCILED:
+        if message.event_id not in (REPLAYED, BACKFILLED):  # those two are asked for by someone, after a fix
             with self._count_lock:
                 earlier = self._finished.get(key)
             if earlier is Outcome.POISONED:  # it would fail the same way: one envelope per run is enough
                 return Processed(Outcome.SKIPPED, message.run.run_id,
                                  "already in the poison queue: replay it there once the cause is fixed")
-            if earlier is not None:  # an ended run does not change: its lineage is already in Purview
+            if earlier is not None and message.event_id == RECONCILED:  # an ended run does not change
                 return Processed(Outcome.SKIPPED, message.run.run_id, "already processed by this worker")
         try:
             return replace(self._process(message, body), run_key=key)
