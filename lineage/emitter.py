@@ -89,19 +89,9 @@ def wrapper_pipeline(factory: FactoryId, pipeline_name: str, pipeline: Mapping[s
     }
     publish = publish_activity(topic_endpoint, body, [{"activity": RUN_ACTIVITY,
                                                        "dependencyConditions": ["Completed"]}])
-    fail = {
-        "name": FAIL_ACTIVITY,
-        "type": "Fail",
-        "dependsOn": [{"activity": RUN_ACTIVITY, "dependencyConditions": ["Failed"]},
-                      {"activity": PUBLISH_ACTIVITY, "dependencyConditions": ["Completed"]}],
-        "userProperties": [],
-        "typeProperties": {"message": {"value": f"@activity('{RUN_ACTIVITY}').error.message", "type": "Expression"},
-                           "errorCode": {"value": f"@activity('{RUN_ACTIVITY}').error.errorCode",
-                                         "type": "Expression"}},
-    }
     wrapped: dict[str, Any] = {
         "description": f"Runs {pipeline_name} and publishes its run-completed event for lineage in Purview.",
-        "activities": [run, publish, fail],
+        "activities": [run, publish, fail_after(RUN_ACTIVITY, FAIL_ACTIVITY)],
         "parameters": dict(parameters),
         "annotations": ["lineage"],
     }
@@ -121,22 +111,22 @@ def end_activities(factory: FactoryId, topic_endpoint: str, after: list[str]) ->
     body = event_body(factory, "pipeline().RunId", "pipeline().Pipeline")
     publish = publish_activity(topic_endpoint, body, [{"activity": name, "dependencyConditions": ["Completed"]}
                                                       for name in after])
-    fails = [{
-        "name": f"Fail as {name} did"[:55],
+    return [publish, *(fail_after(name, f"Fail as {name} did"[:55]) for name in after)]
+
+
+def fail_after(activity: str, name: str) -> dict[str, Any]:
+    """A Fail activity that runs once the event is published if ``activity`` failed, with its error: the pipeline
+    still fails as it would have without the Web activity (skipped when ``activity`` succeeded)."""
+    quoted = activity.replace("'", "''")  # inside a single-quoted expression literal
+    return {
+        "name": name,
         "type": "Fail",
-        "dependsOn": [{"activity": name, "dependencyConditions": ["Failed"]},
+        "dependsOn": [{"activity": activity, "dependencyConditions": ["Failed"]},
                       {"activity": PUBLISH_ACTIVITY, "dependencyConditions": ["Completed"]}],
         "userProperties": [],
-        "typeProperties": {"message": {"value": f"@activity('{_quoted(name)}').error.message", "type": "Expression"},
-                           "errorCode": {"value": f"@activity('{_quoted(name)}').error.errorCode",
-                                         "type": "Expression"}},
-    } for name in after]
-    return [publish, *fails]
-
-
-def _quoted(name: str) -> str:
-    """An activity name inside a single-quoted expression literal ('' escapes a quote)."""
-    return name.replace("'", "''")
+        "typeProperties": {"message": {"value": f"@activity('{quoted}').error.message", "type": "Expression"},
+                           "errorCode": {"value": f"@activity('{quoted}').error.errorCode", "type": "Expression"}},
+    }
 
 
 def wrapper_name(pipeline_name: str) -> str:
