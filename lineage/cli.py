@@ -28,6 +28,7 @@ from lineage.extract import extract
 from lineage.mermaid import flowchart
 from lineage.purview import PurviewError
 from lineage.queues import Queues
+from lineage.redact import first_line
 from lineage.runrecord import FactoryId, RunRecord, RunRecordError
 from lineage.service import SettingsError, connect_queues
 from lineage.worker import NOT_ENDED, Processed
@@ -47,8 +48,7 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REJECTED
     except AzureError as exc:  # the queues' SDK: unreachable account, missing role, missing queue
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        print(f"error: Azure Storage call failed: {type(exc).__name__}: {first}", file=sys.stderr)
+        print(f"error: Azure Storage call failed: {type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
         return EXIT_REJECTED
 
 
@@ -228,15 +228,9 @@ def _backfill_now(credential: TokenCredential, factories: list[FactoryId], windo
     """Process every ended run of the window here; a run that fails is listed with its reason, the rest go on."""
     worker = service.build_worker(credential, os.environ, queues=_no_queues())
     report = reconcile.WindowReport()
-    runs: list[tuple[FactoryId, dict[str, Any]]] = []
-    for factory in factories:
-        try:
-            runs.extend((factory, run) for run in reconcile.ended_runs(worker.reader, factory, window, pipelines,
-                                                                       report))
-        except DataFactoryError as exc:
-            report.failures[f"factory {factory.factory_name}"] = str(exc)
+    runs = list(reconcile.ended_runs_of(worker.reader, factories, window, pipelines, report))
     outcomes: dict[str, int] = {}
-    failures: dict[str, str] = dict(report.failures)
+    failures = {f"factory {name}": why for name, why in report.failures.items()}
     with _progress("processed", total=len(runs)) as bar:
         for factory, run in runs:
             try:

@@ -23,6 +23,7 @@ from lineage.datafactory import ARM_SCOPE, DataFactoryError, DataFactoryReader
 from lineage.entities import written_schema
 from lineage.extract import KINDS
 from lineage.purview import PurviewError, PurviewWriter
+from lineage.redact import first_line
 from lineage.runrecord import FactoryId
 from lineage.stores import ASSET_TYPES
 
@@ -130,7 +131,7 @@ def _tokens(credential: TokenCredential) -> list[Check]:
             credential.get_token(scope)
             checks.append(Check("identity", f"token for {what}", True))
         except AzureError as exc:  # CredentialUnavailableError and ClientAuthenticationError alike
-            checks.append(Check("identity", f"token for {what}", False, f"{type(exc).__name__}: {_first_line(exc)}",
+            checks.append(Check("identity", f"token for {what}", False, f"{type(exc).__name__}: {first_line(exc)}",
                                 "sign in (az login) or give the app a managed identity"))
     return checks
 
@@ -158,9 +159,9 @@ def _queue(what: str, client: Any) -> Check:
     except HttpResponseError as exc:
         fix = ("grant the identity Storage Queue Data Contributor on the storage account" if exc.status_code == 403
                else "check the storage account in AzureWebJobsStorage__queueServiceUri")
-        return Check("queues", f"{what} {name}", False, f"HTTP {exc.status_code}: {_first_line(exc)}", fix)
+        return Check("queues", f"{what} {name}", False, f"HTTP {exc.status_code}: {first_line(exc)}", fix)
     except AzureError as exc:
-        return Check("queues", f"{what} {name}", False, f"{type(exc).__name__}: {_first_line(exc)}",
+        return Check("queues", f"{what} {name}", False, f"{type(exc).__name__}: {first_line(exc)}",
                      "check the storage account's address and that this machine can reach it")
     count = properties.approximate_message_count
     detail = f"{count} message(s)" if count is not None else "reachable"
@@ -286,7 +287,3 @@ class _Definitions:
             related.update(a["name"] for a in definition.get("relationshipAttributeDefs") or [] if "name" in a)
             pending.extend(definition.get("superTypes") or [])
         return frozenset(plain), frozenset(related)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0][:300]

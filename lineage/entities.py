@@ -28,6 +28,10 @@ MAX_ERROR_CHARS = 4_000
 _STATUS_RANK = {"Failed": 0, "Cancelled": 1, "TimedOut": 2, "InProgress": 3, "Queued": 4, "Succeeded": 9}
 
 
+# What an activity entity says of its latest run; the writer sends them whole, or not at all for an older run.
+ACTIVITY_FACTS = ("status", "lastRunTime", "rowCount", "dataSize", "errorMessage")
+
+
 def written_schema(kinds: Iterable[str], factory_attribute: str) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
     """Per type of ours: the attributes and relationship attributes we write (``doctor`` checks them live)."""
     schema = {
@@ -35,9 +39,7 @@ def written_schema(kinds: Iterable[str], factory_attribute: str) -> dict[str, tu
         PIPELINE_TYPE: (frozenset({"qualifiedName", "name"}), frozenset({factory_attribute})),
     }
     for kind in kinds:
-        schema[f"adf_{kind}_activity"] = (
-            frozenset({"qualifiedName", "name", "status", "lastRunTime", "rowCount", "dataSize", "errorMessage"}),
-            frozenset({"parent"}))
+        schema[f"adf_{kind}_activity"] = (frozenset({"qualifiedName", "name", *ACTIVITY_FACTS}), frozenset({"parent"}))
         schema[f"adf_{kind}_operation"] = (
             frozenset({"qualifiedName", "name", "inputs", "outputs", "columnMapping"}), frozenset({"parent"}))
     return schema

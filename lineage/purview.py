@@ -32,6 +32,7 @@ from pyapacheatlas.auth.azcredential import AzCredentialWrapper
 from pyapacheatlas.core import AtlasClient
 from pyapacheatlas.core.util import AtlasException, AtlasResponse
 
+from lineage.entities import ACTIVITY_FACTS
 from lineage.sessions import EnvironmentOnceSession
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,6 @@ _LOOKUP_CHUNK = 40  # qualifiedNames per lookup call (keeps the URL short)
 _TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # An activity's facts describe its latest run: written whole (absent ones as null, so an older run's error message or
 # row count does not linger), and never replaced by the facts of an older run processed later.
-ACTIVITY_FACTS = ("status", "lastRunTime", "rowCount", "dataSize", "errorMessage")
 
 
 class PurviewError(Exception):

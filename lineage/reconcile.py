@@ -92,16 +92,24 @@ def enqueue_window(reader: DataFactoryReader, send: Callable[[str], None], facto
                    on_run: Callable[[], object] | None = None) -> WindowReport:
     """Queue every ended run of the window, factory by factory; one unreadable factory does not stop the others."""
     report = WindowReport()
+    for factory, run in ended_runs_of(reader, factories, window, pipelines, report):
+        send(work_message(factory, run, source).to_json())
+        report.queued[factory.factory_name] += 1
+        if on_run is not None:
+            on_run()
+    return report
+
+
+def ended_runs_of(reader: DataFactoryReader, factories: Sequence[FactoryId], window: Window,
+                  pipelines: Sequence[str], report: WindowReport) -> Iterator[tuple[FactoryId, dict[str, Any]]]:
+    """The ended runs of several factories; one that cannot be read goes into ``report.failures`` and the others
+    are still asked (the caller decides whether a failure fails the pass)."""
     for factory in factories:
         try:
             for run in ended_runs(reader, factory, window, pipelines, report):
-                send(work_message(factory, run, source).to_json())
-                report.queued[factory.factory_name] += 1
-                if on_run is not None:
-                    on_run()
-        except DataFactoryError as exc:  # reported per factory; the caller decides whether that fails the pass
+                yield factory, run
+        except DataFactoryError as exc:
             report.failures[factory.factory_name] = str(exc)
-    return report
 
 
 def factories_from_setting(env: Mapping[str, str]) -> list[FactoryId]:

@@ -31,3 +31,8 @@ def redact(text: str) -> str:
     text = _URL_QUERY.sub(lambda m: f"{m[1]}?{MASK}", text)
     text = _URL_USER_INFO.sub(lambda m: f"{m[1]}{MASK}@", text)
     return _BEARER.sub(f"Bearer {MASK}", text)
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """An SDK error's first line, redacted: enough to act on, without the request dump that follows it."""
+    return redact((str(exc).strip().splitlines() or [""])[0])[:limit]
