@@ -174,7 +174,7 @@ def _push(args: argparse.Namespace) -> int:
     except EventError as exc:
         raise SettingsError(str(exc).replace("event data.runId", "--run-id").replace("event data", "--factory")) \
             from exc
-    worker = service.build_worker(_credential(args), os.environ, queues=_no_queues())
+    worker = service.build_worker(_credential(args), os.environ, queues=_NoQueues())
     run = worker.reader.pipeline_run(ref.factory, ref.run_id)
     if str(run.get("status")) in NOT_ENDED:
         print(f"error: run {ref.run_id} is {run.get('status')}; push it once it has ended", file=sys.stderr)
@@ -226,7 +226,7 @@ def _backfill(args: argparse.Namespace) -> int:
 def _backfill_now(credential: TokenCredential, factories: list[FactoryId], window: reconcile.Window,
                   pipelines: list[str]) -> tuple[dict[str, Any], bool]:
     """Process every ended run of the window here; a run that fails is listed with its reason, the rest go on."""
-    worker = service.build_worker(credential, os.environ, queues=_no_queues())
+    worker = service.build_worker(credential, os.environ, queues=_NoQueues())
     report = reconcile.WindowReport()
     runs = list(reconcile.ended_runs_of(worker.reader, factories, window, pipelines, report))
     outcomes: dict[str, int] = {}
@@ -284,10 +284,6 @@ class _NoQueues:
 
     def send_poison(self, text: str) -> None:
         raise RuntimeError("a synchronous push does not write poison messages")
-
-
-def _no_queues() -> _NoQueues:
-    return _NoQueues()
 
 
 def _progress(unit: str, total: int | None = None) -> Any:

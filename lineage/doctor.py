@@ -140,11 +140,12 @@ def _tokens(credential: TokenCredential) -> list[Check]:
 
 
 def _queues(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]:
+    if not (env.get("AzureWebJobsStorage__queueServiceUri") or env.get("AzureWebJobsStorage")):
+        return []  # the settings checks said so already
     try:
         queues = service.connect_queues(env, credential)
     except service.SettingsError as exc:
-        return [Check("queues", "connect", False, str(exc),
-                      "set AzureWebJobsStorage__queueServiceUri to https://<account>.queue.core.windows.net")]
+        return [Check("queues", "connect", False, str(exc), "correct the storage setting the message names")]
     return [_queue(client_name, client) for client_name, client in
             (("work queue", queues.work), ("poison queue", queues.poison))]
 
@@ -224,8 +225,8 @@ def _definition_probe(reader: DataFactoryReader, factory: FactoryId, kind: str) 
 def _purview(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]:
     try:
         writer = PurviewWriter(credential, service.purview_endpoint(env), max_attempts=2)
-    except service.SettingsError as exc:
-        return [Check("purview", "connect", False, str(exc), "set PURVIEW_ACCOUNT_NAME")]
+    except service.SettingsError:
+        return []  # the settings checks said so already
     try:
         options = service.lineage_options(env)
     except (service.SettingsError, ConfigError):
