@@ -14,7 +14,6 @@ import json
 import random
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -219,8 +218,3 @@ def summary(runs: list[Run]) -> dict[str, int]:
     for run in runs:
         counts[run.kind] = counts.get(run.kind, 0) + 1
     return dict(sorted(counts.items()))
-
-
-def served_records(runs: list[Run]) -> Iterator[dict[str, Any]]:
-    """The records the local Data Factory serves (not the runs it must not know)."""
-    return (run.record for run in runs if run.served)

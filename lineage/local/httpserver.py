@@ -94,11 +94,6 @@ class LocalServer:
             self._faults.append(Fault(times, status, retry_after, delay_s, drop, path_contains, body,
                                       respond_after_s, method))
 
-    def pending_faults(self) -> int:
-        """How many injected failures are still waiting for a matching request."""
-        with self._lock:
-            return sum(f.times for f in self._faults)
-
     @property
     def tls(self) -> LocalTLS:
         """The CA and certificate it serves with (another local server can share them)."""
