@@ -28,6 +28,7 @@ from lineage.worker import Worker, WorkerSettings, WorkQueue
 log = logging.getLogger(__name__)
 
 ARM_ENDPOINT = "https://management.azure.com"
+HTTP_TIMEOUT_S = 30.0  # per Data Factory or Purview call
 
 
 class SettingsError(ValueError):
@@ -110,16 +111,19 @@ def connect_queues(env: Mapping[str, str], credential: TokenCredential | None = 
     raise SettingsError("set AzureWebJobsStorage__queueServiceUri (identity) or AzureWebJobsStorage (local)")
 
 
-def build_reader(credential: TokenCredential, env: Mapping[str, str]) -> DataFactoryReader:
+def build_reader(credential: TokenCredential, env: Mapping[str, str], *,
+                 http_timeout_s: float = HTTP_TIMEOUT_S) -> DataFactoryReader:
     """The Data Factory client of ``DATAFACTORY_ENDPOINT`` (Azure Resource Manager unless set)."""
-    return DataFactoryReader(credential, base_url=env.get("DATAFACTORY_ENDPOINT") or ARM_ENDPOINT)
+    return DataFactoryReader(credential, base_url=env.get("DATAFACTORY_ENDPOINT") or ARM_ENDPOINT,
+                             timeout_s=http_timeout_s)
 
 
-def build_worker(credential: TokenCredential, env: Mapping[str, str], *, queues: WorkQueue | None = None) -> Worker:
+def build_worker(credential: TokenCredential, env: Mapping[str, str], *, queues: WorkQueue | None = None,
+                 http_timeout_s: float = HTTP_TIMEOUT_S) -> Worker:
     """A worker with every part built from settings; ``credential`` is DefaultAzureCredential in Azure."""
-    writer = PurviewWriter(credential, purview_endpoint(env))
-    return Worker(build_reader(credential, env), writer, queues or connect_queues(env, credential),
-                  lineage_options(env), worker_settings(env))
+    writer = PurviewWriter(credential, purview_endpoint(env), timeout_s=http_timeout_s)
+    return Worker(build_reader(credential, env, http_timeout_s=http_timeout_s), writer,
+                  queues or connect_queues(env, credential), lineage_options(env), worker_settings(env))
 
 
 def reconcile(env: Mapping[str, str] | None = None, *, past_due: bool = False) -> WindowReport:

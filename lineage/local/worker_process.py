@@ -26,10 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from lineage import service
-from lineage.datafactory import DataFactoryReader
 from lineage.local.credential import LocalCredential
 from lineage.local.host import HostSettings, LocalHost
-from lineage.purview import PurviewWriter
 from lineage.queues import Queues, queue_name
 from lineage.worker import Processed, Worker
 
@@ -38,10 +36,7 @@ Builder = Callable[[Mapping[str, str], Queues, float], Worker]
 
 def build_local_worker(env: Mapping[str, str], queues: Queues, http_timeout_s: float) -> Worker:
     """The service's worker on the local endpoints, with a local credential and the given HTTP timeout."""
-    credential = LocalCredential()
-    reader = DataFactoryReader(credential, base_url=env["DATAFACTORY_ENDPOINT"], timeout_s=http_timeout_s)
-    writer = PurviewWriter(credential, service.purview_endpoint(env), timeout_s=http_timeout_s)
-    return Worker(reader, writer, queues, service.lineage_options(env), service.worker_settings(env))
+    return service.build_worker(LocalCredential(), env, queues=queues, http_timeout_s=http_timeout_s)
 
 
 class Ledger:
