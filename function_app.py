@@ -8,7 +8,7 @@
 
 import azure.functions as func
 
-from lineage import service
+from lineage.service import wiring
 
 app = func.FunctionApp()
 
@@ -22,7 +22,7 @@ STORAGE = "AzureWebJobsStorage"
 @app.queue_output(arg_name="work", queue_name=QUEUE, connection=STORAGE)
 @app.queue_output(arg_name="poison", queue_name=POISON_QUEUE, connection=STORAGE)
 def on_run_completed(event: func.EventGridEvent, work: func.Out[str], poison: func.Out[str]) -> None:
-    accepted = service.accept_event(event.id, event.get_json())
+    accepted = wiring.accept_event(event.id, event.get_json())
     if accepted.work is not None:
         work.set(accepted.work)
     if accepted.poison is not None:
@@ -33,10 +33,10 @@ def on_run_completed(event: func.EventGridEvent, work: func.Out[str], poison: fu
 @app.queue_trigger(arg_name="msg", queue_name=QUEUE, connection=STORAGE)
 def push_lineage(msg: func.QueueMessage) -> None:
     first_seen = msg.insertion_time.isoformat() if msg.insertion_time else None
-    service.worker().handle(msg.get_body().decode("utf-8", "replace"), msg.dequeue_count or 1, first_seen)
+    wiring.worker().handle(msg.get_body().decode("utf-8", "replace"), msg.dequeue_count or 1, first_seen)
 
 
 @app.function_name("reconcile_runs")
 @app.timer_trigger(arg_name="timer", schedule="%LINEAGE_RECONCILE_SCHEDULE%")
 def reconcile_runs(timer: func.TimerRequest) -> None:
-    service.reconcile(past_due=bool(timer and timer.past_due))
+    wiring.reconcile(past_due=bool(timer and timer.past_due))

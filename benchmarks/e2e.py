@@ -40,15 +40,15 @@ from pyapacheatlas.core import AtlasClient
 
 from benchmarks import corpus
 from benchmarks.harness import Lane, lane
-from lineage import service
-from lineage.datafactory import DataFactoryReader
+from lineage.azure.datafactory import DataFactoryReader
+from lineage.azure.purview import PurviewWriter, PushResult
+from lineage.azure.queues import Queues
 from lineage.local import worker_process
 from lineage.local.azurite import Azurite
 from lineage.local.credential import LocalCredential
 from lineage.local.tls import make_local_tls
-from lineage.purview import PurviewWriter, PushResult
-from lineage.queues import Queues
-from lineage.worker import Worker
+from lineage.service import wiring
+from lineage.service.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 NAIVE_WORKER = "--serve-naive-worker"
@@ -78,8 +78,8 @@ def build_naive_worker(env: Mapping[str, str], queues: Queues, http_timeout_s: f
     credential = LocalCredential()
     reader = DataFactoryReader(credential, base_url=env["DATAFACTORY_ENDPOINT"], timeout_s=http_timeout_s,
                                cache_ttl_s=0.0)  # every definition read again for every run
-    writer = NaiveWriter(credential, service.purview_endpoint(env), http_timeout_s)
-    return Worker(reader, writer, queues, service.lineage_options(env), service.worker_settings(env))
+    writer = NaiveWriter(credential, wiring.purview_endpoint(env), http_timeout_s)
+    return Worker(reader, writer, queues, wiring.lineage_options(env), wiring.worker_settings(env))
 
 
 # ------------------------------------------------------------------------------------------------ passes

@@ -22,10 +22,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from lineage.config import LineageOptions
-from lineage.entities import explain
-from lineage.extract import extract
-from lineage.runrecord import RunRecord
+from lineage.extract.config import LineageOptions
+from lineage.extract.entities import explain
+from lineage.extract.run import extract
+from lineage.extract.runrecord import RunRecord
 
 FACTORY = (
     "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-bench"

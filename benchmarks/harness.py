@@ -26,19 +26,19 @@ from typing import IO, Any
 from azure.storage.queue import QueueClient
 
 from benchmarks.corpus import Run
-from lineage.config import LineageOptions
-from lineage.entities import explain
-from lineage.events import RunRef, cloud_event, event_grid_event
-from lineage.extract import extract
+from lineage.azure.queues import POISON_SUFFIX, Queues
+from lineage.extract.config import LineageOptions
+from lineage.extract.entities import explain
+from lineage.extract.run import extract
+from lineage.extract.runrecord import FactoryId, RunRecord
 from lineage.local.adf_server import AdfServer
 from lineage.local.azurite import Azurite
 from lineage.local.host import LocalHost
 from lineage.local.purview_server import PurviewServer
 from lineage.local.tls import LocalTLS
 from lineage.local.worker_process import read_ledger_lines
-from lineage.poison import PoisonEnvelope, read_poison
-from lineage.queues import POISON_SUFFIX, Queues
-from lineage.runrecord import FactoryId, RunRecord
+from lineage.service.events import RunRef, cloud_event, event_grid_event
+from lineage.service.poison import PoisonEnvelope, read_poison
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPIC = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local"

@@ -61,7 +61,7 @@ var tags = {
 }
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 
-// Names the code and the templates agree on (lineage/queues.py, lineage/poison.py, subscription.bicep).
+// Names the code and the templates agree on (lineage/azure/queues.py, lineage/service/poison.py, subscription.bicep).
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
 
@@ -230,7 +230,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-// Every setting the code reads (lineage/service.py, lineage/queues.py, lineage/reconcile.py, function_app.py), plus
+// Every setting the code reads (lineage/service/wiring.py, lineage/azure/queues.py, lineage/service/reconcile.py, function_app.py), plus
 // the host's own. tests/test_infra.py cross-checks this list against the code.
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: functionApp
@@ -239,7 +239,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // The Functions host's storage (triggers, leases, keys), by the app's identity: no AzureWebJobsStorage
     // connection string. A system-assigned identity needs no AzureWebJobsStorage__credential.
     AzureWebJobsStorage__accountName: storage.name
-    // What our own code reads (lineage/service.py connect_queues); the host accepts it too.
+    // What our own code reads (lineage/service/wiring.py connect_queues); the host accepts it too.
     AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
     // Not a secret: an ingestion endpoint and instrumentation key; with local auth off, only an Entra token
     // (APPLICATIONINSIGHTS_AUTHENTICATION_STRING) can write to it.
@@ -315,7 +315,7 @@ resource appBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 // The queue trigger, the output bindings and our own sends (work and poison queues). Storage Queue Data Message
 // Processor (peek, receive, delete) and Message Sender (add) are subsets of Contributor; Contributor alone, not the
 // two, because the two together still cannot create a queue (the host creates <queue>-poison on demand,
-// lineage/queues.py creates a missing queue) nor update a message (the host releases a failed message with its
+// lineage/azure/queues.py creates a missing queue) nor update a message (the host releases a failed message with its
 // visibility timeout; `python -m lineage poison` updates messages).
 resource appQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, functionApp.id, roles.storageQueueDataContributor)
@@ -410,9 +410,9 @@ resource factoryEventSender 'Microsoft.Authorization/roleAssignments@2022-04-01'
 //
 // Poisoned runs: a log alert on Application Insights `traces`, NOT a metric alert on the poison queue. The storage
 // metric QueueMessageCount is account-wide (queueServices has no per-queue dimension), so it would count the work
-// queue's ordinary backlog too and fire on every busy hour. The traces are exact: the worker (logger lineage.worker)
+// queue's ordinary backlog too and fire on every busy hour. The traces are exact: the worker (logger lineage.service.worker)
 // logs every poison envelope at ERROR as "message poisoned (<errorClass>): <reason>", the event handler (logger
-// lineage.service) logs every rejected event at ERROR as "event <id> rejected: <reason>", and the Functions host
+// lineage.service.wiring) logs every rejected event at ERROR as "event <id> rejected: <reason>", and the Functions host
 // names the poison queue when it moves a message there itself.
 // ---------------------------------------------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 import logging
 
-from lineage.cli import main
+from lineage.cli.main import main
 
 # Our warnings on stderr; the Azure SDKs' own (a credential chain's every attempt, each retry) only when they fail
 # for good, which the commands then report in one line.

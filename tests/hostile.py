@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from lineage.events import EVENT_TYPE
+from lineage.service.events import EVENT_TYPE
 from tests.records import activity_run, copy_activity, dataset, expr, linked_service
 
 Kind = Literal["event", "queue", "run", "record"]

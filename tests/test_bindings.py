@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from lineage.queues import DEFAULT_QUEUE, POISON_SUFFIX, check_queue_name
-from lineage.worker import WorkerSettings
+from lineage.azure.queues import DEFAULT_QUEUE, POISON_SUFFIX, check_queue_name
+from lineage.service.worker import WorkerSettings
 from tests.conftest import ROOT
 
 HOST = json.loads((ROOT / "host.json").read_text())
@@ -59,7 +59,7 @@ def test_queue_names_are_valid_and_leave_room_for_poison() -> None:
 
 def test_host_json_queue_settings_are_deliberate_and_match_the_worker() -> None:
     queues = HOST["extensions"]["queues"]
-    assert queues["messageEncoding"] == "base64"  # every producer uses TextBase64EncodePolicy (lineage.queues)
+    assert queues["messageEncoding"] == "base64"  # every producer uses TextBase64EncodePolicy (lineage.azure.queues)
     assert queues["visibilityTimeout"] != "00:00:00"
     assert queues["maxDequeueCount"] == WorkerSettings().max_dequeue_count
     assert HOST["extensionBundle"]["id"] == "Microsoft.Azure.Functions.ExtensionBundle"
@@ -68,7 +68,7 @@ def test_host_json_queue_settings_are_deliberate_and_match_the_worker() -> None:
 def test_producers_encode_as_host_json_says() -> None:
     from azure.storage.queue import TextBase64EncodePolicy
 
-    from lineage.queues import Queues
+    from lineage.azure.queues import Queues
 
     queues = Queues.connect(DEFAULT_QUEUE, connection_string="DefaultEndpointsProtocol=http;AccountName=x;"
                             "AccountKey=eA==;QueueEndpoint=http://127.0.0.1:1/x;")

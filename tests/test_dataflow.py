@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lineage.config import LineageOptions
-from lineage.dataflow_script import DataFlowScriptError, evaluate_option, parse_script, script_text
-from lineage.entities import explain
-from lineage.extract import extract
-from lineage.mermaid import flowchart
-from lineage.runrecord import RunRecord
+from lineage.extract.config import LineageOptions
+from lineage.extract.dataflow_script import DataFlowScriptError, evaluate_option, parse_script, script_text
+from lineage.extract.entities import explain
+from lineage.extract.mermaid import flowchart
+from lineage.extract.run import extract
+from lineage.extract.runrecord import RunRecord
 from tests.conftest import SAMPLES, load_adf_example
 
 SCRIPT = """parameters{

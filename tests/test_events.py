@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from lineage.events import (
+from lineage.extract.runrecord import FactoryId
+from lineage.service.events import (
     MAX_EVENT_BYTES,
     EventError,
     RunRef,
@@ -17,7 +18,6 @@ from lineage.events import (
     event_grid_event,
     run_ref,
 )
-from lineage.runrecord import FactoryId
 
 FACTORY = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.DataFactory/factories/adf-1"
 RUN = "2f7fdb90-5df1-4b8e-ac2f-064cfa58202b"

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from lineage.cli import dumps, main
-from lineage.config import LineageOptions
-from lineage.entities import explain
-from lineage.extract import extract
-from lineage.mermaid import flowchart
-from lineage.runrecord import RunRecord
-from lineage.stores import StoreSettings
+from lineage.cli.main import dumps, main
+from lineage.extract.config import LineageOptions
+from lineage.extract.entities import explain
+from lineage.extract.mermaid import flowchart
+from lineage.extract.run import extract
+from lineage.extract.runrecord import RunRecord
+from lineage.extract.stores import StoreSettings
 from tests.conftest import load_adf_example
 from tests.records import (
     BLOB_LS,

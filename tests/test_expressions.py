@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lineage.expressions import (
+from lineage.extract.expressions import (
     MAX_DEPTH,
     ExpressionError,
     Scope,

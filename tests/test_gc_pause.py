@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from lineage.gc_pause import no_full_collections
+from lineage.extract.gc_pause import no_full_collections
 
 
 def test_thresholds_are_restored_after_nested_sections() -> None:

@@ -23,16 +23,16 @@ from typing import Any
 import pytest
 from azure.storage.queue import QueueClient
 
-from lineage import service
-from lineage.cli import main
-from lineage.events import RunRef, WorkMessage, cloud_event, event_grid_event
+from lineage.azure.queues import Queues
+from lineage.cli.main import main
+from lineage.extract.runrecord import FactoryId
 from lineage.local.azurite import Azurite
 from lineage.local.host import HostSettings, LocalHost
 from lineage.local.stack import TOPIC, LocalStack, local_stack
-from lineage.poison import PoisonEnvelope, read_poison
-from lineage.queues import Queues
-from lineage.runrecord import FactoryId
-from lineage.worker import Outcome, Processed
+from lineage.service import wiring
+from lineage.service.events import RunRef, WorkMessage, cloud_event, event_grid_event
+from lineage.service.poison import PoisonEnvelope, read_poison
+from lineage.service.worker import Outcome, Processed
 from tests.hostile import Case, corpus
 
 pytestmark = pytest.mark.integration
@@ -65,7 +65,7 @@ def assert_readable(reason: str) -> None:
 
 @pytest.mark.parametrize("case", params(EVENTS))
 def test_event_lands_where_expected(case: Case) -> None:
-    accepted = service.accept_event(case.input.get("id"), case.input.get("data"))
+    accepted = wiring.accept_event(case.input.get("id"), case.input.get("data"))
     places = ["queued"] * (accepted.work is not None) + ["poison"] * (accepted.poison is not None)
     assert places == [case.expect]
     if accepted.poison is not None:
@@ -185,8 +185,8 @@ def real_path(stack: LocalStack) -> Iterator[RealPath]:
         messages = stack.host.pending()
         stack.host.drain(timeout_s=45, idle_sleep_s=0.05)
         envelopes = [read_poison(str(m.content)) for m in _all(stack.queues.poison)]
-        crashed = {r.args[0] for r in records.records
-                   if r.name == "lineage.worker" and "unexpected failure" in r.msg and isinstance(r.args, tuple)}
+        crashed = {r.args[0] for r in records.records if r.name == "lineage.service.worker"
+                   and "unexpected failure" in r.msg and isinstance(r.args, tuple)}
         yield RealPath(_landed(processed, envelopes, crashed), payloads, processed, envelopes, messages,
                        stack.purview.entities())
     finally:

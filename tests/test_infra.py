@@ -28,7 +28,8 @@ import yaml
 from azure.core.credentials import AccessToken
 from pycep import BicepParser
 
-from lineage import events, queues
+from lineage.azure import queues
+from lineage.service import events
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra"
@@ -209,9 +210,12 @@ def settings_read_by(path: Path) -> set[str]:
 
 
 def settings_read_by_code() -> set[str]:
-    """Every setting ``lineage/*.py`` reads, plus the ``%NAME%`` binding expressions of ``function_app.py``."""
+    """Every setting the product's code reads (all of ``lineage/`` but the local stand-ins), plus the ``%NAME%``
+    binding expressions of ``function_app.py``."""
     names: set[str] = set()
-    for path in sorted((ROOT / "lineage").glob("*.py")):
+    for path in sorted((ROOT / "lineage").rglob("*.py")):
+        if "local" in path.relative_to(ROOT / "lineage").parts:
+            continue
         names |= settings_read_by(path)
     names |= set(re.findall(r"%([A-Za-z_][A-Za-z0-9_]*)%", (ROOT / "function_app.py").read_text(encoding="utf-8")))
     return names
@@ -417,8 +421,8 @@ def test_poisoned_runs_alert_on_the_exact_log_lines_the_code_writes() -> None:
     assert criterion["threshold"] == 0
     assert query.lstrip().startswith("traces")
     literals = re.findall(r'"([^"]+)"', query)
-    worker_errors = log_formats(ROOT / "lineage/worker.py", "error")
-    service_errors = log_formats(ROOT / "lineage/service.py", "error")
+    worker_errors = log_formats(ROOT / "lineage/service/worker.py", "error")
+    service_errors = log_formats(ROOT / "lineage/service/wiring.py", "error")
     startswith = re.findall(r'message startswith "([^"]+)"', query)
     assert startswith
     for prefix in startswith:  # each prefix is how a poison line of the worker begins
@@ -439,11 +443,11 @@ def test_poisoned_runs_alert_on_the_exact_log_lines_the_code_writes() -> None:
 # --- app settings against the code -----------------------------------------------------------------------------------
 
 def test_the_settings_scan_finds_what_the_code_reads() -> None:
-    # Direct reads, f-string subscripts, and a read through a module constant (lineage/queues.py QUEUE_SETTING).
+    # Direct reads, f-string subscripts, and a read through a module constant (lineage/azure/queues.py QUEUE_SETTING).
     read = settings_read_by_code()
     assert {"PURVIEW_ACCOUNT_NAME", "PURVIEW_ENDPOINT", "AzureWebJobsStorage__queueServiceUri",
             "AzureWebJobsStorage", "LINEAGE_QUEUE_NAME", "AZURE_CLIENT_ID"} <= read
-    assert settings_read_by(ROOT / "lineage/queues.py") >= {"LINEAGE_QUEUE_NAME"}
+    assert settings_read_by(ROOT / "lineage/azure/queues.py") >= {"LINEAGE_QUEUE_NAME"}
 
 
 def test_templates_set_every_required_setting_and_no_connection_string() -> None:
@@ -510,9 +514,9 @@ def test_the_lineage_settings_file_is_what_the_code_accepts() -> None:
     path = MAIN.parent / loaded["parameters"]["file_path"]
     text = path.read_text(encoding="utf-8")
     assert isinstance(json.loads(text), dict)
-    from lineage import service
+    from lineage.service import wiring
 
-    assert service.lineage_options({"LINEAGE_SETTINGS": text}) == service.lineage_options({})
+    assert wiring.lineage_options({"LINEAGE_SETTINGS": text}) == wiring.lineage_options({})
 
 
 # --- no key anywhere -------------------------------------------------------------------------------------------------

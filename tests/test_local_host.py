@@ -14,7 +14,7 @@ import pytest
 from lineage.local.azurite import Azurite
 from lineage.local.host import HostSettings
 from lineage.local.stack import LocalStack, load_records, local_stack
-from lineage.worker import Outcome
+from lineage.service.worker import Outcome
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.integration

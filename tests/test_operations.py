@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 
 import function_app
-from lineage.cli import main
-from lineage.emitter import PUBLISH_ACTIVITY, RUN_ACTIVITY, wrapper_name
-from lineage.events import WorkMessage
-from lineage.expressions import Scope, resolve
+from lineage.cli.main import main
+from lineage.cli.wrap import PUBLISH_ACTIVITY, RUN_ACTIVITY, wrapper_name
+from lineage.extract.expressions import Scope, resolve
 from lineage.local.azurite import Azurite
 from lineage.local.host import HostSettings
 from lineage.local.purview_server import PurviewServer
 from lineage.local.stack import LocalStack, load_records, local_stack
-from lineage.worker import Outcome
+from lineage.service.events import WorkMessage
+from lineage.service.worker import Outcome
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.integration
@@ -169,7 +169,7 @@ def test_reconcile_timer_queues_the_runs_of_the_configured_factories(stack: Loca
 
 def test_reconcile_timer_fails_loudly_for_an_unreadable_factory(stack: LocalStack,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from lineage.service import ReconcileError
+    from lineage.service.wiring import ReconcileError
 
     factory = FACTORY.replace("contoso-adf-prod", "contoso-adf-open")
     recent = copy_of(BLOB_TO_SQL, datetime.now(UTC) - timedelta(minutes=5), factory=factory)

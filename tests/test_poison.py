@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from lineage.events import WorkMessage, run_ref
-from lineage.poison import PoisonEnvelope, read_poison
+from lineage.service.events import WorkMessage, run_ref
+from lineage.service.poison import PoisonEnvelope, read_poison
 
 FACTORY = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.DataFactory/factories/adf-1"
 WORK = WorkMessage(run_ref({"runId": "run-1", "factoryId": FACTORY}), None, "2026-11-24T01:00:00Z").to_json()

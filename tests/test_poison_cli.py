@@ -8,11 +8,11 @@ import json
 import pytest
 from azure.storage.queue import QueueClient
 
-from lineage.cli import main
-from lineage.events import WorkMessage, run_ref
+from lineage.azure.queues import Queues
+from lineage.cli.main import main
 from lineage.local.azurite import Azurite
-from lineage.poison import PoisonEnvelope
-from lineage.queues import Queues
+from lineage.service.events import WorkMessage, run_ref
+from lineage.service.poison import PoisonEnvelope
 
 pytestmark = pytest.mark.integration
 FACTORY = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.DataFactory/factories/adf-1"

@@ -17,15 +17,24 @@ from typing import Any
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from lineage import service
-from lineage.events import EventError, RunRef, WorkMessage, run_ref
-from lineage.expressions import MAX_DEPTH, ExpressionError, Scope, Unresolvable, canonical, evaluate, parse, resolve
-from lineage.poison import read_poison
-from lineage.runrecord import FactoryId, RunRecordError
-from lineage.stores import naming
-from lineage.stores.datasets import sql_table_asset
-from lineage.stores.linked_services import StoreSettings
-from lineage.stores.naming import ASSET_TYPES, StoreError
+from lineage.extract.expressions import (
+    MAX_DEPTH,
+    ExpressionError,
+    Scope,
+    Unresolvable,
+    canonical,
+    evaluate,
+    parse,
+    resolve,
+)
+from lineage.extract.runrecord import FactoryId, RunRecordError
+from lineage.extract.stores import naming
+from lineage.extract.stores.datasets import sql_table_asset
+from lineage.extract.stores.linked_services import StoreSettings
+from lineage.extract.stores.naming import ASSET_TYPES, StoreError
+from lineage.service import wiring
+from lineage.service.events import EventError, RunRef, WorkMessage, run_ref
+from lineage.service.poison import read_poison
 
 SPECIAL = ["", " ", "\x00", "\n", "\u202e", "\u2066", "\ud800", "#", "/", "//", "\\", "%", "%2F", "'", '"', "''",
            "..", ".", "*", "?", "{", "}", "@", "@@", "@{", "}}", "[", "]", "é", "数据", "🚀", "x" * 300]
@@ -112,7 +121,7 @@ def test_any_queue_body_is_a_work_message_or_an_event_error(body: str) -> None:
 @given(json_values, json_values)
 @settings(suppress_health_check=[HealthCheck.too_slow])
 def test_any_event_is_queued_or_poisoned_with_a_readable_reason(event_id: Any, data: Any) -> None:
-    accepted = service.accept_event(event_id, data)
+    accepted = wiring.accept_event(event_id, data)
     assert (accepted.work is None) != (accepted.poison is None)
     if accepted.poison is not None:
         reason = read_poison(accepted.poison).reason

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lineage.entities import ref
-from lineage.purview import plan_batches
+from lineage.azure.purview import plan_batches
+from lineage.extract.entities import ref
 
 ACT = ("adf_copy_activity", "/f/pipelines/p/activities/A")
 

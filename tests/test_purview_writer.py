@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 import requests
 
-from lineage.config import LineageOptions
-from lineage.entities import explain
-from lineage.extract import extract
+from lineage.azure.purview import PurviewWriter
+from lineage.extract.config import LineageOptions
+from lineage.extract.entities import explain
+from lineage.extract.run import extract
+from lineage.extract.runrecord import RunRecord
 from lineage.local.credential import TOKEN_PREFIX, LocalCredential
 from lineage.local.purview_server import PurviewServer
 from lineage.local.tls import make_local_tls
-from lineage.purview import PurviewWriter
-from lineage.runrecord import RunRecord
 from tests.records import BLOB_LS, CSV_DS, PIPELINE_QN, SQL_LS, TABLE_DS, activity_run, copy_activity, expr, record
 
 pytestmark = pytest.mark.integration

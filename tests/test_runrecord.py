@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from lineage.pipeline import activities_by_name
-from lineage.runrecord import FactoryId, RunRecord, RunRecordError
+from lineage.extract.pipeline import activities_by_name
+from lineage.extract.runrecord import FactoryId, RunRecord, RunRecordError
 from tests.conftest import load_adf_example
 
 FACTORY = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.DataFactory/factories/adf-1"

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from lineage.config import LineageOptions
-from lineage.entities import explain
-from lineage.extract import extract
-from lineage.pipeline import activities_by_name
-from lineage.runrecord import RunRecord
+from lineage.extract.config import LineageOptions
+from lineage.extract.entities import explain
+from lineage.extract.pipeline import activities_by_name
+from lineage.extract.run import extract
+from lineage.extract.runrecord import RunRecord
 from tests.conftest import SAMPLES
 
 FILES = sorted(SAMPLES.glob("*.json"))

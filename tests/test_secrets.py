@@ -27,14 +27,14 @@ from typing import Any
 import pytest
 from azure.storage.queue import QueueClient
 
-from lineage.datafactory import DataFactoryError, DataFactoryReader
-from lineage.events import RunRef, cloud_event, event_grid_event
+from lineage.azure.datafactory import DataFactoryError, DataFactoryReader
+from lineage.extract.runrecord import FactoryId
 from lineage.local.azurite import Azurite
 from lineage.local.host import HostSettings
 from lineage.local.stack import TOPIC, LocalStack, local_stack
-from lineage.poison import read_poison
-from lineage.runrecord import FactoryId
-from lineage.worker import Outcome, Processed
+from lineage.service.events import RunRef, cloud_event, event_grid_event
+from lineage.service.poison import read_poison
+from lineage.service.worker import Outcome, Processed
 from tests.hostile import factory_of, run_id_of, run_record, sample_record
 from tests.records import activity_run, copy_activity, dataset, expr, linked_service
 

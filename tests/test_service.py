@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 from azure.storage.queue import QueueClient
 
-from lineage.config import LineageOptions
-from lineage.entities import explain
-from lineage.events import EVENT_TYPE
-from lineage.extract import extract
+from lineage.extract.config import LineageOptions
+from lineage.extract.entities import explain
+from lineage.extract.run import extract
+from lineage.extract.runrecord import RunRecord
 from lineage.local.azurite import Azurite
 from lineage.local.host import HostSettings
 from lineage.local.stack import LocalStack, load_records, local_stack
-from lineage.poison import PoisonEnvelope, read_poison
-from lineage.runrecord import RunRecord
-from lineage.worker import Outcome
+from lineage.service.events import EVENT_TYPE
+from lineage.service.poison import PoisonEnvelope, read_poison
+from lineage.service.worker import Outcome
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.integration

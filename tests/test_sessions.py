@@ -8,7 +8,7 @@ import pytest
 import requests
 import requests.sessions
 
-from lineage.sessions import EnvironmentOnceSession
+from lineage.azure.sessions import EnvironmentOnceSession
 
 
 def test_it_merges_what_a_plain_session_merges(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lineage.sql_tables import SqlParseError, TableRef, tables_read
+from lineage.extract.sql_tables import SqlParseError, TableRef, tables_read
 
 
 def names(query: str, dialect: str = "tsql") -> list[str]:

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from lineage.cli import dumps
-from lineage.config import LineageOptions
-from lineage.dtsx import ConnectionOverrides, PackageError, package_xml, parse_package
-from lineage.entities import explain
-from lineage.extract import extract
-from lineage.mermaid import flowchart
-from lineage.runrecord import RunRecord
+from lineage.cli.main import dumps
+from lineage.extract.config import LineageOptions
+from lineage.extract.dtsx import ConnectionOverrides, PackageError, package_xml, parse_package
+from lineage.extract.entities import explain
+from lineage.extract.mermaid import flowchart
+from lineage.extract.run import extract
+from lineage.extract.runrecord import RunRecord
 from tests.conftest import SAMPLES
 
 NS = 'xmlns:DTS="www.microsoft.com/SqlServer/Dts"'

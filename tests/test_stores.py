@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from lineage.stores import Asset, Location, StoreError, StoreSettings, asset, endpoint, location, sql_table_asset
+from lineage.extract.stores import (
+    Asset,
+    Location,
+    StoreError,
+    StoreSettings,
+    asset,
+    endpoint,
+    location,
+    sql_table_asset,
+)
 from tests.conftest import load_adf_example
 
 NO_SETTINGS = StoreSettings()

@@ -9,8 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 from lineage.local.stack import load_records, local_stack
-from lineage.poison import read_poison
-from lineage.worker import Outcome
+from lineage.service.poison import read_poison
+from lineage.service.worker import Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from lineage.extract.runrecord import FactoryId
 from lineage.local.httpserver import LocalServer, Request, Response, query_value
 from lineage.local.tls import LocalTLS, make_local_tls
-from lineage.runrecord import FactoryId
 
 _FACTORY = re.compile(
     r"^(?P<factory>/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.DataFactory/factories/[^/]+)"

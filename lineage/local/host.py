@@ -32,8 +32,8 @@ from azure.functions.meta import Datum
 from azure.functions.queue import QueueMessage
 from azure.storage.queue import QueueClient, QueueServiceClient
 
-from lineage.queues import POISON_SUFFIX, Queues
-from lineage.sessions import azure_transport
+from lineage.azure.queues import POISON_SUFFIX, Queues
+from lineage.azure.sessions import azure_transport
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]

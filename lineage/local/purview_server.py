@@ -18,10 +18,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from lineage.extract.mermaid import flowchart
 from lineage.local.httpserver import LocalServer, Request, Response, query_value
 from lineage.local.purview_types import TypeRegistry
 from lineage.local.tls import LocalTLS, make_local_tls
-from lineage.mermaid import flowchart
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC = ROOT.parent / "shared" / "contracts" / "purview" / "purviewdatamap.json"

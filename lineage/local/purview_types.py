@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lineage.config import PIPELINE_FACTORY_ATTRIBUTE
+from lineage.extract.config import PIPELINE_FACTORY_ATTRIBUTE
 
 ADF_KINDS = ("copy", "dataflow", "executeSsisPackage")
 STORE_TYPES = (

@@ -16,17 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lineage import service
-from lineage.events import RunRef, cloud_event, event_grid_event
+from lineage.azure.queues import Queues
+from lineage.extract.runrecord import RunRecord
 from lineage.local.adf_server import AdfServer
 from lineage.local.azurite import Azurite
 from lineage.local.credential import LocalCredential
 from lineage.local.host import HostSettings, LocalHost
 from lineage.local.purview_server import PurviewServer
 from lineage.local.tls import make_local_tls
-from lineage.queues import Queues
-from lineage.runrecord import RunRecord
-from lineage.worker import Worker
+from lineage.service import wiring
+from lineage.service.events import RunRef, cloud_event, event_grid_event
+from lineage.service.worker import Worker
 
 TOPIC = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local"
@@ -91,9 +91,9 @@ def local_stack(runs_dir: Path, *, env: Mapping[str, str] | None = None, host_se
             "LINEAGE_WAIT_SECONDS": "1",
             **dict(env or {}),
         }
-        worker = service.build_worker(credential, settings, queues=queues)
-        service.install_worker(worker)
-        stack.callback(service.install_worker, None)
+        worker = wiring.build_worker(credential, settings, queues=queues)
+        wiring.install_worker(worker)
+        stack.callback(wiring.install_worker, None)
         host = LocalHost(queues, azurite.connection_string, settings=host_settings,
                          on_run_completed=function_app.on_run_completed.build().get_user_function(),
                          push_lineage=function_app.push_lineage.build().get_user_function())

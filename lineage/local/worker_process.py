@@ -25,18 +25,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from lineage import service
+from lineage.azure.queues import Queues, queue_name
 from lineage.local.credential import LocalCredential
 from lineage.local.host import HostSettings, LocalHost
-from lineage.queues import Queues, queue_name
-from lineage.worker import Processed, Worker
+from lineage.service import wiring
+from lineage.service.worker import Processed, Worker
 
 Builder = Callable[[Mapping[str, str], Queues, float], Worker]
 
 
 def build_local_worker(env: Mapping[str, str], queues: Queues, http_timeout_s: float) -> Worker:
     """The service's worker on the local endpoints, with a local credential and the given HTTP timeout."""
-    return service.build_worker(LocalCredential(), env, queues=queues, http_timeout_s=http_timeout_s)
+    return wiring.build_worker(LocalCredential(), env, queues=queues, http_timeout_s=http_timeout_s)
 
 
 class Ledger:
@@ -99,7 +99,7 @@ def serve(argv: list[str] | None = None, build: Builder = build_local_worker) ->
     ledger = Ledger(args.ledger) if args.ledger else None
     if ledger is not None:
         worker.listeners.append(ledger)
-    service.install_worker(worker)
+    wiring.install_worker(worker)
     settings = HostSettings(max_dequeue_count=worker.settings.max_dequeue_count,
                             visibility_timeout_s=args.visibility_timeout, batch_size=args.batch_size,
                             lease_s=args.lease, threads=args.threads)

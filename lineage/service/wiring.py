@@ -16,14 +16,21 @@ from typing import Any
 
 from azure.core.credentials import TokenCredential
 
-from lineage.config import LineageOptions
-from lineage.datafactory import DataFactoryReader
-from lineage.events import EventError, WorkMessage, check_size, now_iso, run_ref
-from lineage.poison import PoisonEnvelope
-from lineage.purview import PurviewWriter
-from lineage.queues import Queues, queue_name
-from lineage.reconcile import Window, WindowError, WindowReport, enqueue_window, factories_from_setting, window_minutes
-from lineage.worker import Worker, WorkerSettings, WorkQueue
+from lineage.azure.datafactory import DataFactoryReader
+from lineage.azure.purview import PurviewWriter
+from lineage.azure.queues import Queues, queue_name
+from lineage.extract.config import LineageOptions
+from lineage.service.events import EventError, WorkMessage, check_size, now_iso, run_ref
+from lineage.service.poison import PoisonEnvelope
+from lineage.service.reconcile import (
+    Window,
+    WindowError,
+    WindowReport,
+    enqueue_window,
+    factories_from_setting,
+    window_minutes,
+)
+from lineage.service.worker import Worker, WorkerSettings, WorkQueue
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lineage.datafactory import DataFactoryError, DataFactoryReader
-from lineage.events import RECONCILED, RunRef, WorkMessage, now_iso
-from lineage.runrecord import FactoryId, RunRecordError
-from lineage.worker import NOT_ENDED
+from lineage.azure.datafactory import DataFactoryError, DataFactoryReader
+from lineage.extract.runrecord import FactoryId, RunRecordError
+from lineage.service.events import RECONCILED, RunRef, WorkMessage, now_iso
+from lineage.service.worker import NOT_ENDED
 
 FACTORIES_SETTING = "LINEAGE_FACTORIES"
 WINDOW_SETTING = "LINEAGE_RECONCILE_WINDOW_MINUTES"

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lineage import sql_tables, stores
-from lineage.expressions import ExpressionError, Scope, Unresolvable, resolve
-from lineage.model import LONG_LIMIT, ActivityResult, ColumnMap, Flow, Skip
-from lineage.resolver import ResolvedDataset, RunResolver
+from lineage.extract import sql_tables, stores
+from lineage.extract.expressions import ExpressionError, Scope, Unresolvable, resolve
+from lineage.extract.model import LONG_LIMIT, ActivityResult, ColumnMap, Flow, Skip
+from lineage.extract.resolver import ResolvedDataset, RunResolver
 
 _QUERY_KEYS = ("sqlReaderQuery", "query")
 _PROC_KEYS = ("sqlReaderStoredProcedureName", "storedProcedureName")

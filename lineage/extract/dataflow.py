@@ -10,11 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lineage import stores
-from lineage.dataflow_script import DataFlowScript, DataFlowScriptError, evaluate_option, parse_script, script_text
-from lineage.expressions import Scope
-from lineage.model import LONG_LIMIT, ActivityResult, ColumnMap, Flow, Skip
-from lineage.resolver import RunResolver, resolve_text
+from lineage.extract import stores
+from lineage.extract.dataflow_script import (
+    DataFlowScript,
+    DataFlowScriptError,
+    evaluate_option,
+    parse_script,
+    script_text,
+)
+from lineage.extract.expressions import Scope
+from lineage.extract.model import LONG_LIMIT, ActivityResult, ColumnMap, Flow, Skip
+from lineage.extract.resolver import RunResolver, resolve_text
 
 # Script options that name an inline endpoint's location, by the Location field they fill.
 _LOCATION_OPTIONS = {

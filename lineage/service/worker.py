@@ -16,15 +16,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from lineage.config import LineageOptions
-from lineage.datafactory import DataFactoryError, DataFactoryReader
-from lineage.entities import explain
-from lineage.events import BACKFILLED, RECONCILED, REPLAYED, EventError, WorkMessage, now_iso
-from lineage.extract import extract
-from lineage.poison import PoisonEnvelope
-from lineage.purview import PurviewError, PurviewWriter
-from lineage.redact import redact
-from lineage.runrecord import RunRecord, RunRecordError, check_pipeline_run
+from lineage.azure.datafactory import DataFactoryError, DataFactoryReader
+from lineage.azure.purview import PurviewError, PurviewWriter
+from lineage.extract.config import LineageOptions
+from lineage.extract.entities import explain
+from lineage.extract.redact import redact
+from lineage.extract.run import extract
+from lineage.extract.runrecord import RunRecord, RunRecordError, check_pipeline_run
+from lineage.service.events import BACKFILLED, RECONCILED, REPLAYED, EventError, WorkMessage, now_iso
+from lineage.service.poison import PoisonEnvelope
 
 log = logging.getLogger(__name__)
 

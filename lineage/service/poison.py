@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lineage.events import EventError, WorkMessage
+from lineage.service.events import EventError, WorkMessage
 
 ENVELOPE_VERSION = 1
 MAX_REASON_CHARS = 2_000

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lineage.runrecord import FactoryId, RunRecordError
-from lineage.stores.naming import unsafe_character
+from lineage.extract.runrecord import FactoryId, RunRecordError
+from lineage.extract.stores.naming import unsafe_character
 
 EVENT_TYPE = "Lineage.DataFactory.PipelineRunCompleted"
 MESSAGE_VERSION = 1

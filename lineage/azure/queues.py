@@ -78,6 +78,6 @@ class Queues:
 
 def _client(service: QueueServiceClient, name: str) -> QueueClient:
     """A client that encodes and decodes base64. The poison queue's client decodes nothing: the host may have
-    moved a body there that is not base64 at all, and ``lineage.poison.read_poison`` sorts that out."""
+    moved a body there that is not base64 at all, and ``lineage.service.poison.read_poison`` sorts that out."""
     return service.get_queue_client(
         name, message_encode_policy=TextBase64EncodePolicy(), message_decode_policy=BinaryBase64DecodePolicy())

@@ -29,10 +29,10 @@ from azure.core.pipeline.policies import (
 )
 from azure.core.rest import HttpRequest
 
-from lineage.pipeline import activities_by_name
-from lineage.redact import redact
-from lineage.runrecord import FactoryId, check_pipeline_run
-from lineage.sessions import azure_transport
+from lineage.azure.sessions import azure_transport
+from lineage.extract.pipeline import activities_by_name
+from lineage.extract.redact import redact
+from lineage.extract.runrecord import FactoryId, check_pipeline_run
 
 log = logging.getLogger(__name__)
 

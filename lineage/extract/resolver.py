@@ -14,9 +14,9 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-from lineage import stores
-from lineage.config import LineageOptions
-from lineage.expressions import (
+from lineage.extract import stores
+from lineage.extract.config import LineageOptions
+from lineage.extract.expressions import (
     EMPTY,
     MAX_DEPTH,
     ExpressionError,
@@ -27,10 +27,10 @@ from lineage.expressions import (
     prepared,
     resolve,
 )
-from lineage.model import Skip
-from lineage.pipeline import activities_by_name
-from lineage.runrecord import RunRecord
-from lineage.stores.linked_services import visible_properties
+from lineage.extract.model import Skip
+from lineage.extract.pipeline import activities_by_name
+from lineage.extract.runrecord import RunRecord
+from lineage.extract.stores.linked_services import visible_properties
 
 _Key = tuple[str, frozenset[tuple[str, ...]]]  # a definition's name and its parameter values
 

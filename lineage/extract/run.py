@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lineage import stores
-from lineage.config import LineageOptions
-from lineage.copy import copy_facts, copy_lineage
-from lineage.dataflow import dataflow_facts, dataflow_lineage
-from lineage.expressions import ExpressionError, Unresolvable
-from lineage.gc_pause import no_full_collections
-from lineage.model import ActivityResult, Skip
-from lineage.resolver import RunResolver
-from lineage.runrecord import RunRecord, name_problem
-from lineage.ssis import ssis_facts, ssis_lineage
+from lineage.extract import stores
+from lineage.extract.config import LineageOptions
+from lineage.extract.copy import copy_facts, copy_lineage
+from lineage.extract.dataflow import dataflow_facts, dataflow_lineage
+from lineage.extract.expressions import ExpressionError, Unresolvable
+from lineage.extract.gc_pause import no_full_collections
+from lineage.extract.model import ActivityResult, Skip
+from lineage.extract.resolver import RunResolver
+from lineage.extract.runrecord import RunRecord, name_problem
+from lineage.extract.ssis import ssis_facts, ssis_lineage
 
 Handler = Callable[[RunResolver, Mapping[str, Any], Mapping[str, Any], ActivityResult], None]
 Facts = Callable[[Mapping[str, Any]], tuple[int | None, int | None]]

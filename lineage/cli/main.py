@@ -19,19 +19,20 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 
-from lineage import emitter, poison_queue, reconcile, service
-from lineage.config import ConfigError, LineageOptions
-from lineage.datafactory import DataFactoryError
-from lineage.entities import explain
-from lineage.events import BACKFILLED, EventError, run_ref
-from lineage.extract import extract
-from lineage.mermaid import flowchart
-from lineage.purview import PurviewError
-from lineage.queues import Queues
-from lineage.redact import first_line
-from lineage.runrecord import FactoryId, RunRecord, RunRecordError
-from lineage.service import SettingsError, connect_queues
-from lineage.worker import NOT_ENDED, Processed
+from lineage.azure.datafactory import DataFactoryError
+from lineage.azure.purview import PurviewError
+from lineage.azure.queues import Queues
+from lineage.cli import wrap
+from lineage.extract.config import ConfigError, LineageOptions
+from lineage.extract.entities import explain
+from lineage.extract.mermaid import flowchart
+from lineage.extract.redact import first_line
+from lineage.extract.run import extract
+from lineage.extract.runrecord import FactoryId, RunRecord, RunRecordError
+from lineage.service import poison_queue, reconcile, wiring
+from lineage.service.events import BACKFILLED, EventError, run_ref
+from lineage.service.wiring import SettingsError, connect_queues
+from lineage.service.worker import NOT_ENDED, Processed
 
 EXIT_REJECTED = 1
 
@@ -158,7 +159,7 @@ def _queues() -> Queues:
 
 
 def _credential(args: argparse.Namespace) -> TokenCredential:
-    return args.credential if args.credential is not None else service.default_credential()
+    return args.credential if args.credential is not None else wiring.default_credential()
 
 
 def _factories(args: argparse.Namespace) -> list[FactoryId]:
@@ -174,7 +175,7 @@ def _push(args: argparse.Namespace) -> int:
     except EventError as exc:
         raise SettingsError(str(exc).replace("event data.runId", "--run-id").replace("event data", "--factory")) \
             from exc
-    worker = service.build_worker(_credential(args), os.environ, queues=_NoQueues())
+    worker = wiring.build_worker(_credential(args), os.environ, queues=_NoQueues())
     run = worker.reader.pipeline_run(ref.factory, ref.run_id)
     if str(run.get("status")) in NOT_ENDED:
         print(f"error: run {ref.run_id} is {run.get('status')}; push it once it has ended", file=sys.stderr)
@@ -204,7 +205,7 @@ def _backfill(args: argparse.Namespace) -> int:
     credential = _credential(args)
     if not args.now:
         queues = _queues()
-        reader = service.build_reader(credential, os.environ)
+        reader = wiring.build_reader(credential, os.environ)
         with _progress("queued") as bar:
             report = reconcile.enqueue_window(reader, queues.send, factories, window, args.pipeline,
                                               source=BACKFILLED, on_run=bar.update)
@@ -226,7 +227,7 @@ def _backfill(args: argparse.Namespace) -> int:
 def _backfill_now(credential: TokenCredential, factories: list[FactoryId], window: reconcile.Window,
                   pipelines: list[str]) -> tuple[dict[str, Any], bool]:
     """Process every ended run of the window here; a run that fails is listed with its reason, the rest go on."""
-    worker = service.build_worker(credential, os.environ, queues=_NoQueues())
+    worker = wiring.build_worker(credential, os.environ, queues=_NoQueues())
     report = reconcile.WindowReport()
     runs = list(reconcile.ended_runs_of(worker.reader, factories, window, pipelines, report))
     outcomes: dict[str, int] = {}
@@ -249,11 +250,11 @@ def _wrap(args: argparse.Namespace) -> int:
     if not args.topic_endpoint.startswith("https://"):
         raise SettingsError("--topic-endpoint must be the topic's https:// endpoint")
     if args.web_activity is not None:
-        sys.stdout.write(dumps(emitter.end_activities(factory, args.topic_endpoint, args.web_activity)))
+        sys.stdout.write(dumps(wrap.end_activities(factory, args.topic_endpoint, args.web_activity)))
         return 0
-    reader = service.build_reader(_credential(args), os.environ)
+    reader = wiring.build_reader(_credential(args), os.environ)
     pipeline = reader.definition(factory, "pipelines", args.pipeline)
-    wrapper = emitter.wrapper_pipeline(factory, args.pipeline, pipeline, args.topic_endpoint)
+    wrapper = wrap.wrapper_pipeline(factory, args.pipeline, pipeline, args.topic_endpoint)
     if args.print:
         sys.stdout.write(dumps(wrapper))
         return 0
@@ -263,7 +264,7 @@ def _wrap(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from lineage import doctor  # noqa: PLC0415 - only this command needs it
+    from lineage.cli import doctor  # noqa: PLC0415 - only this command needs it
 
     checks = doctor.run_checks(_credential(args), os.environ, [FactoryId.parse(f) for f in args.factory])
     if args.json:

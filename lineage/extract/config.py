@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lineage.stores import StoreSettings
+from lineage.extract.stores import StoreSettings
 
 # Purview's adf_pipeline -> azure_data_factory relationship attribute. No public source shows its name for certain
 # (the factory side is `pipelines`); `doctor` checks it against the live type definitions.

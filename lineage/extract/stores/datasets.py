@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from lineage.stores import naming
-from lineage.stores.linked_services import Endpoint, StoreSettings
-from lineage.stores.naming import Asset, StoreError
+from lineage.extract.stores import naming
+from lineage.extract.stores.linked_services import Endpoint, StoreSettings
+from lineage.extract.stores.naming import Asset, StoreError
 
 _FILE_FORMATS = frozenset({"DelimitedText", "Parquet", "Json", "Avro", "Orc", "Binary", "Excel", "Xml"})
 _SQL_TYPES = {"azure_sql": "azure_sql_table", "azure_sql_mi": "azure_sql_mi_table",

@@ -32,8 +32,8 @@ from pyapacheatlas.auth.azcredential import AzCredentialWrapper
 from pyapacheatlas.core import AtlasClient
 from pyapacheatlas.core.util import AtlasException, AtlasResponse
 
-from lineage.entities import ACTIVITY_FACTS
-from lineage.sessions import EnvironmentOnceSession
+from lineage.azure.sessions import EnvironmentOnceSession
+from lineage.extract.entities import ACTIVITY_FACTS
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lineage.events import REPLAYED, EventError, WorkMessage
-from lineage.poison import PoisonEnvelope, read_poison
-from lineage.queues import Queues
+from lineage.azure.queues import Queues
+from lineage.service.events import REPLAYED, EventError, WorkMessage
+from lineage.service.poison import PoisonEnvelope, read_poison
 
 PEEK_LIMIT = 32  # Azure Storage returns at most 32 messages per peek
 _HIDE_S = 10

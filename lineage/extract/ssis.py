@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lineage import sql_tables, stores
-from lineage.dtsx import ConnectionOverrides, Endpoint, Package, PackageError, package_xml, parse_package
-from lineage.model import ActivityResult, Flow, Skip
-from lineage.resolver import RunResolver
+from lineage.extract import sql_tables, stores
+from lineage.extract.dtsx import ConnectionOverrides, Endpoint, Package, PackageError, package_xml, parse_package
+from lineage.extract.model import ActivityResult, Flow, Skip
+from lineage.extract.resolver import RunResolver
 
 
 def ssis_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapping[str, Any],

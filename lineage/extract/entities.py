@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from lineage.extract import RunLineage, epoch_ms
-from lineage.gc_pause import no_full_collections
-from lineage.model import LONG_LIMIT, ActivityResult, ColumnMap
-from lineage.redact import redact
-from lineage.stores import Asset
+from lineage.extract.gc_pause import no_full_collections
+from lineage.extract.model import LONG_LIMIT, ActivityResult, ColumnMap
+from lineage.extract.redact import redact
+from lineage.extract.run import RunLineage, epoch_ms
+from lineage.extract.stores import Asset
 
 FACTORY_TYPE = "azure_data_factory"
 PIPELINE_TYPE = "adf_pipeline"

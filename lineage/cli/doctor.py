@@ -17,18 +17,18 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
-from lineage import reconcile, service
-from lineage.config import ConfigError, LineageOptions
-from lineage.datafactory import ARM_SCOPE, DataFactoryError, DataFactoryReader
-from lineage.entities import written_schema
-from lineage.extract import KINDS
-from lineage.purview import PurviewError, PurviewWriter
-from lineage.redact import first_line
-from lineage.runrecord import FactoryId
-from lineage.stores import ASSET_TYPES
+from lineage.azure.datafactory import ARM_SCOPE, DataFactoryError, DataFactoryReader
+from lineage.azure.purview import PurviewError, PurviewWriter
+from lineage.extract.config import ConfigError, LineageOptions
+from lineage.extract.entities import written_schema
+from lineage.extract.redact import first_line
+from lineage.extract.run import KINDS
+from lineage.extract.runrecord import FactoryId
+from lineage.extract.stores import ASSET_TYPES
+from lineage.service import reconcile, wiring
 
 PURVIEW_SCOPE = "https://purview.azure.net/.default"
-HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
+HOST_JSON = Path(__file__).resolve().parents[2] / "host.json"
 PROBE_RUN = "00000000-0000-0000-0000-000000000000"
 PROBE_NAME = "lineage-doctor-probe"
 ROLE_HINT = "assign the custom role from infra/ (Data Factory lineage reader) to the identity on this factory"
@@ -66,7 +66,7 @@ def run_checks(credential: TokenCredential, env: Mapping[str, str],
     if not wanted:
         checks.append(Check("datafactory", "factories to check", False, "none named",
                             "set LINEAGE_FACTORIES (the factories to reconcile) or pass --factory RESOURCE_ID"))
-    reader = service.build_reader(credential, env)
+    reader = wiring.build_reader(credential, env)
     for factory in wanted:
         checks += _factory(reader, factory)
     checks += _purview(credential, env)
@@ -78,11 +78,11 @@ def run_checks(credential: TokenCredential, env: Mapping[str, str],
 
 def _settings(env: Mapping[str, str]) -> list[Check]:
     checks = [
-        _setting("PURVIEW_ACCOUNT_NAME / PURVIEW_ENDPOINT", lambda: service.purview_endpoint(env),
+        _setting("PURVIEW_ACCOUNT_NAME / PURVIEW_ENDPOINT", lambda: wiring.purview_endpoint(env),
                  "set PURVIEW_ACCOUNT_NAME to the Purview account's name"),
-        _setting("LINEAGE_SETTINGS", lambda: "valid" if service.lineage_options(env) else "",
+        _setting("LINEAGE_SETTINGS", lambda: "valid" if wiring.lineage_options(env) else "",
                  "correct LINEAGE_SETTINGS: a JSON object with the keys of README 'Settings'"),
-        _setting("retry and wait limits", lambda: str(service.worker_settings(env)),
+        _setting("retry and wait limits", lambda: str(wiring.worker_settings(env)),
                  "set LINEAGE_MAX_DEQUEUE_COUNT, LINEAGE_MAX_WAITS and LINEAGE_WAIT_SECONDS to whole numbers"),
         _setting("LINEAGE_FACTORIES", lambda: f"{len(reconcile.factories_from_setting(env))} factories",
                  "set LINEAGE_FACTORIES to a JSON array of factory resource ids"),
@@ -102,7 +102,7 @@ def _settings(env: Mapping[str, str]) -> list[Check]:
 def _setting(name: str, read: Callable[[], str], fix: str) -> Check:
     try:
         return Check("settings", name, True, read())
-    except (service.SettingsError, reconcile.WindowError, ConfigError, ValueError) as exc:
+    except (wiring.SettingsError, reconcile.WindowError, ConfigError, ValueError) as exc:
         return Check("settings", name, False, str(exc), fix)
 
 
@@ -143,8 +143,8 @@ def _queues(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]:
     if not (env.get("AzureWebJobsStorage__queueServiceUri") or env.get("AzureWebJobsStorage")):
         return []  # the settings checks said so already
     try:
-        queues = service.connect_queues(env, credential)
-    except service.SettingsError as exc:
+        queues = wiring.connect_queues(env, credential)
+    except wiring.SettingsError as exc:
         return [Check("queues", "connect", False, str(exc), "correct the storage setting the message names")]
     return [_queue(client_name, client) for client_name, client in
             (("work queue", queues.work), ("poison queue", queues.poison))]
@@ -224,12 +224,12 @@ def _definition_probe(reader: DataFactoryReader, factory: FactoryId, kind: str) 
 
 def _purview(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]:
     try:
-        writer = PurviewWriter(credential, service.purview_endpoint(env), max_attempts=2)
-    except service.SettingsError:
+        writer = PurviewWriter(credential, wiring.purview_endpoint(env), max_attempts=2)
+    except wiring.SettingsError:
         return []  # the settings checks said so already
     try:
-        options = service.lineage_options(env)
-    except (service.SettingsError, ConfigError):
+        options = wiring.lineage_options(env)
+    except (wiring.SettingsError, ConfigError):
         options = LineageOptions()  # reported by the settings checks; the types are checked with the defaults
     definitions = _Definitions(writer)
     try:

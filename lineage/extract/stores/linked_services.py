@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lineage.stores.naming import StoreError, account, host
+from lineage.extract.stores.naming import StoreError, account, host
 
 _ALLOWED_KEYS = frozenset({
     "accountname", "endpointsuffix", "blobendpoint", "fileendpoint", "server", "data source", "address", "addr",

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lineage.stores.naming import unsafe_character
+from lineage.extract.stores.naming import unsafe_character
 
 JSON = dict[str, Any]
 

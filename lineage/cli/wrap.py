@@ -8,7 +8,7 @@ Grid topic with a Web activity authenticated by the factory's managed identity. 
 - a **Web activity** appended to a pipeline, which publishes the pipeline's own run id while the run is still in
   progress; the worker waits for it to end before reading it back.
 
-Both send an Event Grid schema event whose ``data`` is exactly what ``lineage.events.run_ref`` accepts.
+Both send an Event Grid schema event whose ``data`` is exactly what ``lineage.service.events.run_ref`` accepts.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lineage.events import EVENT_TYPE
-from lineage.runrecord import FactoryId
+from lineage.extract.runrecord import FactoryId
+from lineage.service.events import EVENT_TYPE
 
 EVENTGRID_RESOURCE = "https://eventgrid.azure.net"  # the token audience Event Grid accepts for Entra ID auth
 RUN_ACTIVITY = "Run pipeline"

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lineage.stores import Asset
+from lineage.extract.stores import Asset
 
 LONG_LIMIT = 2**63  # Purview's long attributes (rowCount, dataSize, lastRunTime) hold values below this
 
