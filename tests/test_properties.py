@@ -244,6 +244,9 @@ def check_asset(build: Callable[[], naming.Asset], scheme: str) -> None:
         return
     assert asset == build()
     assert asset.type_name in ASSET_TYPES
+    for node in (*asset.lineage(), *asset.alternatives):  # parents and alternatives are named as cleanly
+        assert node.type_name in ASSET_TYPES and clean(node.qualified_name) and node.name
+        assert (node.parent is None) == (node.link == "")
     assert asset.qualified_name.startswith(scheme)
     assert asset.name and asset.qualified_name and len(asset.qualified_name) <= 4_500
     assert clean(asset.qualified_name) and clean(asset.name)
@@ -266,8 +269,9 @@ def test_file_store_names(account: str, container: str, path_text: str, is_file:
 @given(st.sampled_from(["contoso-sql.database.windows.net", "ws.sql.azuresynapse.net", "onprem01"]) | hostile_text,
        part, part, part)
 def test_database_names(server: str, database: str, schema: str, table: str) -> None:
-    check_asset(lambda: naming.SqlTable("azure_sql_table", server, database, schema, table).asset(), "mssql://")
-    check_asset(lambda: naming.SqlServerTable(server, "MSSQLSERVER", database, schema, table).asset(), "mssql://")
+    for declared in naming.SQL_DECLARED:
+        check_asset(lambda d=declared: naming.SqlTable(server, database, schema, table, d).asset(),
+                    "mssql://")
     check_asset(lambda: naming.PostgresTable(server, database, schema, table).asset(), "postgresql://")
     check_asset(lambda: naming.MySqlTable(server, database, table).asset(), "mysql://")
     check_asset(lambda: naming.KustoTable(server, database, table).asset(), "https://")

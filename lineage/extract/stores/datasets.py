@@ -10,8 +10,6 @@ from lineage.extract.stores.linked_services import Endpoint, StoreSettings
 from lineage.extract.stores.naming import Asset, StoreError
 
 _FILE_FORMATS = frozenset({"DelimitedText", "Parquet", "Json", "Avro", "Orc", "Binary", "Excel", "Xml"})
-_SQL_TYPES = {"azure_sql": "azure_sql_table", "azure_sql_mi": "azure_sql_mi_table",
-              "synapse": "azure_synapse_dedicated_sql_table", "sql_dw": "azure_sql_dw_table"}
 
 
 class Location(NamedTuple):
@@ -87,11 +85,9 @@ def asset(endpoint: Endpoint, loc: Location) -> Asset:
                                        loc.collection or "").asset()
     table = loc.table or _missing("table")
     database = loc.database or endpoint.database or _missing("database")
-    if p in _SQL_TYPES:
-        return naming.SqlTable(_SQL_TYPES[p], endpoint.host or "", database, loc.schema or "dbo", table).asset()
-    if p == "sql_server":
-        return naming.SqlServerTable(endpoint.host or "", endpoint.instance or "MSSQLSERVER", database,
-                                     loc.schema or "dbo", table).asset()
+    if p in naming.SQL_DECLARED:
+        return naming.SqlTable(endpoint.host or "", database, loc.schema or "dbo", table, p,
+                               endpoint.instance or "MSSQLSERVER").asset()
     if p == "postgresql":
         return naming.PostgresTable(endpoint.host or "", database, loc.schema or "public", table).asset()
     if p == "mysql":
@@ -104,17 +100,9 @@ def asset(endpoint: Endpoint, loc: Location) -> Asset:
 
 
 def sql_table_asset(server: str, database: str, schema: str | None, table: str, settings: StoreSettings) -> Asset:
-    """A table on a server named directly (SQL text, SSIS connection managers): the platform from the host."""
-    name, _, instance = server.removeprefix("tcp:").split(",")[0].partition("\\")
-    server_host = naming.host(name, "SQL server")
-    if server_host.endswith(".sql.azuresynapse.net"):
-        platform = "synapse"
-    elif server_host.endswith(".database.windows.net"):
-        platform = "azure_sql_mi" if server_host.count(".") >= 4 else "azure_sql"
-    else:
-        return naming.SqlServerTable(server_host, instance or settings.sql_server_default_instance, database,
-                                     schema or "dbo", table).asset()
-    return naming.SqlTable(_SQL_TYPES[platform], server_host, database, schema or "dbo", table).asset()
+    """A table on a server named directly (SQL text, SSIS connection managers): the type from the host alone."""
+    return naming.SqlTable(server, database, schema or "dbo", table, "sql_server",
+                           settings.sql_server_default_instance).asset()
 
 
 def _folder_and_file(loc: Location) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lineage.extract.stores.naming import StoreError, account, host
+from lineage.extract.stores.naming import StoreError, account, host, sql_server_host
 
 _ALLOWED_KEYS = frozenset({
     "accountname", "endpointsuffix", "blobendpoint", "fileendpoint", "server", "data source", "address", "addr",
@@ -203,18 +203,10 @@ def _sql(platform: str) -> Callable[[_Props], Endpoint]:
         database = p.text("database") or conn.get("initial catalog") or conn.get("database")
         if not server:
             server = p.configured("server")
-        name = server.strip()
-        name = name.removeprefix("tcp:").split(",")[0]
-        instance = None
-        if "\\" in name:
-            name, instance = name.split("\\", 1)
-        server_host = host(name, "SQL server")
-        kind = platform
-        if platform == "sql_dw":
-            kind = "synapse" if server_host.endswith(".sql.azuresynapse.net") else "sql_dw"
+        server_host, instance = sql_server_host(server)
         if platform == "sql_server":
             instance = instance or p.settings.sql_server_default_instance
-        return Endpoint(kind, server_host, database, instance)
+        return Endpoint(platform, server_host, database, instance)
     return read
 
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 _ACCOUNT = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _WILDCARD = re.compile(r"[*?]")
+# Purview's normalization rules (field notes §5): "Lowercase File Extension" touches 2-5 characters after the last
+# dot only; "Trim Section Spaces" removes spaces at both ends and around "/", ":" and ".".
+_EXTENSION = re.compile(r"\.[^.]{2,5}$")
+_SECTION_SPACES = re.compile(r"^\s+|\s+$|\s*([/:.])\s*")
 # Characters that make a name unreadable or deceptive: controls (NUL, newline...), lone surrogates, and the
 # bidirectional marks that make text display in another order than it is stored ("Trojan Source").
 _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -28,22 +33,33 @@ class StoreError(ValueError):
     """A store location that cannot be named; the message says what is missing or wrong."""
 
 
-# Every asset type the store classes below produce: ``doctor`` checks that the Purview account knows each of them.
-ASSET_TYPES = frozenset({
-    "azure_blob_path", "azure_datalake_gen2_path", "azure_datalake_gen1_path", "azure_file",
-    "azure_sql_table", "azure_sql_mi_table", "azure_synapse_dedicated_sql_table", "azure_sql_dw_table", "mssql_table",
-    "azure_postgresql_table", "azure_mysql_table", "azure_cosmosdb_sqlapi_collection", "azure_data_explorer_table",
-    "aws_s3_v2_object", "aws_s3_v2_directory", "snowflake_table",
-})
-
-
 @dataclass(frozen=True, slots=True, order=True)
 class Asset:
-    """A data asset as Purview knows it."""
+    """A data asset as Purview knows it: identity is the type and the qualifiedName.
+
+    The other fields say how a scanner would create it when the catalog does not hold it yet (its ``parent`` through
+    the relationship attribute ``link``, and the plain ``attributes`` it writes: field notes §5 lists what the real
+    type definitions make mandatory), and under which other identities the catalog may already hold the same data
+    (``alternatives``: a view rather than a table, the same account scanned as the other storage family, the file
+    itself where the account does not group it). The writer looks those up before creating anything.
+    """
 
     type_name: str
     qualified_name: str
     name: str
+    parent: Asset | None = field(default=None, compare=False)
+    link: str = field(default="", compare=False)
+    attributes: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    alternatives: tuple[Asset, ...] = field(default=(), compare=False)
+
+    def lineage(self) -> tuple[Asset, ...]:
+        """The asset and its parents up to the top (server, account, bucket...), nearest first."""
+        chain: list[Asset] = []
+        node: Asset | None = self
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        return tuple(chain)
 
 
 @lru_cache(maxsize=1024)  # every asset of a store checks its host again
@@ -92,9 +108,10 @@ def has_wildcard(*parts: str | None) -> bool:
 
 
 def path(*parts: str | None, is_file: bool) -> tuple[str, bool]:
-    """A normalized path (no empty or duplicate slashes, braces encoded, extension lower-cased), cut before any
-    wildcard segment; returns it and whether it names a file."""
-    segments = [s for part in parts if part for s in part.replace("\\", "/").split("/") if s]
+    """A path as Purview normalizes it (no empty or duplicate slashes, spaces around sections trimmed, braces
+    encoded, an extension of 2-5 characters lower-cased), cut before any wildcard segment; returns it and whether it
+    names a file."""
+    segments = [s for part in parts if part for s in _trimmed(part).split("/") if s]
     literal: list[str] = []
     for segment in segments:
         encoded = _segment(segment)
@@ -102,13 +119,17 @@ def path(*parts: str | None, is_file: bool) -> tuple[str, bool]:
             is_file = False
             break
         literal.append(encoded)
-    if is_file and literal and "." in literal[-1]:
-        stem, ext = literal[-1].rsplit(".", 1)
-        literal[-1] = f"{stem}.{ext.lower()}"
+    if is_file and literal:
+        literal[-1] = _EXTENSION.sub(lambda m: m.group().lower(), literal[-1])
     joined = "/".join(literal)
     if len(joined) > MAX_PATH_CHARS:
         raise StoreError(f"path of {len(joined)} characters is longer than the {MAX_PATH_CHARS} a store allows")
     return joined, is_file and bool(literal)
+
+
+def _trimmed(text: str) -> str:
+    text = text.replace("\\", "/")
+    return _SECTION_SPACES.sub(r"\1", text) if " " in text or "\t" in text else text
 
 
 @lru_cache(maxsize=4096)  # the folders above the files of a ForEach repeat in every iteration
@@ -154,17 +175,28 @@ def _preview(value: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ file stores
 
+# Where scanners group files (field notes §5), the type of the group: only Copy lineage points at it.
+RESOURCE_SET_TYPES = {
+    "azure_blob_path": "azure_blob_resource_set",
+    "azure_datalake_gen2_path": "azure_datalake_gen2_resource_set",
+    "azure_datalake_gen1_path": "azure_datalake_gen1_resource_set",
+    "azure_file": "azure_file_resource_set",
+    "aws_s3_v2_object": "aws_s3_v2_resource_set",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class BlobPath:
+    """Blob Storage. An account is scanned either as Blob or as ADLS Gen2, never both, and a linked service of
+    either kind may reach it: the other family's name is the alternative the catalog is asked for."""
+
     account: str
     container: str
     path: str = ""
     is_file: bool = True
 
     def asset(self) -> Asset:
-        return _file_asset("azure_blob_path", f"https://{account(self.account)}.blob.core.windows.net",
-                           self.container, self.path, self.is_file)
+        return _storage_family(self.account, self.container, self.path, self.is_file, first="blob")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +207,17 @@ class AdlsGen2Path:
     is_file: bool = True
 
     def asset(self) -> Asset:
-        return _file_asset("azure_datalake_gen2_path", f"https://{account(self.account)}.dfs.core.windows.net",
-                           self.filesystem, self.path, self.is_file)
+        return _storage_family(self.account, self.filesystem, self.path, self.is_file, first="dfs")
+
+
+def _storage_family(account_name: str, container: str, path_text: str, is_file: bool, *, first: str) -> Asset:
+    acct = account(account_name)
+    text = _container_path("storage", container, path_text, is_file)
+    name = _last(text, container)
+    blob = Asset("azure_blob_path", f"https://{acct}.blob.core.windows.net/{text}", name)
+    dfs = Asset("azure_datalake_gen2_path", f"https://{acct}.dfs.core.windows.net/{text}", name)
+    primary, other = (blob, dfs) if first == "blob" else (dfs, blob)
+    return Asset(primary.type_name, primary.qualified_name, name, alternatives=(other,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,18 +235,25 @@ class AdlsGen1Path:
 
 @dataclass(frozen=True, slots=True)
 class AzureFile:
+    """Azure Files: a file is ``azure_file``, a folder ``azure_file_directory``; both carry the mandatory ``path``."""
+
     account: str
     share: str
     path: str = ""
     is_file: bool = True
 
     def asset(self) -> Asset:
-        return _file_asset("azure_file", f"https://{account(self.account)}.file.core.windows.net", self.share,
-                           self.path, self.is_file)
+        text = _container_path("azure_file", self.share, self.path, self.is_file)
+        _, is_file = path(self.path, is_file=self.is_file)  # False where a wildcard cut the path to its folder
+        type_name = "azure_file" if is_file else "azure_file_directory"
+        return Asset(type_name, f"https://{account(self.account)}.file.core.windows.net/{text}",
+                     _last(text, self.share), attributes=(("path", f"/{text}"),))
 
 
 @dataclass(frozen=True, slots=True)
 class S3Object:
+    """Amazon S3: objects and directories belong to their bucket (the mandatory ``container``)."""
+
     bucket: str
     path: str = ""
     is_file: bool = True
@@ -214,56 +262,149 @@ class S3Object:
         bucket = self.bucket.strip().lower()
         if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", bucket):
             raise StoreError(f"S3 bucket {_preview(self.bucket)} is not a valid bucket name")
+        container = Asset("aws_s3_v2_bucket", f"s3://{bucket}", bucket)
         text, is_file = path(self.path, is_file=self.is_file)
         if is_file:
-            return Asset("aws_s3_v2_object", f"s3://{bucket}/{text}", _last(text, bucket))
-        return Asset("aws_s3_v2_directory", f"s3://{bucket}/{text + '/' if text else ''}", _last(text, bucket))
+            return Asset("aws_s3_v2_object", f"s3://{bucket}/{text}", _last(text, bucket), container, "container")
+        prefix = text + "/" if text else ""
+        return Asset("aws_s3_v2_directory", f"s3://{bucket}/{prefix}", _last(text, bucket), container, "container",
+                     (("objectPrefix", prefix),))
 
 
-def _file_asset(type_name: str, base: str, container: str, path_text: str, is_file: bool) -> Asset:
+def _container_path(what: str, container: str, path_text: str, is_file: bool) -> str:
     if not container or not container.strip("/ "):
-        raise StoreError(f"{type_name}: the container (file system, share) is missing")
+        raise StoreError(f"{what}: the container (file system, share) is missing")
     text, _ = path(container, path_text, is_file=is_file)
     if not text:  # the container itself is a wildcard: no one container to name
-        raise StoreError(f"{type_name}: the container {_preview(container)} is a wildcard")
-    return Asset(type_name, f"{base}/{text}", _last(text, container))
+        raise StoreError(f"{what}: the container {_preview(container)} is a wildcard")
+    return text
+
+
+def resource_set(asset: Asset, group: Callable[[str], str | None]) -> Asset:
+    """The resource set a file belongs to where the account's rules group it (``group`` maps the path after the
+    host to the grouped path, or None), else the file itself. The file and the other storage family stay
+    alternatives: an account that does not group (or is scanned as the other family) holds those instead."""
+    rs_type = RESOURCE_SET_TYPES.get(asset.type_name)
+    if rs_type is None:
+        return asset
+    base, grouped = _grouped(asset, group)
+    if grouped is None:
+        return asset
+    rs = Asset(rs_type, f"{base}/{grouped}", _last(grouped, grouped))
+    others: list[Asset] = []
+    for alternative in asset.alternatives:
+        alt_base, alt_grouped = _grouped(alternative, group)
+        alt_type = RESOURCE_SET_TYPES.get(alternative.type_name)
+        if alt_grouped is not None and alt_type is not None:
+            others.append(Asset(alt_type, f"{alt_base}/{alt_grouped}", rs.name))
+    plain = Asset(asset.type_name, asset.qualified_name, asset.name, asset.parent, asset.link, asset.attributes)
+    others.append(plain)
+    others.extend(asset.alternatives)
+    return Asset(rs.type_name, rs.qualified_name, rs.name, alternatives=tuple(others))
+
+
+def _grouped(asset: Asset, group: Callable[[str], str | None]) -> tuple[str, str | None]:
+    scheme, _, rest = asset.qualified_name.partition("://")
+    host_name, _, path_text = rest.partition("/")
+    return f"{scheme}://{host_name}", group(path_text) if path_text else None
 
 
 # -------------------------------------------------------------------------------------------------- databases
 
 
 @dataclass(frozen=True, slots=True)
-class SqlTable:
-    """SQL Database, Managed Instance, Synapse dedicated pool, SQL DW: ``mssql://host/db/schema/table``."""
+class _SqlFamily:
+    """One SQL platform's types, top-down, and the relationship attribute each level names its parent by."""
 
-    type_name: str
-    server: str
-    database: str
-    schema: str
     table: str
+    view: str
+    schema: str
+    database: str
+    database_link: str  # schema -> database
+    server: str
+    server_link: str  # database -> server (instance, workspace)
 
-    def asset(self) -> Asset:
-        table = sql_part(self.table, "table")
-        qn = f"mssql://{host(self.server, 'SQL server')}/{sql_part(self.database, 'database')}/" \
-             f"{sql_part(self.schema or 'dbo', 'schema')}/{table}"
-        return Asset(self.type_name, qn, table.replace("%20", " "))
+
+_SQL_FAMILIES = {
+    "azure_sql_table": _SqlFamily("azure_sql_table", "azure_sql_view", "azure_sql_schema", "azure_sql_db", "db",
+                                  "azure_sql_server", "server"),
+    "azure_sql_dw_table": _SqlFamily("azure_sql_dw_table", "azure_sql_dw_view", "azure_sql_dw_schema", "azure_sql_dw",
+                                     "dataWarehouse", "azure_sql_server", "server"),
+    "azure_sql_mi_table": _SqlFamily("azure_sql_mi_table", "azure_sql_mi_view", "azure_sql_mi_schema",
+                                     "azure_sql_mi_db", "db", "azure_sql_mi", "instance"),
+    "azure_synapse_dedicated_sql_table": _SqlFamily(
+        "azure_synapse_dedicated_sql_table", "azure_synapse_dedicated_sql_view", "azure_synapse_dedicated_sql_schema",
+        "azure_synapse_dedicated_sql_db", "db", "azure_synapse_workspace", "workspace"),
+    "azure_synapse_serverless_sql_table": _SqlFamily(
+        "azure_synapse_serverless_sql_table", "azure_synapse_serverless_sql_view",
+        "azure_synapse_serverless_sql_schema", "azure_synapse_serverless_sql_db", "db", "azure_synapse_workspace",
+        "workspace"),
+    "mssql_table": _SqlFamily("mssql_table", "mssql_view", "mssql_schema", "mssql_db", "db", "mssql_instance",
+                              "instance"),
+}
+# The linked-service (or dataset) family a SQL endpoint declares, used only where its host does not tell.
+SQL_DECLARED = {"azure_sql": "azure_sql_table", "azure_sql_mi": "azure_sql_mi_table", "sql_dw": "azure_sql_dw_table",
+                "synapse": "azure_synapse_dedicated_sql_table", "sql_server": "mssql_table"}
+
+
+def sql_type(server_host: str, declared: str) -> str:
+    """The table type of a SQL server, by its host: Purview types an asset by what its scan registered, whatever
+    linked-service type reached it (field notes §5). ``declared`` decides only for hosts that say nothing."""
+    if server_host.endswith("-ondemand.sql.azuresynapse.net"):
+        return "azure_synapse_serverless_sql_table"
+    if server_host.endswith(".sql.azuresynapse.net"):
+        return "azure_synapse_dedicated_sql_table"
+    if server_host.endswith(".database.windows.net"):
+        if server_host.count(".") >= 4:  # {mi}.{dnszone}.database.windows.net (and {mi}.public.{dnszone}...)
+            return "azure_sql_mi_table"
+        return "azure_sql_dw_table" if declared == "sql_dw" else "azure_sql_table"
+    return SQL_DECLARED.get(declared, "mssql_table")
+
+
+def sql_server_host(server: str) -> tuple[str, str | None]:
+    """The host a scan registers for a server as connection strings write it (``tcp:``, ``,port``, ``\\instance``,
+    a private endpoint's ``privatelink`` label), and the named instance if any."""
+    name, _, instance = server.strip().removeprefix("tcp:").split(",")[0].partition("\\")
+    server_host = host(name, "SQL server").replace(".privatelink.", ".")
+    return server_host, instance or None
 
 
 @dataclass(frozen=True, slots=True)
-class SqlServerTable:
-    """SQL Server (on premises or VM): the instance is part of the name, ``MSSQLSERVER`` when unnamed."""
+class SqlTable:
+    """Every SQL Server engine: ``mssql://host/db/schema/table`` (SQL Server adds its instance after the host), typed
+    by the host, with the parent chain a scan creates (server -> database -> schema -> table)."""
 
     server: str
-    instance: str
     database: str
     schema: str
     table: str
+    declared: str = "azure_sql"
+    instance: str = "MSSQLSERVER"
 
     def asset(self) -> Asset:
+        server_host, named_instance = sql_server_host(self.server)
+        family = _SQL_FAMILIES[sql_type(server_host, self.declared)]
         table = sql_part(self.table, "table")
-        qn = f"mssql://{host(self.server, 'SQL Server host')}/{sql_part(self.instance, 'instance')}/" \
-             f"{sql_part(self.database, 'database')}/{sql_part(self.schema or 'dbo', 'schema')}/{table}"
-        return Asset("mssql_table", qn, table.replace("%20", " "))
+        database = sql_part(self.database, "database")
+        schema = sql_part(self.schema or "dbo", "schema")
+        if family.table == "mssql_table":
+            instance = sql_part(named_instance or self.instance, "instance")
+            top = Asset(family.server, f"mssql://{server_host}/{instance}", instance,
+                        attributes=(("hostname", server_host),))
+        elif family.server == "azure_synapse_workspace":  # (unverified) the workspace as its Synapse source registers
+            workspace = server_host.split(".")[0].removesuffix("-ondemand")
+            top = Asset(family.server, f"https://{workspace}.dev.azuresynapse.net", workspace)
+        else:
+            attributes = (("hostname", server_host),) if family.server == "azure_sql_mi" else ()
+            top = Asset(family.server, f"mssql://{server_host}", server_host.split(".")[0], attributes=attributes)
+        server_qn = f"mssql://{server_host}/{top.name}" if family.table == "mssql_table" else f"mssql://{server_host}"
+        db = Asset(family.database, f"{server_qn}/{database}", database.replace("%20", " "), top, family.server_link)
+        sch = Asset(family.schema, f"{db.qualified_name}/{schema}", schema.replace("%20", " "), db,
+                    family.database_link)
+        qn = f"{sch.qualified_name}/{table}"
+        name = table.replace("%20", " ")
+        view = Asset(family.view, qn, name, sch, "dbSchema")
+        return Asset(family.table, qn, name, sch, "dbSchema", alternatives=(view,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,10 +415,17 @@ class PostgresTable:
     table: str
 
     def asset(self) -> Asset:
+        server_host = host(self.server, "PostgreSQL server")
+        server = Asset("azure_postgresql_server", f"postgresql://{server_host}", server_host.split(".")[0])
+        database = sql_part(self.database, "database")
+        db = Asset("azure_postgresql_db", f"{server.qualified_name}/{database}", database.replace("%20", " "),
+                   server, "server")
+        schema = sql_part(self.schema or "public", "schema")
+        sch = Asset("azure_postgresql_schema", f"{db.qualified_name}/{schema}", schema.replace("%20", " "), db, "db")
         table = sql_part(self.table, "table")
-        qn = f"postgresql://{host(self.server, 'PostgreSQL server')}/{sql_part(self.database, 'database')}/" \
-             f"{sql_part(self.schema or 'public', 'schema')}/{table}"
-        return Asset("azure_postgresql_table", qn, table.replace("%20", " "))
+        qn, name = f"{sch.qualified_name}/{table}", table.replace("%20", " ")
+        return Asset("azure_postgresql_table", qn, name, sch, "dbSchema",
+                     alternatives=(Asset("azure_postgresql_view", qn, name, sch, "dbSchema"),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,13 +435,22 @@ class MySqlTable:
     table: str
 
     def asset(self) -> Asset:
+        server_host = host(self.server, "MySQL server")
+        server = Asset("azure_mysql_server", f"mysql://{server_host}", server_host.split(".")[0])
+        database = sql_part(self.database, "database")
+        db = Asset("azure_mysql_db", f"{server.qualified_name}/{database}", database.replace("%20", " "), server,
+                   "server")
         table = sql_part(self.table, "table")
-        qn = f"mysql://{host(self.server, 'MySQL server')}/{sql_part(self.database, 'database')}/{table}"
-        return Asset("azure_mysql_table", qn, table.replace("%20", " "))
+        qn, name = f"{db.qualified_name}/{table}", table.replace("%20", " ")
+        return Asset("azure_mysql_table", qn, name, db, "db",
+                     alternatives=(Asset("azure_mysql_view", qn, name, db, "db"),))
 
 
 @dataclass(frozen=True, slots=True)
 class CosmosCollection:
+    """Cosmos DB (NoSQL): no port in the name (scanned collections have none), the ``resourceLink`` the service
+    gives each database and collection, and the account's API."""
+
     account: str
     database: str
     collection: str
@@ -302,9 +459,15 @@ class CosmosCollection:
         if not self.database or not self.collection:
             raise StoreError("Cosmos DB needs a database and a collection")
         _segments(("database", self.database), ("collection", self.collection))
-        qn = f"https://{account(self.account, 'Cosmos DB account')}.documents.azure.com:443/dbs/{self.database}" \
-             f"/colls/{self.collection}"
-        return Asset("azure_cosmosdb_sqlapi_collection", qn, self.collection)
+        name = account(self.account, "Cosmos DB account")
+        top = Asset("azure_cosmosdb_account", f"https://{name}.documents.azure.com", name,
+                    attributes=(("api_type", "SQL"),))
+        db_link = f"dbs/{self.database}"
+        db = Asset("azure_cosmosdb_database", f"{top.qualified_name}/{db_link}", self.database, top, "account",
+                   (("resourceLink", db_link),))
+        link = f"{db_link}/colls/{self.collection}"
+        return Asset("azure_cosmosdb_sqlapi_collection", f"{top.qualified_name}/{link}", self.collection, db, "db",
+                     (("resourceLink", link),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,9 +480,11 @@ class KustoTable:
         if not self.database or not self.table:
             raise StoreError("Data Explorer needs a database and a table")
         _segments(("database", self.database), ("table", self.table))
-        return Asset("azure_data_explorer_table",
-                     f"https://{host(self.cluster_host, 'Data Explorer cluster')}/{self.database}/{self.table}",
-                     self.table)
+        cluster_host = host(self.cluster_host, "Data Explorer cluster")
+        cluster = Asset("azure_data_explorer_cluster", f"https://{cluster_host}", cluster_host.split(".")[0])
+        db = Asset("azure_data_explorer_database", f"{cluster.qualified_name}/{self.database}", self.database,
+                   cluster, "cluster")
+        return Asset("azure_data_explorer_table", f"{db.qualified_name}/{self.table}", self.table, db, "database")
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,3 +502,25 @@ class SnowflakeTable:
         acct = acct if acct.endswith(".snowflakecomputing.com") else f"{acct}.snowflakecomputing.com"
         qn = f"snowflake://{acct}/databases/{self.database}/schemas/{self.schema}/tables/{self.table}"
         return Asset("snowflake_table", qn, self.table)
+
+
+def _types_of(*assets: Asset) -> set[str]:
+    return {a.type_name for asset in assets for node in (asset, *asset.alternatives) for a in node.lineage()}
+
+
+# Every asset type the classes above produce, parents and alternatives included: ``doctor`` checks that the Purview
+# account knows each of them. Derived from the classes on sample names, so it cannot drift from them.
+ASSET_TYPES = frozenset(
+    _types_of(
+        BlobPath("a0", "c", "f.csv").asset(), AdlsGen2Path("a0", "c", "d", is_file=False).asset(),
+        AdlsGen1Path("a0", "f.csv").asset(), AzureFile("a0", "s", "f.csv").asset(),
+        AzureFile("a0", "s", "d", is_file=False).asset(), S3Object("b00", "f.csv").asset(),
+        S3Object("b00", "d", is_file=False).asset(), PostgresTable("h", "d", "s", "t").asset(),
+        MySqlTable("h", "d", "t").asset(), CosmosCollection("a0", "d", "c").asset(), KustoTable("h", "d", "t").asset(),
+        SnowflakeTable("h", "d", "s", "t").asset(),
+        *(SqlTable(server, "d", "s", "t", declared).asset() for server, declared in (
+            ("s.database.windows.net", "azure_sql"), ("s.database.windows.net", "sql_dw"),
+            ("m.z.database.windows.net", "azure_sql"), ("w.sql.azuresynapse.net", "azure_sql"),
+            ("w-ondemand.sql.azuresynapse.net", "azure_sql"), ("h.corp", "sql_server"))),
+    ) | set(RESOURCE_SET_TYPES.values())
+)
