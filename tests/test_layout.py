@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "lineage"
 
 # What the pure core may import beyond the standard library: parsers that do no I/O.
-CORE_THIRD_PARTY = {"defusedxml", "sqlglot"}
+CORE_THIRD_PARTY = {"defusedxml", "regex", "sqlglot"}
 # The layers, each allowed to import the ones listed.
 ALLOWED = {
     "extract": {"extract"},
