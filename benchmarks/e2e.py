@@ -68,10 +68,32 @@ class NaiveWriter(PurviewWriter):
 
     def push(self, entities: Sequence[Mapping[str, Any]]) -> PushResult:
         result = PushResult()
-        for entity in entities:  # factory, pipeline, activities, assets, operations: references exist when used
+        for entity in _parents_first(entities):  # every entity after the ones it references
             self._call("upload", partial(self._plain.upload_entities, batch=[{**entity, "guid": "-1"}]))
             result.calls += 1
         return result
+
+
+def _parents_first(entities: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Factory, pipeline, activities, assets (a table after its schema, database and server), operations."""
+    by_key = {(e["typeName"], e["attributes"]["qualifiedName"]): e for e in entities}
+    placed: set[tuple[str, str]] = set()
+    order: list[Mapping[str, Any]] = []
+
+    def place(entity: Mapping[str, Any]) -> None:
+        key = (entity["typeName"], entity["attributes"]["qualifiedName"])
+        if key in placed:
+            return
+        placed.add(key)
+        for ref in (entity.get("relationshipAttributes") or {}).values():
+            target = by_key.get((ref.get("typeName"), (ref.get("uniqueAttributes") or {}).get("qualifiedName")))
+            if target is not None:
+                place(target)
+        order.append(entity)
+
+    for entity in entities:
+        place(entity)
+    return order
 
 
 def build_naive_worker(env: Mapping[str, str], queues: Queues, http_timeout_s: float) -> Worker:

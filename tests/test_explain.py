@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lineage.cli.main import dumps, main
-from lineage.extract.config import LineageOptions
+from lineage.extract.config import ConfigError, LineageOptions
 from lineage.extract.entities import explain
 from lineage.extract.mermaid import flowchart
 from lineage.extract.run import extract
@@ -36,7 +36,10 @@ from tests.records import (
 ACTIVITY_QN = f"{PIPELINE_QN}/activities/CopySales"
 RUN_END_MS = int(datetime(2026, 11, 24, 1, 1, tzinfo=UTC).timestamp()) * 1000
 CSV_QN = "https://contosoraw.blob.core.windows.net/sales/daily/2026-11-24/sales.csv"
-TABLE_QN = "mssql://contoso-sql.database.windows.net/sales/dbo/DailySales"
+# A Copy reads that file as a member of the resource set the account's scans group it into (field notes §5).
+CSV_SET_QN = "https://contosoraw.blob.core.windows.net/sales/daily/{Year}-{Month}-{Day}/sales.csv"
+SERVER_QN = "mssql://contoso-sql.database.windows.net"
+TABLE_QN = f"{SERVER_QN}/sales/dbo/DailySales"
 
 
 def run_doc(doc: dict[str, Any], **options: Any) -> dict[str, Any]:
@@ -63,21 +66,32 @@ def test_copy_blob_to_sql_yields_purview_native_entities() -> None:
         ("azure_data_factory", FACTORY),
         ("adf_pipeline", PIPELINE_QN),
         ("adf_copy_activity", ACTIVITY_QN),
-        ("azure_blob_path", CSV_QN),
+        ("azure_blob_resource_set", CSV_SET_QN),
+        ("azure_sql_db", SERVER_QN + "/sales"),
+        ("azure_sql_schema", SERVER_QN + "/sales/dbo"),
+        ("azure_sql_server", SERVER_QN),
         ("azure_sql_table", TABLE_QN),
         ("adf_copy_operation", f"{ACTIVITY_QN}#{TABLE_QN}#azure_sql_table"),
     ]
-    factory, pipeline, activity, _, _, operation = doc["entities"]
+    factory, pipeline, activity, _, database, schema, server, table, operation = doc["entities"]
+    # the table as a scan would create it: server -> database -> schema -> table, each naming its parent
+    assert table["relationshipAttributes"] == {
+        "dbSchema": {"typeName": "azure_sql_schema", "uniqueAttributes": {"qualifiedName": SERVER_QN + "/sales/dbo"}}}
+    assert schema["relationshipAttributes"]["db"]["uniqueAttributes"]["qualifiedName"] == SERVER_QN + "/sales"
+    assert database["relationshipAttributes"]["server"]["uniqueAttributes"]["qualifiedName"] == SERVER_QN
+    assert "relationshipAttributes" not in server
     assert factory["attributes"] | {} == {"qualifiedName": FACTORY, "name": "contoso-adf",
                                           "subscriptionId": "6f1c7c3e-2a7b-4c1e-9d55-3b1f0f4a9e21",
                                           "resourceGroupName": "rg-data-platform"}
     assert pipeline["relationshipAttributes"] == {
         "dataFactory": {"typeName": "azure_data_factory", "uniqueAttributes": {"qualifiedName": FACTORY}}}
     assert activity["relationshipAttributes"]["parent"]["uniqueAttributes"]["qualifiedName"] == PIPELINE_QN
-    assert activity["attributes"] == {"qualifiedName": ACTIVITY_QN, "name": "CopySales", "status": "Succeeded",
-                                      "lastRunTime": RUN_END_MS, "rowCount": 1200, "dataSize": 52000}
+    # native facts: a successful run is "Completed", no error is ""
+    assert activity["attributes"] == {"qualifiedName": ACTIVITY_QN, "name": "CopySales", "status": "Completed",
+                                      "lastRunTime": RUN_END_MS, "rowCount": 1200, "dataSize": 52000,
+                                      "errorMessage": ""}
     assert operation["attributes"]["inputs"] == [
-        {"typeName": "azure_blob_path", "uniqueAttributes": {"qualifiedName": CSV_QN}}]
+        {"typeName": "azure_blob_resource_set", "uniqueAttributes": {"qualifiedName": CSV_SET_QN}}]
     assert operation["attributes"]["outputs"] == [
         {"typeName": "azure_sql_table", "uniqueAttributes": {"qualifiedName": TABLE_QN}}]
     assert operation["attributes"]["name"] == "CopySales"
@@ -85,7 +99,7 @@ def test_copy_blob_to_sql_yields_purview_native_entities() -> None:
         "typeName": "adf_copy_activity", "uniqueAttributes": {"qualifiedName": ACTIVITY_QN}}
     # no translator: columns are mapped by name, case-sensitively (Region != region)
     assert json.loads(operation["attributes"]["columnMapping"]) == [{
-        "DatasetMapping": {"Source": CSV_QN, "Sink": TABLE_QN},
+        "DatasetMapping": {"Source": CSV_SET_QN, "Sink": TABLE_QN},
         "ColumnMapping": [{"Source": "id", "Sink": "id"}, {"Source": "amount", "Sink": "amount"}]}]
     assert doc["activities"] == [{
         "activityRunId": "a-1", "activityName": "CopySales", "activityType": "Copy", "outcome": "emitted",
@@ -131,7 +145,7 @@ def foreach_doc(iterations: list[str], *, with_user_properties: bool = True) -> 
 
 
 def test_foreach_iterations_never_cross_join_sources_and_sinks() -> None:
-    doc = run_doc(foreach_doc(["2026-11-22", "2026-11-23", "2026-11-24"]))
+    doc = run_doc(foreach_doc(["2026-11-22", "2026-11-23", "2026-11-24"]), resource_sets=None)  # files, not sets
     operations = by_type(doc, "adf_copy_operation")
     assert len(operations) == 3
     pairs = {(op["attributes"]["inputs"][0]["uniqueAttributes"]["qualifiedName"],
@@ -153,7 +167,7 @@ def test_item_without_user_properties_is_reported_unresolvable() -> None:
     assert row["outcome"] == "skipped"
     assert "item()" in row["reason"]
     assert by_type(doc, "adf_copy_operation") == []
-    assert by_type(doc, "adf_copy_activity")[0]["attributes"]["status"] == "Succeeded"
+    assert by_type(doc, "adf_copy_activity")[0]["attributes"]["status"] == "Completed"
 
 
 def test_failed_copy_records_status_and_redacted_error_but_no_edges() -> None:
@@ -258,7 +272,7 @@ def test_unmapped_store_and_broken_expression_are_skipped_with_reasons() -> None
 def test_mermaid_draws_sources_operations_and_sinks() -> None:
     text = flowchart(run_doc(simple_copy())["entities"])
     assert text.startswith("flowchart LR\n")
-    assert '(["sales.csv<br/><small>azure_blob_path</small>"])' in text
+    assert '(["sales.csv<br/><small>azure_blob_resource_set</small>"])' in text
     assert '["CopySales (copy)"]' in text
     assert "n1 --> n0" in text and "n0 --> n2" in text
 
@@ -299,3 +313,24 @@ def test_cli_prints_stable_json_and_rejects_bad_files(tmp_path: Path, capsys: py
     bad.write_text('{"factory": "x"}')
     assert main(["explain", str(bad)]) == 1
     assert "pipelineRun" in capsys.readouterr().err
+
+
+def test_a_copy_names_a_grouped_file_as_its_resource_set_unless_the_account_does_not_group() -> None:
+    grouped = run_doc(simple_copy())
+    assert by_type(grouped, "azure_blob_resource_set")[0]["attributes"] == {"qualifiedName": CSV_SET_QN,
+                                                                            "name": "sales.csv"}
+    assert by_type(grouped, "azure_blob_path") == []
+    plain = run_doc(simple_copy(), resource_sets=None)
+    assert [e["attributes"]["qualifiedName"] for e in by_type(plain, "azure_blob_path")] == [CSV_QN]
+    assert by_type(plain, "azure_blob_resource_set") == []
+
+
+def test_resource_set_settings_turn_grouping_off_or_name_the_accounts_rules(tmp_path: Path) -> None:
+    assert LineageOptions.from_mapping({"resourceSets": False}).resource_sets is None
+    assert LineageOptions.from_mapping({}).resource_sets == LineageOptions().resource_sets is not None
+    with pytest.raises(ConfigError, match="resourceSetRules"):
+        LineageOptions.from_mapping({"resourceSetRules": {"pathPatternConfig": {"regexReplacers": "no"}}})
+    with pytest.raises(ConfigError, match="resourceSetRules"):
+        LineageOptions.from_mapping({"resourceSetRules": str(tmp_path / "missing.json")})
+    with pytest.raises(ConfigError, match="resourceSetRules"):
+        LineageOptions.from_mapping({"resourceSetRules": 3})

@@ -32,7 +32,7 @@ from azure.core.rest import HttpRequest
 from lineage.azure.sessions import azure_transport
 from lineage.extract.pipeline import activities_by_name
 from lineage.extract.redact import redact
-from lineage.extract.runrecord import FactoryId, check_pipeline_run
+from lineage.extract.runrecord import FactoryId, RunRecordError, check_pipeline_run
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,7 @@ class DataFactoryReader:
         pipeline = self._definition(factory, "pipelines", str(run["pipelineName"]))
         if pipeline is None:
             return record
+        record["factory"] = canonical_factory(pipeline, factory).resource_id
         record["pipelines"][run["pipelineName"]] = pipeline
         self._add_references(factory, pipeline, record)
         if "globalParameters" in _text(pipeline) or any("globalParameters" in _text(d)
@@ -266,6 +267,25 @@ def _error(kind: str, path: str, status: int, body: Any, not_found: type[DataFac
     message = redact(str(error.get("message")))[:300] if isinstance(error, Mapping) and error.get("message") else ""
     return DataFactoryError(f"Data Factory {kind} failed: HTTP {status} {code or ''} {message}".strip(),
                             status=status, code=code, transient=status in _TRANSIENT)
+
+
+def canonical_factory(definition: Mapping[str, Any], factory: FactoryId) -> FactoryId:
+    """The factory as ARM spells it (resource group and factory name as created), from a definition's ``id``.
+
+    Purview stores the factory, pipeline and activity qualifiedNames in ARM's canonical case (field notes §5); an
+    event or a setting may name the factory in any case, and ARM matches it case-insensitively.
+    """
+    resource_id = definition.get("id")
+    if isinstance(resource_id, str):
+        head, sep, _ = resource_id.lower().rpartition("/pipelines/")
+        if sep:
+            try:
+                canonical = FactoryId.parse(resource_id[:len(head)])
+            except RunRecordError:
+                return factory
+            if canonical.resource_id.lower() == factory.resource_id.lower():
+                return canonical
+    return factory
 
 
 def _safe_json(response: Any) -> Any:

@@ -1,10 +1,14 @@
 """Writing a run's entities to Purview's Data Map with pyapacheatlas.
 
-Purview fails a whole bulk call when a reference by unique attribute points at an asset that does not exist, and
-also when a scanned asset is re-sent without its mandatory attributes (field notes §5–6). So the writer first asks
-which referenced data assets exist (cached: assets rarely disappear), references those, creates the missing ones in
-the same call under placeholder guids, and upserts our own Data Factory entities. One bulk call per run unless the
-run exceeds the per-call entity limit; then batches keep each operation together with the assets it creates.
+Purview fails a whole bulk call when a reference by unique attribute points at an asset that does not exist, when
+an asset is created without an attribute its type makes mandatory, and when a scanned asset is re-sent without them
+(field notes §5–6). So the writer first finds what the catalog already holds for each asset the run touched, among
+the identities it may hold it under (``resolve``: a view for a table, a resource set or its file, the other storage
+family; cached, since assets rarely disappear), references those, creates the missing ones in the same call under
+placeholder guids with the parent chain a scanner would create (checked against the live type definitions first, so a
+type that asks for more than the run tells fails with that reason, not with Purview's), and upserts our own Data
+Factory entities. One bulk call per run unless the run exceeds the per-call entity limit; then batches keep each
+operation together with the assets it creates.
 
 An activity's facts (status, last run time, rows, bytes, error message) describe its latest run. Runs reach the
 writer out of order (retries, duplicated events, several invocations at once), so it knows the ``lastRunTime``
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -25,6 +30,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from azure.core.credentials import TokenCredential
@@ -34,11 +40,14 @@ from pyapacheatlas.core.util import AtlasException, AtlasResponse
 
 from lineage.azure.sessions import EnvironmentOnceSession
 from lineage.extract.entities import ACTIVITY_FACTS
+from lineage.extract.stores import Asset
 
 log = logging.getLogger(__name__)
 
 OWN_TYPE_PREFIXES = ("azure_data_factory", "adf_")
 MAX_ENTITIES_PER_CALL = 1_000  # Purview fails somewhere above ~4,000; stay well below
+RESOURCE_SET_API_VERSION = "2019-11-01-preview"
+ABSENT_TTL_S = 60.0  # an asset found missing is not asked about again for this long (a scan may add it later)
 _LOOKUP_CHUNK = 40  # qualifiedNames per lookup call (keeps the URL short)
 _TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # An activity's facts describe its latest run: written whole (absent ones as null, so an older run's error message or
@@ -139,9 +148,11 @@ class PurviewWriter:
         self.max_entities_per_call = max_entities_per_call
         self._sleep = sleep
         self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._absent: OrderedDict[tuple[str, str], float] = OrderedDict()  # looked up and missing, and when
         self._known_limit = known_assets
         self._known_lock = threading.Lock()
         self._last_runs: OrderedDict[tuple[str, str], int] = OrderedDict()  # activity -> lastRunTime in Purview
+        self._mandatory: dict[str, frozenset[str]] = {}  # type -> attributes its live definition makes mandatory
         self._activity_locks = tuple(threading.Lock() for _ in range(64))
         self.calls = 0
 
@@ -157,9 +168,66 @@ class PurviewWriter:
                 held.enter_context(self._activity_locks[stripe])
             return self._push(self._latest_facts(entities), result)
 
+    def resolve(self, assets: Iterable[Asset]) -> dict[Asset, Asset]:
+        """Each asset as the catalog holds it: the first of the asset and its alternatives that Purview has, else
+        the asset itself (to be created). Candidates already known cost nothing; the rest are looked up together,
+        one call per type and chunk, only for assets none of whose candidates is known."""
+        candidates = {a: (a, *a.alternatives) for a in assets}
+        with self._known_lock:
+            known = {_asset_key(c) for cs in candidates.values() for c in cs if _asset_key(c) in self._known}
+        unsettled = {_asset_key(c) for cs in candidates.values()
+                     if not any(_asset_key(c) in known for c in cs) for c in cs}
+        held = known | self._held(unsettled)
+        return {a: next((c for c in cs if _asset_key(c) in held), a) for a, cs in candidates.items()}
+
+    def mandatory_attributes(self, type_name: str) -> frozenset[str]:
+        """The attributes and relationship attributes Purview's live definition of a type (and of its super types)
+        makes mandatory; cached per type. A type Purview does not know is a permanent error naming it."""
+        cached = self._mandatory.get(type_name)
+        if cached is not None:
+            return cached
+        definition = self.type_definition(type_name)
+        if definition is None:
+            raise PurviewError(f"Purview does not know the type {type_name}: the account lacks the type definitions "
+                               "its scanners use for this store", status=404, code="ATLAS-404-00-003",
+                               transient=False)
+        required = {str(a.get("name")) for key in ("attributeDefs", "relationshipAttributeDefs")
+                    for a in definition.get(key) or [] if isinstance(a, Mapping) and a.get("isOptional") is False}
+        for parent in definition.get("superTypes") or []:
+            required |= self.mandatory_attributes(str(parent))
+        self._mandatory[type_name] = frozenset(required)
+        return self._mandatory[type_name]
+
+    def resource_set_config(self) -> dict[str, Any]:
+        """The account's resource-set rule configuration (the account API beside the Data Map's)."""
+        parts = urlsplit(self._client.endpoint_url)
+        url = f"{parts.scheme}://{parts.netloc}/account/resourceSetRuleConfigs/defaultResourceSetRuleConfig"
+        body = self._call("resource-set rules", lambda: self._client._get_http(
+            url, params={"api-version": RESOURCE_SET_API_VERSION}).body)
+        if not isinstance(body, dict):
+            raise PurviewError("Purview resource-set rules: the answer is not a rule configuration", status=None,
+                               code=None, transient=False)
+        return body
+
+    def _check_creatable(self, entities: Sequence[Mapping[str, Any]], existing: set[tuple[str, str]]) -> None:
+        """Every asset this push creates carries what its type makes mandatory, or the push fails here with the
+        attribute named: clearer than Purview's 404, and nothing of the run is half-written."""
+        for entity in entities:
+            if _is_own(entity) or _key(entity) in existing:
+                continue
+            given = {k for k, v in entity.get("attributes", {}).items() if v is not None} | \
+                set(entity.get("relationshipAttributes") or {})
+            missing = self.mandatory_attributes(str(entity["typeName"])) - given
+            if missing:
+                raise PurviewError(
+                    f"cannot create {entity['typeName']} {entity['attributes']['qualifiedName']}: Purview's type "
+                    f"definition makes {', '.join(sorted(missing))} mandatory, and the run does not tell them",
+                    status=None, code="MANDATORY_ATTRIBUTE", transient=False)
+
     def _push(self, entities: Sequence[Mapping[str, Any]], result: PushResult) -> PushResult:
         assets = [e for e in entities if not _is_own(e)]
         existing = self._existing(assets)
+        self._check_creatable(entities, existing)
         try:
             try:
                 self._upload(entities, existing, result)
@@ -169,6 +237,7 @@ class PurviewWriter:
                 # An asset we believed to exist was deleted since: forget what we knew and plan again, once.
                 with self._known_lock:
                     self._known.clear()
+                    self._absent.clear()
                 self._upload(entities, self._existing(assets), result)
         except BaseException:
             # Some batches may have landed: what Purview now holds for these activities is unknown, ask next time.
@@ -250,13 +319,27 @@ class PurviewWriter:
         self._remember_assets(_key(e) for e in entities if not _is_own(e))
 
     def _existing(self, assets: Sequence[Mapping[str, Any]]) -> set[tuple[str, str]]:
-        """Which referenced assets Purview already has (from the cache, else one lookup per type and chunk)."""
-        wanted = {_key(a) for a in assets}
+        """Which referenced assets Purview already has."""
+        return self._held({_key(a) for a in assets})
+
+    def _held(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these entities Purview has: what is known costs nothing, and so does what was just found
+        missing (``resolve`` and the push that follows it ask about the same assets); the rest is one lookup per
+        type and chunk of qualifiedNames."""
+        now = time.monotonic()
         with self._known_lock:
-            found = {k for k in wanted if k in self._known}
-        found.update(key for key, _ in self._lookup(wanted - found))
+            held = {k for k in keys if k in self._known}
+            absent = {k for k in keys - held if self._absent.get(k, -math.inf) > now - ABSENT_TTL_S}
+        ask = keys - held - absent
+        found = {key for key, _ in self._lookup(ask)}
+        with self._known_lock:
+            for key in ask - found:
+                self._absent[key] = now
+                self._absent.move_to_end(key)
+            while len(self._absent) > self._known_limit:
+                self._absent.popitem(last=False)
         self._remember_assets(found)
-        return found
+        return held | found
 
     def _lookup(self, keys: Iterable[tuple[str, str]]) -> Iterator[tuple[tuple[str, str], Mapping[str, Any]]]:
         """The stored attributes of those entities Purview has: one call per type and chunk of qualifiedNames."""
@@ -278,6 +361,7 @@ class PurviewWriter:
             for key in keys:
                 self._known[key] = None
                 self._known.move_to_end(key)
+                self._absent.pop(key, None)
             while len(self._known) > self._known_limit:
                 self._known.popitem(last=False)
 
@@ -345,8 +429,14 @@ def plan_batches(entities: Sequence[Mapping[str, Any]], existing: set[tuple[str,
 
     groups: list[list[Mapping[str, Any]]] = [head]
     for op in operations:
-        needed = [by_key[k] for k in _references(op) if k in loose_assets]
-        loose_assets.difference_update(_key(a) for a in needed)
+        needed: list[Mapping[str, Any]] = []
+        pending = [k for k in _references(op) if k in loose_assets]
+        while pending:  # the assets the operation names, and the parents those are created under
+            key = pending.pop()
+            if key in loose_assets:
+                loose_assets.discard(key)
+                needed.append(by_key[key])
+                pending.extend(k for k in _references(by_key[key]) if k in loose_assets)
         group = [*needed, op]
         if len(groups[-1]) + len(group) > max_per_call and groups[-1]:
             groups.append([])
@@ -379,8 +469,13 @@ def _with_placeholders(group: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
 
 
 def _references(entity: Mapping[str, Any]) -> list[tuple[str, str]]:
-    refs = [*entity.get("attributes", {}).get("inputs", []), *entity.get("attributes", {}).get("outputs", [])]
-    return [(r["typeName"], r["uniqueAttributes"]["qualifiedName"]) for r in refs]
+    """The entities an entity names by unique attribute: a process's inputs and outputs, an asset's parent."""
+    attributes = entity.get("attributes", {})
+    refs = [*attributes.get("inputs", []), *attributes.get("outputs", [])]
+    if not _is_own(entity):
+        refs.extend((entity.get("relationshipAttributes") or {}).values())
+    return [(r["typeName"], r["uniqueAttributes"]["qualifiedName"]) for r in refs
+            if isinstance(r, Mapping) and "uniqueAttributes" in r]
 
 
 def _count(body: Any, result: PushResult) -> None:
@@ -395,6 +490,10 @@ def _count(body: Any, result: PushResult) -> None:
 
 def _key(entity: Mapping[str, Any]) -> tuple[str, str]:
     return (str(entity["typeName"]), str(entity["attributes"]["qualifiedName"]))
+
+
+def _asset_key(asset: Asset) -> tuple[str, str]:
+    return (asset.type_name, asset.qualified_name)
 
 
 def _is_own(entity: Mapping[str, Any]) -> bool:

@@ -25,6 +25,8 @@ from lineage.extract.redact import first_line
 from lineage.extract.run import KINDS
 from lineage.extract.runrecord import FactoryId
 from lineage.extract.stores import ASSET_TYPES
+from lineage.extract.stores.naming import written_attributes
+from lineage.extract.stores.resource_sets import ResourceSetConfigError, ResourceSetRules
 from lineage.service import reconcile, wiring
 
 PURVIEW_SCOPE = "https://purview.azure.net/.default"
@@ -244,7 +246,51 @@ def _purview(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]
                         f"unknown: {', '.join(missing_assets)}" if missing_assets else f"{len(ASSET_TYPES)} known",
                         "lineage to these stores will fail until the account has their types (register a source "
                         "of that kind in the Data Map, which installs them)"))
+    checks.append(_mandatory(writer, set(ASSET_TYPES) - set(missing_assets)))
+    checks.append(_resource_sets(writer, options))
     return checks
+
+
+def _mandatory(writer: PurviewWriter, known: set[str]) -> Check:
+    """What the live type definitions make mandatory for the assets we may create, and that we write it."""
+    written = written_attributes()
+    satisfied: list[str] = []
+    lacking: list[str] = []
+    for name in sorted(known):
+        try:
+            required = writer.mandatory_attributes(name) - {"qualifiedName", "name"}
+        except PurviewError as exc:
+            return Check("purview", "mandatory attributes of new assets", False, first_line(exc),
+                         "check PURVIEW_ACCOUNT_NAME / PURVIEW_ENDPOINT and the identity's role")
+        missing = required - written.get(name, frozenset())
+        if missing:
+            lacking.append(f"{name}: {', '.join(sorted(missing))}")
+        elif required:
+            satisfied.append(f"{name}: {', '.join(sorted(required))}")
+    if lacking:
+        return Check("purview", "mandatory attributes of new assets", False, "; ".join(lacking),
+                     "runs that would create such an asset end in the poison queue with this reason until it is "
+                     "scanned (scan the source first) or the product writes the attribute")
+    return Check("purview", "mandatory attributes of new assets", True, "written: " + "; ".join(satisfied))
+
+
+def _resource_sets(writer: PurviewWriter, options: LineageOptions) -> Check:
+    """The account's resource-set rules against the ones Copy lineage is named with."""
+    name = "resource-set rules"
+    try:
+        live = ResourceSetRules.from_config(writer.resource_set_config())
+    except (PurviewError, ResourceSetConfigError) as exc:
+        return Check("purview", name, False, f"cannot read the account's rules: {first_line(exc)}",
+                     "grant the identity Data Reader on the root collection, or set resourceSets / resourceSetRules "
+                     "in LINEAGE_SETTINGS by hand")
+    used = options.resource_sets
+    if used is None:
+        return Check("purview", name, True, "off (resourceSets: false): Copy lineage names files, not resource sets")
+    differences = used.differences(live)
+    if differences:
+        return Check("purview", name, False, "the account's rules differ from those in use: " + "; ".join(differences),
+                     "save them with `python -m lineage resource-sets --out rules.json` and set resourceSetRules")
+    return Check("purview", name, True, "the account's rules are those in use")
 
 
 def _own_type(definitions: _Definitions, name: str, attributes: frozenset[str],

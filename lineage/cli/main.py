@@ -20,7 +20,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 
 from lineage.azure.datafactory import DataFactoryError
-from lineage.azure.purview import PurviewError
+from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.azure.queues import Queues
 from lineage.cli import wrap
 from lineage.extract.config import ConfigError, LineageOptions
@@ -29,6 +29,7 @@ from lineage.extract.mermaid import flowchart
 from lineage.extract.redact import first_line
 from lineage.extract.run import extract
 from lineage.extract.runrecord import FactoryId, RunRecord, RunRecordError
+from lineage.extract.stores.resource_sets import ResourceSetConfigError, ResourceSetRules
 from lineage.service import poison_queue, reconcile, wiring
 from lineage.service.events import BACKFILLED, EventError, run_ref
 from lineage.service.wiring import SettingsError, connect_queues
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     try:
         return int(args.handler(args))
     except (RunRecordError, ConfigError, SettingsError, EventError, reconcile.WindowError, DataFactoryError,
-            PurviewError) as exc:
+            PurviewError, ResourceSetConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REJECTED
     except AzureError as exc:  # the queues' SDK: unreachable account, missing role, missing queue
@@ -138,6 +139,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="also check this factory (default: the LINEAGE_FACTORIES setting)")
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(handler=_doctor)
+
+    rules = commands.add_parser(
+        "resource-sets", help="save the Purview account's resource-set rules (for the resourceSetRules setting)",
+        description="Read the account's resource-set rule configuration and write it as JSON; set the file as "
+                    "resourceSetRules in LINEAGE_SETTINGS so that Copy lineage names partitioned files exactly as "
+                    "the account's scans group them.")
+    rules.add_argument("--out", type=Path, metavar="FILE", help="write here (default: standard output)")
+    rules.set_defaults(handler=_resource_sets)
     return parser
 
 
@@ -275,6 +284,20 @@ def _doctor(args: argparse.Namespace) -> int:
         bad = sum(not c.ok for c in checks)
         print(f"{len(checks) - bad} ok, {bad} to fix" if bad else f"all {len(checks)} checks ok")
     return 0 if all(c.ok for c in checks) else EXIT_REJECTED
+
+
+def _resource_sets(args: argparse.Namespace) -> int:
+    writer = PurviewWriter(_credential(args), wiring.purview_endpoint(os.environ), max_attempts=2)
+    config = writer.resource_set_config()
+    rules = ResourceSetRules.from_config(config)  # refuse to save what the product could not use
+    text = dumps(config)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"saved {len(rules.summary()['regexReplacers'])} replacers to {args.out}; set "
+              f'"resourceSetRules": "{args.out}" in LINEAGE_SETTINGS', file=sys.stderr)
+    return 0
 
 
 class _NoQueues:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lineage.extract.stores import StoreSettings
+from lineage.extract.stores.resource_sets import ResourceSetConfigError, ResourceSetRules
 
 # Purview's adf_pipeline -> azure_data_factory relationship attribute. No public source shows its name for certain
 # (the factory side is `pipelines`); `doctor` checks it against the live type definitions.
@@ -31,13 +32,16 @@ class LineageOptions:
     emit_failed: bool = False
     skip_reported_by_data_factory: bool = True
     pipeline_factory_attribute: str = PIPELINE_FACTORY_ATTRIBUTE
+    # How the Purview account groups files into resource sets (None: it does not; Copy lineage then names files).
+    resource_sets: ResourceSetRules | None = field(default_factory=ResourceSetRules.default)
 
     @classmethod
     def from_mapping(cls, doc: Mapping[str, Any]) -> LineageOptions:
         """Read the JSON settings format documented in README.md (unknown keys are an error: typos must show)."""
         known = {
             "linkedServiceHosts", "adlsGen2Accounts", "blobAccounts", "sqlServerDefaultInstance",
-            "emitFailedActivities", "skipReportedByDataFactory", "pipelineFactoryAttribute",
+            "emitFailedActivities", "skipReportedByDataFactory", "pipelineFactoryAttribute", "resourceSets",
+            "resourceSetRules",
         }
         unknown = sorted(set(doc) - known)
         if unknown:
@@ -56,6 +60,7 @@ class LineageOptions:
             emit_failed=_flag(doc, "emitFailedActivities", default=False),
             skip_reported_by_data_factory=_flag(doc, "skipReportedByDataFactory", default=True),
             pipeline_factory_attribute=str(doc.get("pipelineFactoryAttribute", PIPELINE_FACTORY_ATTRIBUTE)),
+            resource_sets=_resource_sets(doc),
         )
 
     @classmethod
@@ -70,6 +75,24 @@ class LineageOptions:
         if not isinstance(doc, Mapping):
             raise ConfigError(f"settings file {path} must hold a JSON object")
         return cls.from_mapping(doc)
+
+
+def _resource_sets(doc: Mapping[str, Any]) -> ResourceSetRules | None:
+    """``resourceSets: false`` for accounts that do not group files; ``resourceSetRules``: the account's own rule
+    configuration (``python -m lineage resource-sets`` saves it), as a JSON file path or the object itself."""
+    if not _flag(doc, "resourceSets", default=True):
+        return None
+    rules = doc.get("resourceSetRules")
+    try:
+        if rules is None:
+            return ResourceSetRules.default()
+        if isinstance(rules, str):
+            return ResourceSetRules.load(Path(rules))
+        if isinstance(rules, Mapping):
+            return ResourceSetRules.from_config(rules)
+    except ResourceSetConfigError as exc:
+        raise ConfigError(f"resourceSetRules: {exc}") from exc
+    raise ConfigError("resourceSetRules must be a JSON file path or the rule configuration object")
 
 
 def _strings(doc: Mapping[str, Any], key: str) -> list[str]:

@@ -2,6 +2,8 @@
 
 A Copy run's ``input`` is its evaluated ``typeProperties`` (field notes §2): it knows the wildcards and the query that
 actually ran but not the datasets, so datasets come from the pipeline definition and the run supplies the rest.
+Files that the account's resource-set rules group are named as their resource set, as Purview's own Copy lineage
+does (Data Flow lineage keeps paths, as native does).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from lineage.extract import sql_tables, stores
 from lineage.extract.expressions import ExpressionError, Scope, Unresolvable, resolve
 from lineage.extract.model import LONG_LIMIT, ActivityResult, ColumnMap, Flow, Skip
 from lineage.extract.resolver import ResolvedDataset, RunResolver
+from lineage.extract.stores.resource_sets import ResourceSetRules
 
 _QUERY_KEYS = ("sqlReaderQuery", "query")
 _PROC_KEYS = ("sqlReaderStoredProcedureName", "storedProcedureName")
@@ -31,8 +34,11 @@ def copy_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapp
 
     source_ds = resolver.dataset(inputs[0], scope)
     sink_ds = resolver.dataset(outputs[0], scope)
-    sources = _source_assets(source_ds, source_settings, result)
-    sink, _ = sink_ds.asset()
+    group = resolver.options.resource_sets
+    sources = _source_assets(source_ds, source_settings, result, group)
+    sink, sink_location = sink_ds.asset()
+    if group is not None and sink_location.file and not sink_location.wildcard:
+        sink = stores.naming.resource_set(sink, group.group)
     column_pairs = _column_pairs(run_input, props, scope, source=source_ds, sink=sink_ds, result=result)
     column_maps: tuple[ColumnMap, ...] = ()
     if column_pairs:
@@ -66,8 +72,8 @@ def _settings(run_input: Mapping[str, Any], props: Mapping[str, Any], key: str, 
         return {}
 
 
-def _source_assets(dataset: ResolvedDataset, settings: Mapping[str, Any],
-                   result: ActivityResult) -> tuple[stores.Asset, ...]:
+def _source_assets(dataset: ResolvedDataset, settings: Mapping[str, Any], result: ActivityResult,
+                   group: ResourceSetRules | None) -> tuple[stores.Asset, ...]:
     for key in _PROC_KEYS:
         if settings.get(key):
             result.notes.append("stored procedure source: the tables it reads are not visible")
@@ -87,6 +93,8 @@ def _source_assets(dataset: ResolvedDataset, settings: Mapping[str, Any],
     asset, location = dataset.asset(**overrides)
     if location.wildcard:
         result.notes.append(f"wildcard path reported as its folder {asset.qualified_name}")
+    elif group is not None and location.file:  # a file of a partitioned set: Copy lineage names the set (§5)
+        asset = stores.naming.resource_set(asset, group.group)
     return (asset,)
 
 

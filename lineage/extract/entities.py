@@ -4,6 +4,11 @@ Using Purview's built-in types (``azure_data_factory`` -> ``adf_pipeline`` -> ``
 ``adf_<kind>_operation``) and its qualifiedName formats makes our lineage merge with what Purview's integration and
 scanners write instead of duplicating it (field notes §4–5). References are by type + qualifiedName; the Purview
 writer decides which referenced entities to create and turns those references into placeholder guids.
+
+Data assets are written as a scanner would create them (their mandatory attributes and parent chain), so that an
+asset no scan has seen yet can be created in the same call. ``catalog`` maps each asset the run found to the one
+the catalog holds (a view for a table, the other storage family, the file where the account does not group): the
+writer looks those up; offline (``explain``) every asset stands for itself.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ MAX_ATTRIBUTE_CHARS = 32_000  # Purview rejects attribute values over 32 KB
 MAX_ERROR_CHARS = 4_000
 # Worst first: the activity entity shows the worst outcome among a run's iterations.
 _STATUS_RANK = {"Failed": 0, "Cancelled": 1, "TimedOut": 2, "InProgress": 3, "Queued": 4, "Succeeded": 9}
+# Purview's own integration writes a successful activity as "Completed" (field notes §5); other statuses as they are.
+_NATIVE_STATUS = {"Succeeded": "Completed"}
 
 
 # What an activity entity says of its latest run; the writer sends them whole, or not at all for an older run.
@@ -71,9 +78,17 @@ def operation_qualified_name(activity_qn: str, sink: Asset) -> str:
     return f"{activity_qn}#{sink.qualified_name}#{sink.type_name}"
 
 
+def assets_of(lineage: RunLineage) -> set[Asset]:
+    """Every data asset the run's lineage touches (what the writer looks up in the catalog)."""
+    return {asset for result in lineage.results if result.purview_kind is not None
+            for flow in result.flows for asset in (flow.sink, *flow.sources)}
+
+
 @no_full_collections()
-def explain(lineage: RunLineage, pipeline_factory_attribute: str) -> dict[str, Any]:
+def explain(lineage: RunLineage, pipeline_factory_attribute: str,
+            catalog: Mapping[Asset, Asset] | None = None) -> dict[str, Any]:
     """The document ``explain`` prints: the entities to push and one row per activity run."""
+    held = _Held(catalog or {})
     names = _Names(lineage)
     activities: dict[str, _Activity] = {}
     operations: dict[tuple[str, str, str], _Operation] = {}
@@ -87,13 +102,13 @@ def explain(lineage: RunLineage, pipeline_factory_attribute: str) -> dict[str, A
             activity = activities[name] = _Activity(kind)
         activity.runs.append(result)
         for flow in result.flows:
-            sink = flow.sink
+            sink = held.asset(flow.sink)
             key = (name, sink.type_name, sink.qualified_name)
             op = operations.get(key)
             if op is None:
                 op = operations[key] = _Operation(name, kind, sink)
-            op.sources.update(flow.sources)
-            op.column_maps.update(flow.column_maps)
+            op.sources.update(map(held.asset, flow.sources))
+            op.column_maps.update(map(held.column_map, flow.column_maps) if held.renamed else flow.column_maps)
             op.results.append(result)
 
     entities: list[dict[str, Any]] = []
@@ -103,13 +118,30 @@ def explain(lineage: RunLineage, pipeline_factory_attribute: str) -> dict[str, A
         entities.extend(_activity(names, name, activities[name]) for name in sorted(activities))
         assets: dict[Asset, None] = {}  # in the order the runs found them: often nearly sorted, which sorts fast
         for op in operations.values():
-            assets[op.sink] = None
+            assets.update(dict.fromkeys(op.sink.lineage()))
             for source in op.sources:
-                assets[source] = None
+                assets.update(dict.fromkeys(source.lineage()))
         entities.extend(_asset(a) for a in sorted(assets, key=_asset_key))
         entities.extend(_operation(names, operations[key]) for key in sorted(operations, key=itemgetter(0, 2, 1)))
     rows = [_row(names, result) for result in lineage.results]
     return {"entities": entities, "activities": rows}
+
+
+class _Held:
+    """The catalog's identity of each asset, and the column mappings' dataset names renamed to match."""
+
+    def __init__(self, catalog: Mapping[Asset, Asset]) -> None:
+        self.catalog = catalog
+        self.names = {a.qualified_name: b.qualified_name for a, b in catalog.items()
+                      if a.qualified_name != b.qualified_name}
+        self.renamed = bool(self.names)
+
+    def asset(self, found: Asset) -> Asset:
+        return self.catalog.get(found, found)
+
+    def column_map(self, mapping: ColumnMap) -> ColumnMap:
+        return ColumnMap(self.names.get(mapping.source, mapping.source), self.names.get(mapping.sink, mapping.sink),
+                         mapping.columns)
 
 
 class _Names:
@@ -152,10 +184,11 @@ def _pipeline(names: _Names, factory_attribute: str) -> dict[str, Any]:
 def _activity(names: _Names, name: str, activity: _Activity) -> dict[str, Any]:
     runs = [r.run for r in activity.runs]
     worst = min(runs, key=lambda r: (_STATUS_RANK.get(str(r.get("status")), 5), str(r.get("activityRunEnd"))))
+    status = str(worst.get("status"))
     attributes: dict[str, Any] = {
         "qualifiedName": names.activity(name),
         "name": name,
-        "status": str(worst.get("status")),
+        "status": _NATIVE_STATUS.get(status, status),
         "lastRunTime": max(epoch_ms(r.get("activityRunEnd") or r.get("activityRunStart")) or 0 for r in runs),
     }
     rows = _sum(r.rows for r in activity.runs)
@@ -164,9 +197,7 @@ def _activity(names: _Names, name: str, activity: _Activity) -> dict[str, Any]:
         attributes["rowCount"] = rows
     if size is not None:
         attributes["dataSize"] = size
-    message = _error_message(worst)
-    if message:
-        attributes["errorMessage"] = message
+    attributes["errorMessage"] = _error_message(worst) or ""  # native writes "" when there is none
     return {
         "typeName": f"adf_{activity.kind}_activity",
         "attributes": attributes,
@@ -175,10 +206,14 @@ def _activity(names: _Names, name: str, activity: _Activity) -> dict[str, Any]:
 
 
 def _asset(asset: Asset) -> dict[str, Any]:
-    return {
+    """An asset as a scanner would create it; the writer sends it only where the catalog does not hold it yet."""
+    entity: dict[str, Any] = {
         "typeName": asset.type_name,
-        "attributes": {"qualifiedName": asset.qualified_name, "name": asset.name},
+        "attributes": {"qualifiedName": asset.qualified_name, "name": asset.name, **dict(asset.attributes)},
     }
+    if asset.parent is not None:
+        entity["relationshipAttributes"] = {asset.link: ref(asset.parent.type_name, asset.parent.qualified_name)}
+    return entity
 
 
 def _operation(names: _Names, op: _Operation) -> dict[str, Any]:

@@ -163,8 +163,8 @@ class AdfServer(LocalServer):
             return Response(200, created)
         for record in self._records(factory):
             definition = (record.get(key) or {}).get(name)
-            if definition is not None:
-                return Response(200, definition)
+            if definition is not None:  # ARM answers with the resource's id and name in their canonical case
+                return Response(200, {"id": f"{record['factory']}/{key.lower()}/{name}", "name": name, **definition})
         return self._error(404, "ResourceNotFound", f"{key} {name} not found")
 
     def _put_pipeline(self, factory: str, name: str, body: Any) -> Response:

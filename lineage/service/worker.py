@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from lineage.azure.datafactory import DataFactoryError, DataFactoryReader
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.extract.config import LineageOptions
-from lineage.extract.entities import explain
+from lineage.extract.entities import assets_of, explain
 from lineage.extract.redact import redact
 from lineage.extract.run import extract
 from lineage.extract.runrecord import RunRecord, RunRecordError, check_pipeline_run
@@ -137,7 +137,9 @@ class Worker:
         """Read, extract and push one run that has ended (also used by ``push`` and ``backfill --now``)."""
         doc = self.reader.run_record(message.run.factory, message.run.run_id, pipeline_run=pipeline_run)
         record = RunRecord.from_json(doc)
-        document = explain(extract(record, self.options), self.options.pipeline_factory_attribute)
+        lineage = extract(record, self.options)
+        catalog = self.writer.resolve(assets_of(lineage))  # the assets as the catalog holds them
+        document = explain(lineage, self.options.pipeline_factory_attribute, catalog)
         entities = document["entities"]
         if not any(e["typeName"].endswith("_operation") for e in entities):
             reasons = sorted({row.get("reason", "") for row in document["activities"]} - {""})

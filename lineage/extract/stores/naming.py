@@ -504,14 +504,9 @@ class SnowflakeTable:
         return Asset("snowflake_table", qn, self.table)
 
 
-def _types_of(*assets: Asset) -> set[str]:
-    return {a.type_name for asset in assets for node in (asset, *asset.alternatives) for a in node.lineage()}
-
-
-# Every asset type the classes above produce, parents and alternatives included: ``doctor`` checks that the Purview
-# account knows each of them. Derived from the classes on sample names, so it cannot drift from them.
-ASSET_TYPES = frozenset(
-    _types_of(
+def _samples() -> tuple[Asset, ...]:
+    """One asset of every kind the classes above make (sample names): what they write is derived from these."""
+    return (
         BlobPath("a0", "c", "f.csv").asset(), AdlsGen2Path("a0", "c", "d", is_file=False).asset(),
         AdlsGen1Path("a0", "f.csv").asset(), AzureFile("a0", "s", "f.csv").asset(),
         AzureFile("a0", "s", "d", is_file=False).asset(), S3Object("b00", "f.csv").asset(),
@@ -522,5 +517,20 @@ ASSET_TYPES = frozenset(
             ("s.database.windows.net", "azure_sql"), ("s.database.windows.net", "sql_dw"),
             ("m.z.database.windows.net", "azure_sql"), ("w.sql.azuresynapse.net", "azure_sql"),
             ("w-ondemand.sql.azuresynapse.net", "azure_sql"), ("h.corp", "sql_server"))),
-    ) | set(RESOURCE_SET_TYPES.values())
-)
+    )
+
+
+def written_attributes() -> dict[str, frozenset[str]]:
+    """Per asset type (parents and alternatives included): the attributes and relationship attributes we write when
+    we create it. ``doctor`` holds them against what the live type definitions make mandatory."""
+    written: dict[str, frozenset[str]] = {t: frozenset({"qualifiedName", "name"}) for t in RESOURCE_SET_TYPES.values()}
+    for sample in _samples():
+        for node in (*sample.lineage(), *(n for alternative in sample.alternatives for n in alternative.lineage())):
+            written[node.type_name] = frozenset({"qualifiedName", "name", *dict(node.attributes),
+                                                 *([node.link] if node.link else [])})
+    return written
+
+
+# Every asset type the classes above produce, parents and alternatives included: ``doctor`` checks that the Purview
+# account knows each of them. Derived from the classes, so it cannot drift from them.
+ASSET_TYPES = frozenset(written_attributes())
