@@ -140,6 +140,9 @@ class LocalServer:
             def do_DELETE(self) -> None:
                 server._handle(self, "DELETE")
 
+            def do_PATCH(self) -> None:  # answered by the route (405 where a path does not take it), not with 501
+                server._handle(self, "PATCH")
+
         httpd = _Server(self._address, RequestHandler)
         httpd.daemon_threads = True
         httpd.socket = self._tls.server_context().wrap_socket(httpd.socket, server_side=True)
@@ -165,7 +168,13 @@ class LocalServer:
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
+        declared = handler.headers.get("Content-Length") or "0"
+        length = int(declared) if declared.isdigit() else -1
+        if length < 0:  # the body's end is unknown: answer, and close the connection rather than misread the next
+            handler.close_connection = True
+            self._send(handler, Response(400, self.error_body(400, "BadRequest",
+                                                              f"invalid Content-Length {declared[:40]!r}")))
+            return
         raw = handler.rfile.read(length) if length else b""
         fault = self._take_fault(method, parts.path)
         with self._lock:
@@ -197,7 +206,7 @@ class LocalServer:
             return Response(401, self.error_body(401, "AuthenticationFailed", "missing or invalid bearer token"))
         try:
             body = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than the parser goes
             return Response(400, self.error_body(400, "BadRequest", "body is not JSON"))
         return self.route(Request(method, path, parse_qs(query), body, dict(handler.headers)))
 
