@@ -28,7 +28,7 @@ from azure.storage.queue import QueueClient
 from benchmarks.corpus import Run
 from lineage.azure.queues import POISON_SUFFIX, Queues
 from lineage.extract.config import LineageOptions
-from lineage.extract.entities import explain
+from lineage.extract.entities import activity_facts, explain
 from lineage.extract.run import extract
 from lineage.extract.runrecord import FactoryId, RunRecord
 from lineage.local.adf_server import AdfServer
@@ -334,9 +334,6 @@ def compare(reference: Snapshot, actual: Snapshot) -> Difference:
 
 # ------------------------------------------------------------------------------------ what the runs say
 
-ACTIVITY_FACTS = ("status", "lastRunTime", "rowCount", "dataSize", "errorMessage")
-
-
 def expected_entities(runs: Iterable[Run], options: LineageOptions | None = None) -> dict[EntityKey, dict[str, Any]]:
     """What Purview must hold after ``runs`` (those that can be processed), from ``explain`` of each run alone:
     every entity any run yields, each activity with the facts of its latest run (by ``lastRunTime``)."""
@@ -376,7 +373,7 @@ def check_against_runs(shot: Snapshot, expected: Mapping[EntityKey, Mapping[str,
                 wrong.append(f"{key}: {name} is {got['relationships'].get(name)!r}, the runs say {ends!r}")
         plain = {n: v for n, v in want["attributes"].items() if n not in refs}
         if key[0].startswith("adf_") and key[0].endswith("_activity"):
-            plain = {**dict.fromkeys(ACTIVITY_FACTS), **plain}
+            plain = {**dict.fromkeys(activity_facts(key[0])), **plain}
         for name, value in plain.items():
             if got["attributes"].get(name) != value:
                 wrong.append(f"{key}: {name} is {got['attributes'].get(name)!r}, the runs say {value!r}")

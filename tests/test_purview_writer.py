@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from lineage.azure.purview import PurviewWriter
+from lineage.azure.purview import CatalogChangedError, PurviewWriter
 from lineage.extract.config import LineageOptions
 from lineage.extract.entities import explain
 from lineage.extract.run import extract
@@ -73,7 +73,7 @@ def test_an_older_run_processed_later_does_not_replace_the_latest_runs_facts(pur
     assert stored_activity(purview) == latest
     writer(purview).push(older)  # a fresh process (a restarted worker): it asks Purview first
     assert stored_activity(purview) == latest
-    assert latest["status"] == "Succeeded" and latest["rowCount"] == 500 and latest["errorMessage"] is None
+    assert latest["status"] == "Completed" and latest["rowCount"] == 500 and latest["errorMessage"] == ""
 
 
 def test_the_latest_run_replaces_every_fact_of_an_earlier_failure(purview: PurviewServer) -> None:
@@ -83,8 +83,8 @@ def test_the_latest_run_replaces_every_fact_of_an_earlier_failure(purview: Purvi
     assert stored_activity(purview)["errorMessage"] == "Sink failed"
     writer(purview).push(succeeded)
     facts = stored_activity(purview)
-    assert facts["status"] == "Succeeded" and facts["rowCount"] == 700
-    assert facts["errorMessage"] is None  # not the earlier run's message next to a Succeeded status
+    assert facts["status"] == "Completed" and facts["rowCount"] == 700
+    assert facts["errorMessage"] == ""  # not the earlier run's message next to a successful status
 
 
 def test_the_operation_and_assets_of_an_older_run_are_still_written(purview: PurviewServer) -> None:
@@ -93,6 +93,8 @@ def test_the_operation_and_assets_of_an_older_run_are_still_written(purview: Pur
     writer_ = writer(purview)
     writer_.push(run_entities("2026-11-24T03:00:00Z"))
     purview.reset()  # Purview lost everything; an older run arrives
+    with pytest.raises(CatalogChangedError):  # it named assets Purview no longer has: the worker resolves again
+        writer_.push(run_entities("2026-11-24T01:00:00Z"))
     writer_.push(run_entities("2026-11-24T01:00:00Z"))
     types = sorted(e["typeName"] for e in purview.entities())
     assert types == sorted(e["typeName"] for e in run_entities("2026-11-24T01:00:00Z"))

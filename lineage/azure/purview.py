@@ -39,7 +39,7 @@ from pyapacheatlas.core import AtlasClient
 from pyapacheatlas.core.util import AtlasException, AtlasResponse
 
 from lineage.azure.sessions import EnvironmentOnceSession
-from lineage.extract.entities import ACTIVITY_FACTS
+from lineage.extract.entities import activity_facts
 from lineage.extract.stores import Asset
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,10 @@ class PurviewError(Exception):
         self.status = status
         self.code = code
         self.transient = transient
+
+
+class CatalogChangedError(PurviewError):
+    """An asset the writer believed the catalog held is gone: resolve the run's assets again and rebuild."""
 
 
 @dataclass(slots=True)
@@ -234,11 +238,12 @@ class PurviewWriter:
             except PurviewError as exc:
                 if exc.code != "ATLAS-404-00-00A" or not existing:
                     raise
-                # An asset we believed to exist was deleted since: forget what we knew and plan again, once.
+                # An asset we believed to exist was deleted since: what the catalog holds must be asked again.
                 with self._known_lock:
                     self._known.clear()
                     self._absent.clear()
-                self._upload(entities, self._existing(assets), result)
+                raise CatalogChangedError(f"{exc} (an asset the catalog held was deleted since it was looked up)",
+                                     status=exc.status, code=exc.code, transient=True) from exc
         except BaseException:
             # Some batches may have landed: what Purview now holds for these activities is unknown, ask next time.
             with self._known_lock:
@@ -268,10 +273,10 @@ class PurviewWriter:
             if isinstance(mine, int) and mine < theirs:
                 log.info("%s: Purview holds a later run's facts (%d > %d); sending the activity without them",
                          attributes.get("qualifiedName"), theirs, mine)
-                for name in ACTIVITY_FACTS:
+                for name in activity_facts(str(entity["typeName"])):
                     attributes.pop(name, None)
             else:
-                attributes = {**dict.fromkeys(ACTIVITY_FACTS), **attributes}
+                attributes = {**dict.fromkeys(activity_facts(str(entity["typeName"]))), **attributes}
             out.append({**entity, "attributes": attributes})
         return out
 

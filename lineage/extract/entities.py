@@ -36,7 +36,15 @@ _NATIVE_STATUS = {"Succeeded": "Completed"}
 
 
 # What an activity entity says of its latest run; the writer sends them whole, or not at all for an older run.
+# Purview's types give rows and bytes to Copy activities only (adf_copy_activity.rowCount / .dataSize; the data
+# flow and SSIS activity types have no such attributes in the real type definitions).
 ACTIVITY_FACTS = ("status", "lastRunTime", "rowCount", "dataSize", "errorMessage")
+_COUNTED = frozenset({"adf_copy_activity"})
+
+
+def activity_facts(type_name: str) -> tuple[str, ...]:
+    """The facts an activity type holds."""
+    return ACTIVITY_FACTS if type_name in _COUNTED else ("status", "lastRunTime", "errorMessage")
 
 
 def written_schema(kinds: Iterable[str], factory_attribute: str) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
@@ -46,7 +54,8 @@ def written_schema(kinds: Iterable[str], factory_attribute: str) -> dict[str, tu
         PIPELINE_TYPE: (frozenset({"qualifiedName", "name"}), frozenset({factory_attribute})),
     }
     for kind in kinds:
-        schema[f"adf_{kind}_activity"] = (frozenset({"qualifiedName", "name", *ACTIVITY_FACTS}), frozenset({"parent"}))
+        activity = f"adf_{kind}_activity"
+        schema[activity] = (frozenset({"qualifiedName", "name", *activity_facts(activity)}), frozenset({"parent"}))
         schema[f"adf_{kind}_operation"] = (
             frozenset({"qualifiedName", "name", "inputs", "outputs", "columnMapping"}), frozenset({"parent"}))
     return schema
@@ -191,15 +200,17 @@ def _activity(names: _Names, name: str, activity: _Activity) -> dict[str, Any]:
         "status": _NATIVE_STATUS.get(status, status),
         "lastRunTime": max(epoch_ms(r.get("activityRunEnd") or r.get("activityRunStart")) or 0 for r in runs),
     }
-    rows = _sum(r.rows for r in activity.runs)
-    size = _sum(r.bytes for r in activity.runs)
-    if rows is not None:
-        attributes["rowCount"] = rows
-    if size is not None:
-        attributes["dataSize"] = size
+    type_name = f"adf_{activity.kind}_activity"
+    if "rowCount" in activity_facts(type_name):
+        rows = _sum(r.rows for r in activity.runs)
+        size = _sum(r.bytes for r in activity.runs)
+        if rows is not None:
+            attributes["rowCount"] = rows
+        if size is not None:
+            attributes["dataSize"] = size
     attributes["errorMessage"] = _error_message(worst) or ""  # native writes "" when there is none
     return {
-        "typeName": f"adf_{activity.kind}_activity",
+        "typeName": type_name,
         "attributes": attributes,
         "relationshipAttributes": {"parent": ref(PIPELINE_TYPE, names.pipeline)},
     }

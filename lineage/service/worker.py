@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from lineage.azure.datafactory import DataFactoryError, DataFactoryReader
-from lineage.azure.purview import PurviewError, PurviewWriter
+from lineage.azure.purview import CatalogChangedError, PurviewError, PurviewWriter, PushResult
 from lineage.extract.config import LineageOptions
 from lineage.extract.entities import assets_of, explain
 from lineage.extract.redact import redact
-from lineage.extract.run import extract
+from lineage.extract.run import RunLineage, extract
 from lineage.extract.runrecord import RunRecord, RunRecordError, check_pipeline_run
 from lineage.service.events import BACKFILLED, RECONCILED, REPLAYED, EventError, WorkMessage, now_iso
 from lineage.service.poison import PoisonEnvelope
@@ -138,20 +138,29 @@ class Worker:
         doc = self.reader.run_record(message.run.factory, message.run.run_id, pipeline_run=pipeline_run)
         record = RunRecord.from_json(doc)
         lineage = extract(record, self.options)
-        catalog = self.writer.resolve(assets_of(lineage))  # the assets as the catalog holds them
-        document = explain(lineage, self.options.pipeline_factory_attribute, catalog)
+        document, result = self._push(lineage)
         entities = document["entities"]
         if not any(e["typeName"].endswith("_operation") for e in entities):
             reasons = sorted({row.get("reason", "") for row in document["activities"]} - {""})
             detail = "no lineage in this run: " + ("; ".join(reasons) if reasons else "it has no activity runs")
             log.info("run %s skipped: %s", message.run.run_id, detail)
-            if entities:  # activity facts of failed or skipped activities are still worth recording
-                self.writer.push(entities)
             return Processed(Outcome.SKIPPED, message.run.run_id, detail, document)
-        result = self.writer.push(entities)
         detail = f"{len(entities)} entities ({result.created} created, {result.updated} updated)"
         log.info("run %s pushed: %s", message.run.run_id, detail)
         return Processed(Outcome.PUSHED, message.run.run_id, detail, document)
+
+    def _push(self, lineage: RunLineage) -> tuple[dict[str, Any], PushResult]:
+        """Entities built on the assets as the catalog holds them, then written (activity facts of failed or
+        skipped activities too). Should the catalog change under the push, its assets are asked for again, once."""
+        for attempt in (1, 2):
+            catalog = self.writer.resolve(assets_of(lineage))
+            document = explain(lineage, self.options.pipeline_factory_attribute, catalog)
+            try:
+                return document, self.writer.push(document["entities"])
+            except CatalogChangedError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _process(self, message: WorkMessage, body: str) -> Processed:
         pipeline_run = check_pipeline_run(self.reader.pipeline_run(message.run.factory, message.run.run_id))
