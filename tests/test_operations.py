@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from lineage.local.purview_server import PurviewServer
 from lineage.local.stack import LocalStack, load_records, local_stack
 from lineage.service.events import WorkMessage
 from lineage.service.worker import Outcome
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, SHARED
 
 pytestmark = pytest.mark.integration
 FAST_HOST = HostSettings(max_dequeue_count=3, visibility_timeout_s=1, batch_size=16)
@@ -330,6 +331,28 @@ def test_wrap_web_activity_and_print_need_no_write_access(stack: LocalStack,
 def test_doctor_passes_on_a_complete_setup(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(stack, "doctor", "--factory", FACTORY) == 0, capsys.readouterr().out
     assert "checks ok" in capsys.readouterr().out
+
+
+def test_doctor_lists_the_mandatory_attributes_it_writes_and_compares_the_accounts_resource_set_rules(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    assert run(stack, "doctor", "--json") in (0, 1)
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    mandatory = checks["mandatory attributes of new assets"]
+    assert mandatory["ok"] and "azure_sql_table: dbSchema" in mandatory["detail"]
+    assert "azure_cosmosdb_sqlapi_collection: db, resourceLink" in mandatory["detail"]
+    if not (SHARED / "contracts" / "purview" / "resource-sets").is_dir():
+        pytest.skip("the local Purview serves an account's resource-set rules from the shared contracts only")
+    assert checks["resource-set rules"]["ok"]
+    # An account whose rules differ from those in use (here: the Guid replacer switched off in ours)
+    assert run(stack, "resource-sets", "--out", str(tmp_path / "rules.json")) == 0
+    rules = json.loads((tmp_path / "rules.json").read_text())
+    rules["pathPatternConfig"]["regexReplacers"][0]["disabled"] = True
+    monkeypatch.setenv("LINEAGE_SETTINGS", json.dumps({"resourceSetRules": rules}))
+    capsys.readouterr()
+    assert run(stack, "doctor", "--json") == 1
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert not checks["resource-set rules"]["ok"] and "Guid" in checks["resource-set rules"]["detail"]
 
 
 def test_doctor_says_a_factory_does_not_exist_rather_than_that_all_is_allowed(

@@ -120,7 +120,9 @@ def path(*parts: str | None, is_file: bool) -> tuple[str, bool]:
             break
         literal.append(encoded)
     if is_file and literal:
-        literal[-1] = _EXTENSION.sub(lambda m: m.group().lower(), literal[-1])
+        extension = _EXTENSION.search(literal[-1])
+        if extension is not None and not extension.group().islower():
+            literal[-1] = literal[-1][:extension.start()] + extension.group().lower()
     joined = "/".join(literal)
     if len(joined) > MAX_PATH_CHARS:
         raise StoreError(f"path of {len(joined)} characters is longer than the {MAX_PATH_CHARS} a store allows")
@@ -287,14 +289,16 @@ def resource_set(asset: Asset, group: Callable[[str], str | None]) -> Asset:
     rs_type = RESOURCE_SET_TYPES.get(asset.type_name)
     if rs_type is None:
         return asset
-    base, grouped = _grouped(asset, group)
+    base, path_text = _split(asset.qualified_name)
+    grouped = group(path_text) if path_text else None
     if grouped is None:
         return asset
     rs = Asset(rs_type, f"{base}/{grouped}", _last(grouped, grouped))
     others: list[Asset] = []
     for alternative in asset.alternatives:
-        alt_base, alt_grouped = _grouped(alternative, group)
         alt_type = RESOURCE_SET_TYPES.get(alternative.type_name)
+        alt_base, alt_path = _split(alternative.qualified_name)
+        alt_grouped = grouped if alt_path == path_text else group(alt_path) if alt_path else None
         if alt_grouped is not None and alt_type is not None:
             others.append(Asset(alt_type, f"{alt_base}/{alt_grouped}", rs.name))
     plain = Asset(asset.type_name, asset.qualified_name, asset.name, asset.parent, asset.link, asset.attributes)
@@ -303,10 +307,11 @@ def resource_set(asset: Asset, group: Callable[[str], str | None]) -> Asset:
     return Asset(rs.type_name, rs.qualified_name, rs.name, alternatives=tuple(others))
 
 
-def _grouped(asset: Asset, group: Callable[[str], str | None]) -> tuple[str, str | None]:
-    scheme, _, rest = asset.qualified_name.partition("://")
+def _split(qualified_name: str) -> tuple[str, str]:
+    """``scheme://host`` and the path after it."""
+    scheme, _, rest = qualified_name.partition("://")
     host_name, _, path_text = rest.partition("/")
-    return f"{scheme}://{host_name}", group(path_text) if path_text else None
+    return f"{scheme}://{host_name}", path_text
 
 
 # -------------------------------------------------------------------------------------------------- databases
@@ -385,26 +390,33 @@ class SqlTable:
         server_host, named_instance = sql_server_host(self.server)
         family = _SQL_FAMILIES[sql_type(server_host, self.declared)]
         table = sql_part(self.table, "table")
-        database = sql_part(self.database, "database")
-        schema = sql_part(self.schema or "dbo", "schema")
-        if family.table == "mssql_table":
-            instance = sql_part(named_instance or self.instance, "instance")
-            top = Asset(family.server, f"mssql://{server_host}/{instance}", instance,
-                        attributes=(("hostname", server_host),))
-        elif family.server == "azure_synapse_workspace":  # (unverified) the workspace as its Synapse source registers
-            workspace = server_host.split(".")[0].removesuffix("-ondemand")
-            top = Asset(family.server, f"https://{workspace}.dev.azuresynapse.net", workspace)
-        else:
-            attributes = (("hostname", server_host),) if family.server == "azure_sql_mi" else ()
-            top = Asset(family.server, f"mssql://{server_host}", server_host.split(".")[0], attributes=attributes)
-        server_qn = f"mssql://{server_host}/{top.name}" if family.table == "mssql_table" else f"mssql://{server_host}"
-        db = Asset(family.database, f"{server_qn}/{database}", database.replace("%20", " "), top, family.server_link)
-        sch = Asset(family.schema, f"{db.qualified_name}/{schema}", schema.replace("%20", " "), db,
-                    family.database_link)
+        sch = _sql_schema(family, server_host, named_instance or self.instance, self.database, self.schema or "dbo")
         qn = f"{sch.qualified_name}/{table}"
         name = table.replace("%20", " ")
         view = Asset(family.view, qn, name, sch, "dbSchema")
         return Asset(family.table, qn, name, sch, "dbSchema", alternatives=(view,))
+
+
+@lru_cache(maxsize=4096)  # every table of a schema (a ForEach's iterations) shares the chain above it
+def _sql_schema(family: _SqlFamily, server_host: str, instance_name: str, database_name: str,
+                schema_name: str) -> Asset:
+    """A SQL schema with the database and server (instance, workspace) a scan creates above it."""
+    database = sql_part(database_name, "database")
+    schema = sql_part(schema_name, "schema")
+    if family.table == "mssql_table":
+        instance = sql_part(instance_name, "instance")
+        top = Asset(family.server, f"mssql://{server_host}/{instance}", instance,
+                    attributes=(("hostname", server_host),))
+    elif family.server == "azure_synapse_workspace":  # (unverified) the workspace as its Synapse source registers
+        workspace = server_host.split(".", maxsplit=1)[0].removesuffix("-ondemand")
+        top = Asset(family.server, f"https://{workspace}.dev.azuresynapse.net", workspace)
+    else:
+        attributes = (("hostname", server_host),) if family.server == "azure_sql_mi" else ()
+        top = Asset(family.server, f"mssql://{server_host}", server_host.split(".", maxsplit=1)[0],
+                    attributes=attributes)
+    server_qn = f"mssql://{server_host}/{top.name}" if family.table == "mssql_table" else f"mssql://{server_host}"
+    db = Asset(family.database, f"{server_qn}/{database}", database.replace("%20", " "), top, family.server_link)
+    return Asset(family.schema, f"{db.qualified_name}/{schema}", schema.replace("%20", " "), db, family.database_link)
 
 
 @dataclass(frozen=True, slots=True)

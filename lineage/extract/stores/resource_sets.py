@@ -23,9 +23,11 @@ configuration (edit or disable the replacer) or by ``dataclasses.replace`` on th
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -98,11 +100,11 @@ class _Pattern(Protocol):
     groups: int
     groupindex: Mapping[str, int]
 
-    def sub(self, repl: Callable[[Any], str], string: str, *, timeout: float) -> str: ...
+    def sub(self, repl: Callable[[Any], str], string: str, *, timeout: float = ...) -> str: ...
 
-    def finditer(self, string: str, *, timeout: float) -> Iterable[Any]: ...
+    def finditer(self, string: str, *, timeout: float = ...) -> Iterable[Any]: ...
 
-    def search(self, string: str, *, timeout: float) -> Any: ...
+    def search(self, string: str, *, timeout: float = ...) -> Any: ...
 
 
 # ------------------------------------------------------------------------------------------------ .NET regexes
@@ -124,10 +126,24 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 @lru_cache(maxsize=8_192)  # the same folder names are counted for every replacer and every file under them
 def _counts(text: str) -> Mapping[str, int]:
-    digits = sum(c.isdecimal() for c in text)
-    letters = sum(c.isalpha() for c in text)
-    return {"digits": digits, "letters": letters, "hex": sum(c in _HEX for c in text), "dashes": text.count("-"),
-            "dots": text.count("."), "underscores": text.count("_"), "alnum": digits + letters}
+    digits = sum(map(str.isdecimal, text))
+    letters = sum(map(str.isalpha, text))
+    return {"digits": digits, "letters": letters, "hex": sum(map(_HEX.__contains__, text)),
+            "dashes": text.count("-"), "dots": text.count("."), "underscores": text.count("_"),
+            "alnum": digits + letters}
+
+
+# `(?<=X|^)` with a one-character X: the same test as `(?:(?<=X)|^)`, which Python's engine accepts.
+_FIXED_LOOKBEHIND = re.compile(r"\(\?<=(\[[^\]]*\])\|\^\)")
+_RE_FLAGS = {1: re.IGNORECASE, 2: re.MULTILINE, 16: re.DOTALL, 32: re.VERBOSE, 256: re.ASCII}
+
+
+def _re_flags(options: int) -> int:
+    flags = 0
+    for bit, flag in _RE_FLAGS.items():
+        if options & bit:
+            flags |= flag
+    return flags
 
 
 def _flags(options: int) -> int:
@@ -156,7 +172,12 @@ class FastRegex:
     pattern: str
     options: int = 0
     limits: tuple[tuple[str, int], ...] = ()
+    # The built-in table's regexes are known to be fast: they run on Python's own engine, with no time limit (three
+    # to five times quicker per call, and a ForEach of 50,000 files makes a few calls per distinct file name). A
+    # configuration's regexes run on `regex` with REGEX_TIMEOUT_SECONDS per call.
+    trusted: bool = field(default=False, compare=False)
     compiled: _Pattern = field(init=False, repr=False, compare=False, hash=False)
+    checks: tuple[tuple[str, bool, int], ...] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if len(self.pattern) > MAX_REGEX_CHARS:
@@ -164,19 +185,40 @@ class FastRegex:
         for name, _ in self.limits:
             if name not in _LIMITS:
                 raise ResourceSetConfigError(f"{name} is not a known regex limit ({sorted(_LIMITS)})")
-        try:
-            compiled = regex.compile(self.pattern, _flags(self.options))
-        except regex.error as exc:
-            raise ResourceSetConfigError(f"regex {self.pattern!r} does not compile: {exc}") from exc
+        object.__setattr__(self, "checks", tuple((*_LIMITS[name], limit) for name, limit in self.limits))
+        compiled: Any = None
+        if self.trusted:
+            with contextlib.suppress(re.error):  # a .NET construct Python's engine lacks: `regex` takes it
+                compiled = re.compile(_FIXED_LOOKBEHIND.sub(r"(?:(?<=\1)|^)", self.pattern), _re_flags(self.options))
+        if compiled is None:
+            try:
+                compiled = regex.compile(self.pattern, _flags(self.options))
+            except regex.error as exc:
+                raise ResourceSetConfigError(f"regex {self.pattern!r} does not compile: {exc}") from exc
+            object.__setattr__(self, "trusted", False)
         object.__setattr__(self, "compiled", compiled)
+
+    def sub(self, repl: Callable[[Any], str], text: str) -> str:
+        if self.trusted:
+            return self.compiled.sub(repl, text)
+        return self.compiled.sub(repl, text, timeout=REGEX_TIMEOUT_SECONDS)
+
+    def finditer(self, text: str) -> Iterable[Any]:
+        if self.trusted:
+            return self.compiled.finditer(text)
+        return self.compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS)
+
+    def search(self, text: str) -> Any:
+        if self.trusted:
+            return self.compiled.search(text)
+        return self.compiled.search(text, timeout=REGEX_TIMEOUT_SECONDS)
 
     def admits(self, text: str) -> bool:
         """Whether the pre-filters let the regex run on ``text``."""
-        if not self.limits:
+        if not self.checks:
             return True
         counts = _counts(text)
-        for name, limit in self.limits:
-            what, is_minimum = _LIMITS[name]
+        for what, is_minimum, limit in self.checks:
             if (counts[what] < limit) if is_minimum else (counts[what] > limit):
                 return False
         return True
@@ -308,14 +350,15 @@ class RegexReplacer:
 
     def apply(self, text: str) -> tuple[str, bool]:
         """``text`` with this replacer applied, and whether it replaced anything. Raises TimeoutError."""
-        protected = [m.span() for m in _PROTECTED.finditer(text)]
+        # Tokens already inserted and encoded braces are never matched again; most segments hold neither.
+        protected = [m.span() for m in _PROTECTED.finditer(text)] if "{" in text or "%7" in text else []
         literal = _PROTECTED.sub("", text) if protected else text
         if not self.regex.admits(literal):
             return text, False
         kept = protected
         guard = self.do_not_replace
         if guard is not None and guard.admits(literal):
-            kept = protected + [m.span() for m in guard.compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS)]
+            kept = protected + [m.span() for m in guard.finditer(text)]
         hits = 0
 
         def swap(match: Any) -> str:
@@ -326,7 +369,7 @@ class RegexReplacer:
             hits += 1
             return self.template.expand(match)
 
-        result = self.regex.compiled.sub(swap, text, timeout=REGEX_TIMEOUT_SECONDS)
+        result = self.regex.sub(swap, text)
         return result, hits > 0
 
 
@@ -408,9 +451,8 @@ class NormalizationRule:
         if not self.regex.admits(qualified_name):
             return qualified_name
         if self.dynamic:
-            return self.regex.compiled.sub(lambda m: _dynamic(self.replace_with, m.group(0)), qualified_name,
-                                           timeout=REGEX_TIMEOUT_SECONDS)
-        return self.regex.compiled.sub(self.template.expand, qualified_name, timeout=REGEX_TIMEOUT_SECONDS)
+            return self.regex.sub(lambda m: _dynamic(self.replace_with, m.group(0)), qualified_name)
+        return self.regex.sub(self.template.expand, qualified_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,7 +503,7 @@ _LOCALE = "|".join(code.replace("-", "[-_]") for code in _LOCALES.split(" "))
 
 
 def _fr(pattern: str, options: int, **limits: int) -> FastRegex:
-    return FastRegex(pattern, options, tuple(sorted(limits.items())))
+    return FastRegex(pattern, options, tuple(sorted(limits.items())), trusted=True)
 
 
 def _default_regex_replacers() -> tuple[RegexReplacer, ...]:
