@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 import requests
 
-from lineage.azure.purview import CatalogChangedError, PurviewWriter
+from lineage.azure.purview import CatalogChangedError, PurviewError, PurviewWriter
 from lineage.extract.config import LineageOptions
 from lineage.extract.entities import explain
 from lineage.extract.run import extract
 from lineage.extract.runrecord import RunRecord
+from lineage.extract.stores import StoreSettings, sql_table_asset
 from lineage.local.credential import TOKEN_PREFIX, LocalCredential
 from lineage.local.purview_server import PurviewServer
 from lineage.local.tls import make_local_tls
@@ -119,3 +120,35 @@ def test_answers_come_without_a_delayed_ack_stall(purview: PurviewServer) -> Non
         timings.append(time.perf_counter() - started)
     # Written in two pieces on a socket with Nagle's algorithm, every answer waited ~40 ms for the client's ACK.
     assert min(timings) < 0.02
+
+
+def test_an_asset_lacking_what_its_live_type_makes_mandatory_fails_before_anything_is_written(
+        purview: PurviewServer) -> None:
+    entities = run_entities("2026-11-24T02:00:00Z")
+    table = next(e for e in entities if e["typeName"] == "azure_sql_table")
+    del table["relationshipAttributes"]  # as if the run did not tell the table's schema
+    with pytest.raises(PurviewError, match=r"azure_sql_table .*DailySales.*: Purview's type definition makes "
+                                           r"dbSchema mandatory") as failure:
+        writer(purview).push(entities)
+    assert not failure.value.transient
+    assert purview.entities() == []  # nothing of the run half-written
+
+
+def test_a_scanned_view_is_preferred_to_creating_a_table_of_the_same_name(purview: PurviewServer) -> None:
+    entities = run_entities("2026-11-24T02:00:00Z")
+    writer(purview).push(entities)  # creates the table with its schema, database and server
+    asset = sql_table_asset("contoso-sql.database.windows.net", "sales", "dbo", "DailySales", StoreSettings())
+    fresh = writer(purview)
+    assert fresh.resolve([asset]) == {asset: asset}  # the table itself is held
+    purview.reset()
+    view = asset.alternatives[0]
+    schema = next(e for e in entities if e["typeName"] == "azure_sql_schema")
+    scanned = [*(e for t in ("azure_sql_server", "azure_sql_db") for e in entities if e["typeName"] == t), schema, {
+        "typeName": view.type_name, "attributes": {"qualifiedName": view.qualified_name, "name": view.name},
+        "relationshipAttributes": {"dbSchema": {"typeName": "azure_sql_schema",
+                                                "uniqueAttributes": {"qualifiedName": schema["attributes"][
+                                                    "qualifiedName"]}}}}]
+    for entity in scanned:  # parents first, each referencing the one above it as a scan would
+        purview.seed([{**entity, "guid": "-1"}])
+    chosen = writer(purview).resolve([asset])[asset]
+    assert (chosen.type_name, chosen.qualified_name) == ("azure_sql_view", asset.qualified_name)

@@ -389,12 +389,15 @@ class SqlTable:
     def asset(self) -> Asset:
         server_host, named_instance = sql_server_host(self.server)
         family = _SQL_FAMILIES[sql_type(server_host, self.declared)]
-        table = sql_part(self.table, "table")
         sch = _sql_schema(family, server_host, named_instance or self.instance, self.database, self.schema or "dbo")
-        qn = f"{sch.qualified_name}/{table}"
-        name = table.replace("%20", " ")
-        view = Asset(family.view, qn, name, sch, "dbSchema")
-        return Asset(family.table, qn, name, sch, "dbSchema", alternatives=(view,))
+        return _table_or_view(family.table, family.view, sch, "dbSchema", self.table)
+
+
+def _table_or_view(table_type: str, view_type: str, parent: Asset, link: str, table_name: str) -> Asset:
+    """A table under ``parent``; the catalog may hold the same name as a view, which is asked for too."""
+    table = sql_part(table_name, "table")
+    qn, name = f"{parent.qualified_name}/{table}", table.replace("%20", " ")
+    return Asset(table_type, qn, name, parent, link, alternatives=(Asset(view_type, qn, name, parent, link),))
 
 
 @lru_cache(maxsize=4096)  # every table of a schema (a ForEach's iterations) shares the chain above it
@@ -434,10 +437,7 @@ class PostgresTable:
                    server, "server")
         schema = sql_part(self.schema or "public", "schema")
         sch = Asset("azure_postgresql_schema", f"{db.qualified_name}/{schema}", schema.replace("%20", " "), db, "db")
-        table = sql_part(self.table, "table")
-        qn, name = f"{sch.qualified_name}/{table}", table.replace("%20", " ")
-        return Asset("azure_postgresql_table", qn, name, sch, "dbSchema",
-                     alternatives=(Asset("azure_postgresql_view", qn, name, sch, "dbSchema"),))
+        return _table_or_view("azure_postgresql_table", "azure_postgresql_view", sch, "dbSchema", self.table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,10 +452,7 @@ class MySqlTable:
         database = sql_part(self.database, "database")
         db = Asset("azure_mysql_db", f"{server.qualified_name}/{database}", database.replace("%20", " "), server,
                    "server")
-        table = sql_part(self.table, "table")
-        qn, name = f"{db.qualified_name}/{table}", table.replace("%20", " ")
-        return Asset("azure_mysql_table", qn, name, db, "db",
-                     alternatives=(Asset("azure_mysql_view", qn, name, db, "db"),))
+        return _table_or_view("azure_mysql_table", "azure_mysql_view", db, "db", self.table)
 
 
 @dataclass(frozen=True, slots=True)
