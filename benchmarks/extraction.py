@@ -38,7 +38,8 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
 def synthetic_record(iterations: int, mix: bool = True) -> dict[str, Any]:
-    """A ForEach over ``iterations`` tables, each copied from a CSV in Blob storage to its own SQL table.
+    """A ForEach over the ``iterations`` tables a Lookup lists (no ``userProperties``: each iteration's item comes
+    from the Lookup's output, as in the template gallery), each copied from a CSV in Blob storage to its own table.
 
     With ``mix``, one iteration in ten also runs a Data Flow and one in ten an Execute SSIS Package (the
     definitions of the samples), so every activity type the core reads is in the measurement.
@@ -46,18 +47,18 @@ def synthetic_record(iterations: int, mix: bool = True) -> dict[str, Any]:
     copy = {
         "name": "CopyTable",
         "type": "Copy",
-        "userProperties": [{"name": "table", "value": "@item().name"}],
         "inputs": [{"referenceName": "SourceCsv", "type": "DatasetReference",
                     "parameters": {"file": {"value": "@concat(item().name, '.csv')", "type": "Expression"}}}],
         "outputs": [{"referenceName": "SinkTable", "type": "DatasetReference",
                      "parameters": {"table": {"value": "@item().name", "type": "Expression"}}}],
         "typeProperties": {"source": {"type": "DelimitedTextSource"}, "sink": {"type": "AzureSqlSink"}},
     }
-    pipeline = {"name": "BenchPipeline", "properties": {"activities": [{
-        "name": "EachTable", "type": "ForEach",
-        "typeProperties": {"items": {"value": "@pipeline().parameters.tables", "type": "Expression"},
-                           "activities": [copy]},
-    }]}}
+    pipeline = {"name": "BenchPipeline", "properties": {"activities": [
+        {"name": "ReadTables", "type": "Lookup", "typeProperties": {"firstRowOnly": False}},
+        {"name": "EachTable", "type": "ForEach",
+         "typeProperties": {"items": {"value": "@activity('ReadTables').output.value", "type": "Expression"},
+                            "activities": [copy]}},
+    ]}}
     datasets = {
         "SourceCsv": {"name": "SourceCsv", "properties": {
             "type": "DelimitedText",
@@ -80,7 +81,13 @@ def synthetic_record(iterations: int, mix: bool = True) -> dict[str, Any]:
     }
     if mix:
         _add_mix(pipeline, datasets, linked_services)
+    tables = [{"name": f"T{i:05d}"} for i in range(iterations)]
     runs = [{
+        "activityName": "ReadTables", "activityRunId": "00000000-0000-0000-0000-00000000000f",
+        "activityType": "Lookup", "activityRunStart": "2026-11-24T00:59:00.0000000Z",
+        "activityRunEnd": "2026-11-24T00:59:30.0000000Z", "status": "Succeeded", "input": {},
+        "output": {"count": iterations, "value": tables}, "userProperties": {}, "pipelineRunId": "bench-run",
+    }, {
         "activityName": "EachTable", "activityRunId": "00000000-0000-0000-0000-000000000000", "activityType": "ForEach",
         "activityRunStart": "2026-11-24T01:00:00.0000000Z", "activityRunEnd": "2026-11-24T02:00:00.0000000Z",
         "status": "Succeeded", "input": {}, "output": {}, "userProperties": {}, "pipelineRunId": "bench-run",
@@ -90,7 +97,7 @@ def synthetic_record(iterations: int, mix: bool = True) -> dict[str, Any]:
             "activityName": "CopyTable", "activityRunId": f"00000000-0000-0000-0001-{i:012d}", "activityType": "Copy",
             "activityRunStart": f"2026-11-24T01:{(i // 60) % 60:02d}:{i % 60:02d}.0000000Z",
             "activityRunEnd": f"2026-11-24T01:{(i // 60) % 60:02d}:{i % 60:02d}.5000000Z",
-            "status": "Succeeded", "pipelineRunId": "bench-run", "userProperties": {"table": f"T{i:05d}"},
+            "status": "Succeeded", "pipelineRunId": "bench-run", "userProperties": {},
             "input": {"source": {"type": "DelimitedTextSource"}, "sink": {"type": "AzureSqlSink"}},
             "output": {"rowsCopied": 100, "dataWritten": 4096, "reportLineageToPurview": {"status": "NotReported"}},
         })
@@ -116,7 +123,8 @@ def synthetic_record(iterations: int, mix: bool = True) -> dict[str, Any]:
 def _add_mix(pipeline: dict[str, Any], datasets: dict[str, Any], linked_services: dict[str, Any]) -> None:
     flow = json.loads((SAMPLES / "dataflow_inline_sink.json").read_text())
     ssis = json.loads((SAMPLES / "ssis_inline_package.json").read_text())
-    inner = pipeline["properties"]["activities"][0]["typeProperties"]["activities"]
+    loop = next(a for a in pipeline["properties"]["activities"] if a["type"] == "ForEach")
+    inner = loop["typeProperties"]["activities"]
     inner.append(flow["pipelines"]["CleanOrders"]["properties"]["activities"][0])
     inner.append(ssis["pipelines"]["StageCustomersSsis"]["properties"]["activities"][0])
     datasets.update(flow["datasets"])
@@ -134,8 +142,8 @@ def _mixed_run(name: str, kind: str, i: int, output: dict[str, Any]) -> dict[str
 
 def iterations_for(runs: int) -> int:
     """The ForEach iterations that make about ``runs`` activity runs: each iteration is a Copy, one in ten adds a Data
-    Flow and one in ten an Execute SSIS Package, and the ForEach is one more."""
-    return max(1, (runs - 1) * 10 // 12)
+    Flow and one in ten an Execute SSIS Package, and the Lookup and the ForEach are two more."""
+    return max(1, (runs - 2) * 10 // 12)
 
 
 def measure(size: int) -> dict[str, float]:
@@ -151,8 +159,8 @@ def measure(size: int) -> dict[str, float]:
         best = min(best, time.perf_counter() - start)
         entities = len(result["entities"])
         emitted = sum(1 for row in result["activities"] if row["outcome"] == "emitted")
-        if emitted != runs - 1:  # all but the ForEach itself
-            raise SystemExit(f"expected {runs - 1} emitted activity runs, got {emitted}")
+        if emitted != runs - 2:  # all but the Lookup and the ForEach
+            raise SystemExit(f"expected {runs - 2} emitted activity runs, got {emitted}")
         del result  # each repetition starts from the same heap, not with the last one's entities still held
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"runs": runs, "seconds": best, "entities": entities, "peak_mb": peak_mb}

@@ -161,11 +161,12 @@ def test_foreach_iterations_never_cross_join_sources_and_sinks() -> None:
     assert loop_row["outcome"] == "skipped" and "move no data" in loop_row["reason"]
 
 
-def test_item_without_user_properties_is_reported_unresolvable() -> None:
+def test_an_item_lacking_what_the_copy_reads_from_it_is_reported() -> None:
+    """Without userProperties the item comes from the loop's items (the `days` parameter), which hold no table."""
     doc = run_doc(foreach_doc(["2026-11-24"], with_user_properties=False))
     row = next(r for r in doc["activities"] if r["activityName"] == "CopySales")
     assert row["outcome"] == "skipped"
-    assert "item()" in row["reason"]
+    assert "property 'table' not found in item()" in row["reason"]
     assert by_type(doc, "adf_copy_operation") == []
     assert by_type(doc, "adf_copy_activity")[0]["attributes"]["status"] == "Completed"
 
@@ -278,7 +279,8 @@ def test_mermaid_draws_sources_operations_and_sinks() -> None:
 
 
 def test_public_example_bodies(shared_dir: Path) -> None:
-    """Data Factory's own example run: the ForEach's Copy writes to `@item()`, which its run does not reveal."""
+    """Data Factory's own example run: the ForEach's Copy writes to `@item()`; the items are the pipeline's
+    `OutputBlobNameList` parameter and the loop is sequential, so the run's item is known exactly."""
     run = load_adf_example(shared_dir, "PipelineRuns_Get")
     doc = {
         "factory": "/subscriptions/12345678-1234-1234-1234-12345678abc/resourceGroups/exampleResourceGroup"
@@ -296,7 +298,10 @@ def test_public_example_bodies(shared_dir: Path) -> None:
     assert "linkedServiceHosts" in rows["ExampleCopyActivity"]["reason"]
     hosts = StoreSettings(linked_service_hosts={"exampleLinkedService": "exampleaccount"})
     rows = {r["activityName"]: r for r in run_doc(doc, stores=hosts)["activities"]}
-    assert "item() is only known inside the ForEach iteration" in rows["ExampleCopyActivity"]["reason"]
+    assert rows["ExampleCopyActivity"]["outcome"] == "emitted"
+    assert rows["ExampleCopyActivity"]["reason"] == "item matched by run order (a sequential ForEach)"
+    assert rows["ExampleCopyActivity"]["operations"][0].endswith(
+        "#https://exampleaccount.blob.core.windows.net/examplecontainer/exampleoutput.csv#azure_blob_path")
 
 
 def test_cli_prints_stable_json_and_rejects_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

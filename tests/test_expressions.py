@@ -88,7 +88,7 @@ def test_resolve_walks_wrappers_lists_and_objects_without_mutating() -> None:
     ("text", "reason"),
     [
         ("@item().name", "item() is only known inside the ForEach"),
-        ("@variables('x')", "variables()"),
+        ("@variables('x')", "variables('x') is not known"),
         ("@utcnow()", "clock"),
         ("@guid()", "random"),
         ("@activity('Lookup').output.firstRow", "output of activity 'Lookup'"),

@@ -24,7 +24,7 @@ _PROC_KEYS = ("sqlReaderStoredProcedureName", "storedProcedureName")
 def copy_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapping[str, Any],
                  result: ActivityResult) -> None:
     """Add the run's flow (sources -> sink, with column pairs) to ``result``."""
-    scope = resolver.scope_for(definition, run)
+    scope = resolver.scope_for(definition, run, result.notes)
     inputs, outputs = definition.get("inputs"), definition.get("outputs")
     if not isinstance(inputs, list) or not inputs or not isinstance(outputs, list) or not outputs:
         raise Skip("Copy activity without an input and an output dataset")

@@ -37,7 +37,7 @@ _LOCATION_OPTIONS = {
 def dataflow_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapping[str, Any],
                      result: ActivityResult) -> None:
     """One flow per sink of the data flow."""
-    scope = resolver.scope_for(definition, run)
+    scope = resolver.scope_for(definition, run, result.notes)
     if scope is resolver.base_scope:  # no run-time values: each run of the activity finds the same sources and sinks
         sinks, assets, notes = resolver.memo(("data flow endpoints", str(definition.get("name"))),
                                              lambda: _endpoints(resolver, definition, scope))

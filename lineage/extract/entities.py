@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -270,12 +271,17 @@ def _row(names: _Names, result: ActivityResult) -> dict[str, Any]:
         "outcome": "skipped" if result.skipped else "emitted",
     }
     if result.notes:
-        row["reason"] = redact("; ".join(dict.fromkeys(result.notes)))  # notes may quote a script or a package
+        row["reason"] = _redacted("; ".join(dict.fromkeys(result.notes)))  # notes may quote a script or a package
     activity_qn = names.activity(run["activityName"])
     flows = result.flows
     row["operations"] = ([operation_qualified_name(activity_qn, flows[0].sink)] if len(flows) == 1  # most runs
                          else sorted({operation_qualified_name(activity_qn, flow.sink) for flow in flows}))
     return row
+
+
+@lru_cache(maxsize=1024)  # the iterations of a loop mostly share their reason: redacted once
+def _redacted(text: str) -> str:
+    return redact(text)
 
 
 def _error_message(run: Mapping[str, Any]) -> str | None:

@@ -30,11 +30,23 @@ from lineage.extract.functions import (
 )
 
 __all__ = [
-    "EMPTY", "FUNCTIONS", "MAX_DEPTH", "Expression", "ExpressionError", "Scope", "Unresolvable", "canonical",
+    "EMPTY", "FUNCTIONS", "MAX_DEPTH", "NO_ITEM", "Expression", "ExpressionError", "Scope", "Unresolvable", "canonical",
     "evaluate", "is_expression", "parse", "prepared", "resolve",
 ]
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class _NoItem:
+    """The marker of "no ForEach item here": compared by identity, never a value an expression could yield."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NO_ITEM"
+
+
+NO_ITEM: Any = _NoItem()
 
 
 
@@ -52,6 +64,8 @@ class Scope(NamedTuple):
     linked_service: Mapping[str, Any] | None = None
     activity_outputs: Mapping[str, Any] = EMPTY
     overrides: Mapping[str, Any] = EMPTY
+    variables: Mapping[str, Any] = EMPTY
+    item: Any = NO_ITEM  # the ForEach item of this iteration, where the run tells it
 
 
 # ---------------------------------------------------------------------------------------------------------- nodes
@@ -488,6 +502,23 @@ def _fn_linked_service(scope: Scope, node: Call) -> Any:
     return _Namespace(scope.linked_service, "linkedService()")
 
 
+def _fn_item(scope: Scope, node: Call) -> Any:
+    if scope.item is NO_ITEM:
+        raise Unresolvable("item() is only known inside the ForEach iteration", node.key)
+    return scope.item
+
+
+def _fn_variables(scope: Scope, node: Call, name: Node) -> Any:
+    variable = _eval(name, scope)
+    if isinstance(variable, str):
+        if variable in scope.variables:
+            return scope.variables[variable]
+        for key, value in scope.variables.items():  # names resolve ignoring case, as the service does
+            if key.lower() == variable.lower():
+                return value
+    raise Unresolvable(f"variables({variable!r}) is not known from the run record here", node.key)
+
+
 def _fn_activity(scope: Scope, node: Call, name: Node) -> Any:
     activity = _eval(name, scope)
     if activity in scope.activity_outputs:
@@ -506,8 +537,8 @@ FUNCTIONS: dict[str, Function] = {
     "dataset": Function(_fn_dataset, (0, 0), scoped=True),
     "linkedservice": Function(_fn_linked_service, (0, 0), scoped=True),
     "activity": Function(_fn_activity, (1, 1), scoped=True),
-    "item": Function(_runtime("item() is only known inside the ForEach iteration"), (0, 0), scoped=True),
-    "variables": Function(_runtime("variables() are set at run time and not in the run record"), (1, 1), scoped=True),
+    "item": Function(_fn_item, (0, 0), scoped=True),
+    "variables": Function(_fn_variables, (1, 1), scoped=True),
     "utcnow": Function(_runtime("utcnow() is the clock at run time"), (0, 1), scoped=True),
     "guid": Function(_runtime("guid() is random at run time"), (0, 1), scoped=True),
     "rand": Function(_runtime("rand() is random at run time"), (2, 2), scoped=True),

@@ -19,6 +19,7 @@ from lineage.extract.config import LineageOptions
 from lineage.extract.expressions import (
     EMPTY,
     MAX_DEPTH,
+    NO_ITEM,
     ExpressionError,
     Scope,
     Unresolvable,
@@ -27,6 +28,7 @@ from lineage.extract.expressions import (
     prepared,
     resolve,
 )
+from lineage.extract.loops import Iterations, run_outputs, run_variables
 from lineage.extract.model import Skip
 from lineage.extract.pipeline import activities_by_name
 from lineage.extract.runrecord import RunRecord
@@ -127,7 +129,11 @@ class RunResolver:
             pipeline_parameters=_pipeline_parameters(record.pipeline_run, pipeline),
             global_parameters=record.global_parameter_values(),
             system=record.system_variables(),
+            activity_outputs=run_outputs(record.activity_runs),
+            variables=run_variables(pipeline if isinstance(pipeline, Mapping) else None, record.activity_runs),
         )
+        self.iterations = Iterations(pipeline if isinstance(pipeline, Mapping) else None, record.activity_runs,
+                                     self.base_scope)
         self._user_property_keys: dict[str, tuple[tuple[str, str], ...]] = {}
         self._datasets: dict[_Key, Any] = {}
         self._endpoints: dict[_Key, Any] = {}
@@ -158,24 +164,32 @@ class RunResolver:
             raise Skip(f"activity {activity_name!r} is not in the pipeline definition (changed since the run?)")
         return activity
 
-    def scope_for(self, definition: Mapping[str, Any], run: Mapping[str, Any]) -> Scope:
-        """The pipeline scope plus values the run's ``userProperties`` supply for run-time-only expressions."""
+    def scope_for(self, definition: Mapping[str, Any], run: Mapping[str, Any],
+                  notes: list[str] | None = None) -> Scope:
+        """The pipeline scope, with the run's ForEach item (from the run record, ``loops``) and the values its
+        ``userProperties`` supply for run-time-only expressions (they win where both are given). How the item was
+        found, where it is not exact, goes to ``notes``."""
         keys = self._user_property_keys.get(str(definition.get("name")))
         if keys is None:
             keys = _user_property_keys(definition)
             self._user_property_keys[str(definition.get("name"))] = keys
         values = run.get("userProperties")
-        if not keys or (type(values) is not dict and not isinstance(values, Mapping)):
-            return self.base_scope
-        overrides = {key: values[name] for name, key in keys if name in values}
-        return self._scope(overrides=overrides) if overrides else self.base_scope
+        overrides: dict[str, Any] = {}
+        if keys and (type(values) is dict or isinstance(values, Mapping)):
+            overrides = {key: values[name] for name, key in keys if name in values}
+        iteration = self.iterations.of(definition, run)
+        if iteration.note is not None and notes is not None and not overrides:
+            notes.append(iteration.note)
+        if iteration.item is NO_ITEM:
+            return self._scope(overrides=overrides) if overrides else self.base_scope
+        return self.base_scope._replace(overrides=overrides, item=iteration.item)
 
     def _scope(self, *, dataset: Mapping[str, Any] | None = None, linked_service: Mapping[str, Any] | None = None,
                overrides: Mapping[str, Any] = EMPTY) -> Scope:
         """The pipeline scope with one addition (``dataclasses.replace`` costs more than the rest of a look-up)."""
         base = self.base_scope
         return Scope(base.pipeline_parameters, base.global_parameters, base.system, dataset, linked_service,
-                     base.activity_outputs, overrides)
+                     base.activity_outputs, overrides, base.variables)
 
     def dataset(self, reference: Any, scope: Scope) -> ResolvedDataset:
         """Resolve a DatasetReference (name and parameters) in the activity's scope."""
