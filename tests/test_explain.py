@@ -339,3 +339,58 @@ def test_resource_set_settings_turn_grouping_off_or_name_the_accounts_rules(tmp_
         LineageOptions.from_mapping({"resourceSetRules": str(tmp_path / "missing.json")})
     with pytest.raises(ConfigError, match="resourceSetRules"):
         LineageOptions.from_mapping({"resourceSetRules": 3})
+
+
+KV_SQL_LS = linked_service("SalesSql", "AzureSqlDatabase", {"connectionString": {
+    "type": "AzureKeyVaultSecret", "store": {"referenceName": "Vault", "type": "LinkedServiceReference"},
+    "secretName": "sales-sql"}})
+
+
+def query_copy(query: str, *, linked_service: dict[str, Any] = SQL_LS) -> dict[str, Any]:
+    source = dataset("SalesSource", "AzureSqlTable", "SalesSql", {})
+    activity = copy_activity("CopyQuery", "SalesSource", "SalesCsv", source_params={},
+                             sink_params={"day": "2026-11-24"},
+                             type_props={"source": {"type": "AzureSqlSource", "sqlReaderQuery": query},
+                                         "sink": {"type": "DelimitedTextSink"}})
+    run = activity_run("CopyQuery", "Copy", "q-1", input={"source": {"type": "AzureSqlSource",
+                                                                     "sqlReaderQuery": query}})
+    return record([activity], [run], datasets=[source, CSV_DS], linked_services=[linked_service, BLOB_LS])
+
+
+def source_names(doc: dict[str, Any]) -> list[str]:
+    [op] = by_type(doc, "adf_copy_operation")
+    return [i["uniqueAttributes"]["qualifiedName"] for i in op["attributes"]["inputs"]]
+
+
+def test_a_key_vault_connection_string_is_named_from_the_settings_host_and_database() -> None:
+    doc = run_doc(query_copy("select * from dbo.Orders", linked_service=KV_SQL_LS))
+    [row] = [r for r in doc["activities"] if r["activityName"] == "CopyQuery"]
+    assert row["outcome"] == "skipped" and "linkedServiceHosts" in row["reason"] and "SalesSql" in row["reason"]
+    hosts = StoreSettings(linked_service_hosts={"SalesSql": {"host": "contoso-sql.database.windows.net"}})
+    [row] = [r for r in run_doc(query_copy("select * from dbo.Orders", linked_service=KV_SQL_LS), stores=hosts)[
+        "activities"] if r["activityName"] == "CopyQuery"]
+    assert '"database"' in row["reason"] and "SalesSql" in row["reason"]  # the part still missing, and where
+    hosts = StoreSettings(linked_service_hosts={"SalesSql": {"host": "contoso-sql.database.windows.net",
+                                                              "database": "sales"}})
+    doc = run_doc(query_copy("select * from dbo.Orders", linked_service=KV_SQL_LS), stores=hosts)
+    assert source_names(doc) == [f"{SERVER_QN}/sales/dbo/Orders"]
+
+
+def test_three_and_four_part_names_resolve_to_their_database_and_server() -> None:
+    doc = run_doc(query_copy("select * from archive.dbo.Orders o join dbo.Lines l on o.id = l.id"))
+    assert sorted(source_names(doc)) == [f"{SERVER_QN}/archive/dbo/Orders", f"{SERVER_QN}/sales/dbo/Lines"]
+    four = "select * from LEGACY01.erp.dbo.Invoices"
+    [row] = [r for r in run_doc(query_copy(four))["activities"] if r["activityName"] == "CopyQuery"]
+    assert row["outcome"] == "skipped" and "linked server 'LEGACY01'" in row["reason"]
+    hosts = StoreSettings(linked_service_hosts={"LEGACY01": "sqlerp01.corp.contoso.com"})
+    assert source_names(run_doc(query_copy(four), stores=hosts)) == [
+        "mssql://sqlerp01.corp.contoso.com/MSSQLSERVER/erp/dbo/Invoices"]
+
+
+def test_linked_service_hosts_entries_are_checked() -> None:
+    with pytest.raises(ConfigError, match="linkedServiceHosts"):
+        LineageOptions.from_mapping({"linkedServiceHosts": {"x": {"hostname": "h"}}})
+    with pytest.raises(ConfigError, match="linkedServiceHosts"):
+        LineageOptions.from_mapping({"linkedServiceHosts": {"x": {"host": 3}}})
+    options = LineageOptions.from_mapping({"linkedServiceHosts": {"x": {"host": "h", "database": "d"}, "y": "z"}})
+    assert options.stores.linked_service_hosts == {"x": {"host": "h", "database": "d"}, "y": "z"}

@@ -47,8 +47,9 @@ class LineageOptions:
         if unknown:
             raise ConfigError(f"unknown lineage setting(s) {unknown}; known: {sorted(known)}")
         hosts = doc.get("linkedServiceHosts", {})
-        if not isinstance(hosts, Mapping) or not all(isinstance(v, str) for v in hosts.values()):
-            raise ConfigError("linkedServiceHosts must map linked-service names to host names or URLs")
+        if not isinstance(hosts, Mapping) or not all(_host_entry(v) for v in hosts.values()):
+            raise ConfigError("linkedServiceHosts must map linked-service names to a host name or URL, or to an "
+                              f"object of text values with keys among {sorted(HOST_PARTS)}")
         stores = StoreSettings(
             linked_service_hosts=dict(hosts),
             adls_gen2_accounts=frozenset(_strings(doc, "adlsGen2Accounts")),
@@ -75,6 +76,16 @@ class LineageOptions:
         if not isinstance(doc, Mapping):
             raise ConfigError(f"settings file {path} must hold a JSON object")
         return cls.from_mapping(doc)
+
+
+HOST_PARTS = frozenset({"host", "database", "instance"})
+
+
+def _host_entry(value: Any) -> bool:
+    if isinstance(value, str):
+        return True
+    return isinstance(value, Mapping) and bool(value) and set(value) <= HOST_PARTS and all(
+        isinstance(v, str) and v for v in value.values())
 
 
 def _resource_sets(doc: Mapping[str, Any]) -> ResourceSetRules | None:

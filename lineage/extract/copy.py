@@ -9,6 +9,7 @@ does (Data Flow lineage keeps paths, as native does).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from lineage.extract import sql_tables, stores
@@ -35,7 +36,7 @@ def copy_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapp
     source_ds = resolver.dataset(inputs[0], scope)
     sink_ds = resolver.dataset(outputs[0], scope)
     group = resolver.options.resource_sets
-    sources = _source_assets(source_ds, source_settings, result, group)
+    sources = _source_assets(source_ds, source_settings, result, group, resolver.options.stores.linked_service_hosts)
     sink, sink_location = sink_ds.asset()
     if group is not None and sink_location.file and not sink_location.wildcard:
         sink = stores.naming.resource_set(sink, group.group)
@@ -73,7 +74,7 @@ def _settings(run_input: Mapping[str, Any], props: Mapping[str, Any], key: str, 
 
 
 def _source_assets(dataset: ResolvedDataset, settings: Mapping[str, Any], result: ActivityResult,
-                   group: ResourceSetRules | None) -> tuple[stores.Asset, ...]:
+                   group: ResourceSetRules | None, hosts: Mapping[str, Any]) -> tuple[stores.Asset, ...]:
     for key in _PROC_KEYS:
         if settings.get(key):
             result.notes.append("stored procedure source: the tables it reads are not visible")
@@ -83,7 +84,7 @@ def _source_assets(dataset: ResolvedDataset, settings: Mapping[str, Any], result
         if isinstance(query, str) and query.strip():
             dialect = sql_tables.DIALECT_BY_PLATFORM.get(dataset.endpoint.platform)
             if dialect is not None:
-                return _query_assets(dataset, query, dialect, result)
+                return _query_assets(dataset, query, dialect, result, hosts)
     store = _mapping(settings.get("storeSettings"))
     overrides: dict[str, Any] = {}
     if isinstance(store.get("wildcardFolderPath"), str):
@@ -98,8 +99,8 @@ def _source_assets(dataset: ResolvedDataset, settings: Mapping[str, Any], result
     return (asset,)
 
 
-def _query_assets(dataset: ResolvedDataset, query: str, dialect: str,
-                  result: ActivityResult) -> tuple[stores.Asset, ...]:
+def _query_assets(dataset: ResolvedDataset, query: str, dialect: str, result: ActivityResult,
+                  hosts: Mapping[str, Any]) -> tuple[stores.Asset, ...]:
     try:
         tables = sql_tables.tables_read(query, dialect)
     except sql_tables.SqlParseError as exc:
@@ -108,11 +109,32 @@ def _query_assets(dataset: ResolvedDataset, query: str, dialect: str,
         raise Skip("source query reads no table")
     assets = []
     for table in tables:
+        if table.server is not None:  # read through a linked server: another server, named by the settings
+            asset = _linked_server_table(dataset, table, hosts, result)
+            if asset is not None:
+                assets.append(asset)
+            continue
         asset, _ = dataset.asset(database=table.catalog or dataset.endpoint.database, schema=table.schema,
                                  table=table.name)
         assets.append(asset)
+    if not assets:
+        raise Skip("the source query reads only tables of linked servers whose hosts are not known")
     result.notes.append(f"source is a query reading {len(assets)} table(s)")
     return tuple(sorted(set(assets)))
+
+
+def _linked_server_table(dataset: ResolvedDataset, table: sql_tables.TableRef, hosts: Mapping[str, Any],
+                         result: ActivityResult) -> stores.Asset | None:
+    """A four-part name's table, on the linked server's host as ``linkedServiceHosts`` names it."""
+    configured = hosts.get(str(table.server))
+    host = configured if isinstance(configured, str) else (
+        configured.get("host") if isinstance(configured, Mapping) else None)
+    if not host or not table.catalog:
+        result.notes.append(f"table {table.name!r} is read through linked server {table.server!r}, whose host is "
+                            f'not known: add "{table.server}": "<host>" to linkedServiceHosts')
+        return None
+    endpoint = replace(dataset.endpoint, host=host, platform="sql_server", instance=None)  # typed by its host
+    return stores.asset(endpoint, stores.Location(database=table.catalog, schema=table.schema, table=table.name))
 
 
 def _column_pairs(run_input: Mapping[str, Any], props: Mapping[str, Any], scope: Scope, *, source: ResolvedDataset,

@@ -84,7 +84,7 @@ def asset(endpoint: Endpoint, loc: Location) -> Asset:
         return naming.CosmosCollection(endpoint.host or "", loc.database or endpoint.database or "",
                                        loc.collection or "").asset()
     table = loc.table or _missing("table")
-    database = loc.database or endpoint.database or _missing("database")
+    database = loc.database or endpoint.database or _missing_database(endpoint)
     if p in naming.SQL_DECLARED:
         return naming.SqlTable(endpoint.host or "", database, loc.schema or "dbo", table, p,
                                endpoint.instance or "MSSQLSERVER").asset()
@@ -112,6 +112,13 @@ def _folder_and_file(loc: Location) -> str:
 
 def _missing(what: str) -> str:
     raise StoreError(f"the dataset names no {what}")
+
+
+def _missing_database(endpoint: Endpoint) -> str:
+    name = endpoint.linked_service or "<linked service>"
+    raise StoreError(f"neither the dataset nor linked service {name!r} shows a database (a connection string in Key "
+                     f'Vault or masked?): add "{name}": {{"host": "<host>", "database": "<database>"}} to '
+                     "linkedServiceHosts in the lineage settings")
 
 
 def _s(value: Any) -> str | None:

@@ -33,7 +33,9 @@ _USER_INFO = re.compile(r"^[^/]*@(?!\{)")
 class StoreSettings:
     """What a deployment tells the naming rules (see README, Settings)."""
 
-    linked_service_hosts: Mapping[str, str] = field(default_factory=dict)
+    # linked-service name -> its host (or URL), or an object naming the parts a masked or Key Vault connection
+    # string hides: {"host": ..., "database": ..., "instance": ...}
+    linked_service_hosts: Mapping[str, str | Mapping[str, str]] = field(default_factory=dict)
     adls_gen2_accounts: frozenset[str] = frozenset()
     blob_accounts: frozenset[str] = frozenset()
     sql_server_default_instance: str = "MSSQLSERVER"
@@ -48,6 +50,7 @@ class Endpoint:
     database: str | None = None
     instance: str | None = None
     share: str | None = None
+    linked_service: str = field(default="", compare=False)  # whose setting fixes a missing part
 
 
 def connection_string_fields(text: str) -> dict[str, str]:
@@ -135,12 +138,21 @@ class _Props:
         return connection_string_fields(text) if text else {}
 
     def configured(self, what: str) -> str:
-        configured = self.settings.linked_service_hosts.get(self.name)
+        configured = self.part("host")
         if configured:
             return configured
         raise StoreError(
             f"the {what} of linked service {self.name!r} is not visible (masked or in Key Vault): add "
-            f'"{self.name}": "<host>" to linkedServiceHosts in the lineage settings')
+            f'"{self.name}": "<host>" (or {{"host": ..., "database": ...}}) to linkedServiceHosts in the lineage '
+            "settings")
+
+    def part(self, key: str) -> str | None:
+        """A part of the store's name the settings give for this linked service (``host``, ``database``...)."""
+        configured = self.settings.linked_service_hosts.get(self.name)
+        if isinstance(configured, str):
+            return configured if key == "host" else None
+        value = configured.get(key) if isinstance(configured, Mapping) else None
+        return value if isinstance(value, str) and value else None
 
 
 def _url_host(url: str) -> str:
@@ -200,13 +212,13 @@ def _sql(platform: str) -> Callable[[_Props], Endpoint]:
         conn = p.connection()
         server = p.text("server") or conn.get("data source") or conn.get("server") or conn.get("address") or \
             conn.get("addr") or conn.get("network address")
-        database = p.text("database") or conn.get("initial catalog") or conn.get("database")
+        database = p.text("database") or conn.get("initial catalog") or conn.get("database") or p.part("database")
         if not server:
             server = p.configured("server")
         server_host, instance = sql_server_host(server)
         if platform == "sql_server":
-            instance = instance or p.settings.sql_server_default_instance
-        return Endpoint(platform, server_host, database, instance)
+            instance = instance or p.part("instance") or p.settings.sql_server_default_instance
+        return Endpoint(platform, server_host, database, instance, linked_service=p.name)
     return read
 
 
@@ -214,8 +226,9 @@ def _postgres_mysql(platform: str) -> Callable[[_Props], Endpoint]:
     def read(p: _Props) -> Endpoint:
         conn = p.connection()
         server = p.text("server") or conn.get("host") or conn.get("server") or p.configured("server")
-        database = p.text("database") or conn.get("database")
-        return Endpoint(platform, host(server.split(",")[0].split(":")[0], f"{platform} server"), database)
+        database = p.text("database") or conn.get("database") or p.part("database")
+        return Endpoint(platform, host(server.split(",")[0].split(":")[0], f"{platform} server"), database,
+                        linked_service=p.name)
     return read
 
 
@@ -223,12 +236,12 @@ def _cosmos(p: _Props) -> Endpoint:
     conn = p.connection()
     url = p.text("accountEndpoint") or conn.get("accountendpoint") or p.configured("account endpoint")
     return Endpoint("cosmos", account(_url_host(url).split(".")[0], "Cosmos DB account"),
-                    p.text("database") or conn.get("database"))
+                    p.text("database") or conn.get("database") or p.part("database"), linked_service=p.name)
 
 
 def _kusto(p: _Props) -> Endpoint:
     url = p.text("endpoint") or p.configured("cluster endpoint")
-    return Endpoint("kusto", _url_host(url), p.text("database"))
+    return Endpoint("kusto", _url_host(url), p.text("database") or p.part("database"), linked_service=p.name)
 
 
 def _s3(_: _Props) -> Endpoint:
@@ -246,7 +259,8 @@ def _snowflake(p: _Props) -> Endpoint:
             query = dict(urllib.parse.parse_qsl(parsed.query))
             database = database or query.get("db")
     identifier = identifier or p.configured("account")
-    return Endpoint("snowflake", host(identifier, "Snowflake account"), database)
+    return Endpoint("snowflake", host(identifier, "Snowflake account"), database or p.part("database"),
+                    linked_service=p.name)
 
 
 _READERS: dict[str, Callable[[_Props], Endpoint]] = {
