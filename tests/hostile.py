@@ -523,11 +523,11 @@ def _run_copy_cases() -> Iterator[tuple[str, dict[str, Any], Landing, str, str]]
         yield name, simple_copy_record(name, **mutations), landing, reason, defect
     for label, mutate, landing, reason, defect in [
             ("the pipeline's activities is text", lambda d: _set("properties.activities", "x")(
-                d["pipelines"]["Load"]), "skipped", "not in the pipeline definition", ""),
+                d["pipelines"]["Load"]), "skipped", "is no longer in the pipeline", ""),
             ("the pipeline's activities hold junk", lambda d: d["pipelines"]["Load"]["properties"]["activities"].extend(
                 [5, None, {"name": 5}, {"name": "Other", "typeProperties": "x"}]), "pushed", "", ""),
             ("the pipeline's properties is text", lambda d: _set("properties", "x")(d["pipelines"]["Load"]),
-             "skipped", "not in the pipeline definition", ""),
+             "skipped", "is no longer in the pipeline", ""),
             ("the pipeline definition is missing", lambda d: d.update(pipelines={}),
              "skipped", "holds no definition of pipeline", ""),
             ("the dataset's typeProperties is text", lambda d: _set("properties.typeProperties", "x")(

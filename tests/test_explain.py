@@ -231,7 +231,7 @@ def test_every_activity_run_gets_exactly_one_row_with_a_reason_when_skipped() ->
     assert "move no data" in rows["r-1"]["reason"]
     assert "child-9" in rows["r-3"]["reason"]
     assert "unsupported activity type DatabricksNotebook" in rows["r-4"]["reason"]
-    assert "not in the pipeline definition" in rows["r-5"]["reason"]
+    assert "is no longer in the pipeline" in rows["r-5"]["reason"]
     assert all(r["outcome"] == "skipped" for k, r in rows.items() if k != "r-2")
 
 
@@ -394,3 +394,28 @@ def test_linked_service_hosts_entries_are_checked() -> None:
         LineageOptions.from_mapping({"linkedServiceHosts": {"x": {"host": 3}}})
     options = LineageOptions.from_mapping({"linkedServiceHosts": {"x": {"host": "h", "database": "d"}, "y": "z"}})
     assert options.stores.linked_service_hosts == {"x": {"host": "h", "database": "d"}, "y": "z"}
+
+
+def test_a_setting_changed_since_the_run_is_said_without_quoting_it() -> None:
+    doc = query_copy("select * from dbo.Orders where secret = 'hunter2'")
+    doc["activityRuns"][0]["input"]["source"]["sqlReaderQuery"] = "select * from dbo.OrdersOld"  # what ran
+    [row] = [r for r in run_doc(doc)["activities"] if r["activityName"] == "CopyQuery"]
+    assert row["outcome"] == "emitted"
+    assert "definition drift: typeProperties.source.sqlReaderQuery" in row["reason"]
+    assert "hunter2" not in row["reason"] and "OrdersOld" not in row["reason"]
+
+
+def test_settings_the_service_adds_or_writes_differently_are_no_drift() -> None:
+    doc = query_copy("select * from dbo.Orders")
+    doc["pipelines"]["Load"]["properties"]["activities"][0]["typeProperties"]["source"]["queryTimeout"] = "02:00:00"
+    doc["activityRuns"][0]["input"]["source"].update(queryTimeout=" 02:00:00", partitionOption="None")
+    [row] = [r for r in run_doc(doc)["activities"] if r["activityName"] == "CopyQuery"]
+    assert "drift" not in row.get("reason", "")
+
+
+def test_an_activity_whose_type_changed_since_the_run_is_skipped_as_drift() -> None:
+    doc = query_copy("select * from dbo.Orders")
+    doc["pipelines"]["Load"]["properties"]["activities"][0]["type"] = "Lookup"
+    [row] = [r for r in run_doc(doc)["activities"] if r["activityName"] == "CopyQuery"]
+    assert row["outcome"] == "skipped"
+    assert row["reason"] == "definition drift: the activity is a Lookup in today's definition but ran as a Copy"

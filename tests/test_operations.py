@@ -129,11 +129,16 @@ def test_backfill_now_processes_here_and_reports_outcomes(stack: LocalStack,
     now = datetime.now(UTC)
     factory = FACTORY.replace("contoso-adf-prod", "contoso-adf-now")
     for hours in (1, 2):
-        stack.adf.put_run(copy_of(BLOB_TO_SQL, now - timedelta(hours=hours), factory=factory))
+        clone = copy_of(BLOB_TO_SQL, now - timedelta(hours=hours), factory=factory)
+        if hours == 1:  # this run read its source as JSON: today's definition says otherwise
+            copy_run = next(r for r in clone["activityRuns"] if r["activityType"] == "Copy")
+            copy_run["input"] = {**copy_run["input"], "source": {**copy_run["input"]["source"], "type": "JsonSource"}}
+        stack.adf.put_run(clone)
     assert run(stack, "backfill", "--factory", factory, "--since", (now - timedelta(hours=3)).isoformat(),
                "--pipeline", "LoadDailySales", "--now", "--json") == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["outcomes"] == {"pushed": 2}
+    assert summary["drifted"] == 1
     assert summary["failures"] == {}
     assert stack.queues.work.peek_messages() == []
     assert operations(stack)

@@ -24,6 +24,7 @@ from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.azure.queues import Queues
 from lineage.cli import wrap
 from lineage.extract.config import ConfigError, LineageOptions
+from lineage.extract.drift import DRIFT
 from lineage.extract.entities import explain
 from lineage.extract.mermaid import flowchart
 from lineage.extract.redact import first_line
@@ -240,24 +241,27 @@ def _backfill_now(credential: TokenCredential, factories: list[FactoryId], windo
     report = reconcile.WindowReport()
     runs = list(reconcile.ended_runs_of(worker.reader, factories, window, pipelines, report))
     outcomes: dict[str, int] = {}
+    drifted = 0
     failures = {f"factory {name}": why for name, why in report.failures.items()}
     with _progress("processed", total=len(runs)) as bar:
         for factory, run in runs:
             try:
                 processed = worker.process_run(reconcile.work_message(factory, run, BACKFILLED), run)
                 outcomes[processed.outcome.value] = outcomes.get(processed.outcome.value, 0) + 1
+                drifted += any(DRIFT in str(row.get("reason", ""))
+                               for row in (processed.document or {}).get("activities", []))
             except (DataFactoryError, PurviewError, RunRecordError) as exc:
                 failures[f"run {run['runId']}"] = f"{type(exc).__name__}: {exc}"
             bar.update()
     summary = {"window": [window.after.isoformat(), window.before.isoformat()], "found": dict(report.found),
-               "notEnded": dict(report.not_ended), "outcomes": outcomes, "failures": failures}
+               "notEnded": dict(report.not_ended), "outcomes": outcomes, "failures": failures,
+               "drifted": drifted}  # runs whose definitions changed since they ran: their rows say where
     return summary, bool(failures)
 
 
 def _wrap(args: argparse.Namespace) -> int:
     factory = FactoryId.parse(args.factory)
-    if not args.topic_endpoint.startswith("https://"):
-        raise SettingsError("--topic-endpoint must be the topic's https:// endpoint")
+    args.topic_endpoint = wrap.topic_endpoint(args.topic_endpoint, os.environ)  # HTTPS, an Event Grid host
     if args.web_activity is not None:
         sys.stdout.write(dumps(wrap.end_activities(factory, args.topic_endpoint, args.web_activity)))
         return 0
@@ -343,7 +347,7 @@ def _moment(text: str) -> datetime:
 
 def _poison_list(args: argparse.Namespace) -> int:
     queues = _queues()
-    items = poison_queue.peek(queues)
+    items = [item.displayed() for item in poison_queue.peek(queues)]  # never print what a body held unmasked
     if args.json:
         sys.stdout.write(dumps({"count": poison_queue.count(queues), "messages": [i.to_json() for i in items]}))
         return 0
@@ -361,7 +365,7 @@ def _poison_list(args: argparse.Namespace) -> int:
 def _poison_show(args: argparse.Namespace) -> int:
     for item in poison_queue.peek(_queues()):
         if item.id == args.id:
-            sys.stdout.write(dumps(item.to_json()))
+            sys.stdout.write(dumps(item.displayed().to_json()))
             return 0
     print(f"error: no message {args.id} among the first {poison_queue.PEEK_LIMIT} of the poison queue",
           file=sys.stderr)

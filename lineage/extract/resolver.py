@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from lineage.extract import stores
 from lineage.extract.config import LineageOptions
+from lineage.extract.drift import DRIFT
 from lineage.extract.expressions import (
     EMPTY,
     MAX_DEPTH,
@@ -161,7 +162,7 @@ class RunResolver:
             raise Skip(f"the run record holds no definition of pipeline {self.record.pipeline_name!r}")
         activity = self.activities.get(activity_name)
         if activity is None:
-            raise Skip(f"activity {activity_name!r} is not in the pipeline definition (changed since the run?)")
+            raise Skip(f"{DRIFT}: activity {activity_name!r} is no longer in the pipeline's definition")
         return activity
 
     def scope_for(self, definition: Mapping[str, Any], run: Mapping[str, Any],

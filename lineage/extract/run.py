@@ -16,6 +16,7 @@ from lineage.extract import stores
 from lineage.extract.config import LineageOptions
 from lineage.extract.copy import copy_facts, copy_lineage
 from lineage.extract.dataflow import dataflow_facts, dataflow_lineage
+from lineage.extract.drift import settings_drift, stated_settings, type_drift
 from lineage.extract.expressions import ExpressionError, Unresolvable
 from lineage.extract.gc_pause import no_full_collections
 from lineage.extract.model import ActivityResult, Skip
@@ -83,7 +84,14 @@ def _activity(resolver: RunResolver, run: Mapping[str, Any]) -> ActivityResult:
         return result.skip("already reported by Data Factory's own Purview integration")
     try:
         definition = resolver.definition(run["activityName"])
+        changed = type_drift(definition, run)
+        if changed:
+            return result.skip(changed)
         kind.lineage(resolver, definition, run, result)
+        stated = resolver.memo(("stated settings", run["activityName"]), lambda: stated_settings(definition))
+        changed = settings_drift(stated, run, resolver.scope_for(definition, run)) if stated else None
+        if changed:
+            result.notes.append(changed)
     except Skip as skip:
         return result.skip(skip.reason)
     except stores.StoreError as exc:
