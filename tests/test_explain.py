@@ -419,3 +419,19 @@ def test_an_activity_whose_type_changed_since_the_run_is_skipped_as_drift() -> N
     [row] = [r for r in run_doc(doc)["activities"] if r["activityName"] == "CopyQuery"]
     assert row["outcome"] == "skipped"
     assert row["reason"] == "definition drift: the activity is a Lookup in today's definition but ran as a Copy"
+
+
+def test_mermaid_tells_apart_two_assets_of_one_name_by_their_place() -> None:
+    sink = {"typeName": "azure_sql_table", "uniqueAttributes": {"qualifiedName": TABLE_QN}}
+    ops = [{"typeName": "adf_copy_operation", "attributes": {
+        "qualifiedName": f"op{i}", "name": f"Copy{i}", "outputs": [sink],
+        "inputs": [{"typeName": "azure_blob_path", "uniqueAttributes": {
+            "qualifiedName": f"https://acct.blob.core.windows.net/{folder}/sales.csv"}}]}}
+        for i, folder in enumerate(["east", "west"])]
+    assets = [{"typeName": "azure_blob_path", "attributes": {
+        "qualifiedName": f"https://acct.blob.core.windows.net/{folder}/sales.csv", "name": "sales.csv"}}
+        for folder in ["east", "west"]]
+    table = {"typeName": "azure_sql_table", "attributes": {"qualifiedName": TABLE_QN, "name": "DailySales"}}
+    text = flowchart([*assets, table, *ops])
+    assert '"east/sales.csv<br/>' in text and '"west/sales.csv<br/>' in text
+    assert '"DailySales<br/>' in text  # a name no other asset has stays short

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,3 +83,16 @@ def test_a_stopped_host_hands_back_the_messages_it_did_not_start(stack: LocalSta
     # the rest are visible again at once, not after the lease
     visible = stack.queues.work.peek_messages(max_messages=32)
     assert len(visible) == len(records) - 1
+
+
+def test_run_local_names_a_malformed_record_and_goes_on_with_the_others(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lineage.local.__main__ import main as run_local
+
+    (tmp_path / "a_good.json").write_text((SAMPLES / "copy_blob_to_sql.json").read_text())
+    (tmp_path / "b_truncated.json").write_text('{"factory": "/subscriptions/x", "pipelineRun": {')
+    (tmp_path / "c_not_a_record.json").write_text('{"factory": 5}')
+    assert run_local(["--runs", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "skipped b_truncated.json:" in captured.err and "skipped c_not_a_record.json:" in captured.err
+    assert "1 pushed" in captured.out

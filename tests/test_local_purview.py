@@ -16,7 +16,14 @@ import pytest
 import requests
 
 from lineage.local.credential import TOKEN_PREFIX, LocalCredential
-from lineage.local.purview_server import DEFAULT_SPEC, MAX_LINEAGE_DEPTH, MAX_SEARCH_LIMIT, AtlasError, PurviewServer
+from lineage.local.purview_server import (
+    DEFAULT_SPEC,
+    MAX_LINEAGE_DEPTH,
+    MAX_SEARCH_LIMIT,
+    MERMAID_JS,
+    AtlasError,
+    PurviewServer,
+)
 from lineage.local.purview_types import BASE_MODEL, DEFAULT_SHARED, FALLBACK_SOURCE, TYPEDEF_DUMP, TypeRegistry
 from lineage.local.tls import LocalTLS, make_local_tls
 
@@ -445,3 +452,16 @@ def test_the_account_answers_with_its_resource_set_rules(tls: LocalTLS, tmp_path
     with PurviewServer(tls, shared=tmp_path) as without:
         absent = Client(without, tls).session.get(f"{without.url}{path}", verify=client.verify, timeout=10)
     refused(absent, 404, "ATLAS-404-00-001")
+
+
+def test_the_page_draws_its_graph_with_the_locally_installed_mermaid(purview: PurviewServer, tls: LocalTLS) -> None:
+    """No CDN: the page works offline, with the npm package the bootstrap installs."""
+    page = requests.get(f"{purview.url}/", verify=str(tls.ca_bundle), timeout=10)
+    assert page.status_code == 200
+    assert "<script src='/mermaid.min.js'>" in page.text and "cdn" not in page.text.lower()
+    script = requests.get(f"{purview.url}/mermaid.min.js", verify=str(tls.ca_bundle), timeout=30)
+    if not MERMAID_JS.is_file():
+        assert script.status_code == 404 and "bootstrap" in script.text
+        pytest.skip("Mermaid is not installed in node_modules (scripts/bootstrap installs it)")
+    assert script.status_code == 200 and script.headers["Content-Type"].startswith("text/javascript")
+    assert "mermaid" in script.text[:100_000].lower()

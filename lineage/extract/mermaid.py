@@ -28,6 +28,9 @@ def flowchart(entities: Iterable[Mapping[str, Any]]) -> str:
         return ids[key]
 
     names = {(e["typeName"], e["attributes"]["qualifiedName"]): e["attributes"].get("name") for e in entities}
+    drawn = {(t["typeName"], t["uniqueAttributes"]["qualifiedName"]) for op in operations
+             for direction in ("inputs", "outputs") for t in op["attributes"].get(direction, [])}
+    shared = _shared_names({key: names.get(key) or key[1] for key in drawn})
     edges: list[str] = []
     for op in operations:
         attrs = op["attributes"]
@@ -36,12 +39,28 @@ def flowchart(entities: Iterable[Mapping[str, Any]]) -> str:
         for direction in ("inputs", "outputs"):
             for target in attrs.get(direction, []):
                 type_name, qn = target["typeName"], target["uniqueAttributes"]["qualifiedName"]
-                label = f"{_escape(names.get((type_name, qn)) or qn)}<br/><small>{_escape(type_name)}</small>"
+                short = names.get((type_name, qn)) or qn
+                if short in shared:  # two assets of one name: their place tells them apart
+                    short = f"{_place(qn)}/{short}"
+                label = f"{_escape(short)}<br/><small>{_escape(type_name)}</small>"
                 asset_id = node(type_name, qn, label, "asset")
                 edges.append(f"    {asset_id} --> {op_id}" if direction == "inputs" else f"    {op_id} --> {asset_id}")
     if not operations:
         lines.append('    empty["no lineage in this run"]')
     return "\n".join([*lines, *edges]) + "\n"
+
+
+def _shared_names(short: dict[tuple[str, str], str]) -> set[str]:
+    seen: dict[str, int] = {}
+    for name in short.values():
+        seen[name] = seen.get(name, 0) + 1
+    return {name for name, count in seen.items() if count > 1}
+
+
+def _place(qualified_name: str) -> str:
+    """The container, database or folder above an asset: the segment before its last one."""
+    parts = qualified_name.split("://", 1)[-1].rstrip("/").split("/")
+    return parts[-2] if len(parts) > 1 else parts[0]
 
 
 def _escape(text: str) -> str:

@@ -8,7 +8,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from lineage.local.stack import load_records, local_stack
+from lineage.local.adf_server import read_records
+from lineage.local.stack import local_stack
 from lineage.service.poison import read_poison
 from lineage.service.worker import Outcome
 
@@ -21,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", action="store_true",
                         help="keep the local Purview running afterwards to browse its lineage view (Ctrl-C stops)")
     args = parser.parse_args(argv)
-    records = load_records(args.runs)
+    records, problems = read_records(args.runs)
+    for problem in problems:
+        print(f"skipped {problem}", file=sys.stderr)
     if not records:
         print(f"no run records in {args.runs}", file=sys.stderr)
         return 1

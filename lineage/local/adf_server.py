@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from lineage.extract.runrecord import FactoryId
+from lineage.extract.runrecord import FactoryId, RunRecord
 from lineage.local.httpserver import LocalServer, Request, Response, query_value
 from lineage.local.tls import LocalTLS, make_local_tls
 
@@ -45,8 +45,8 @@ class AdfServer(LocalServer):
         self._denied: set[tuple[str, str]] = set()
         self.created_pipelines: dict[tuple[str, str], dict[str, Any]] = {}
         self._state = threading.Lock()
-        for path in sorted(root.glob("*.json")) if root else []:
-            self.put_run(json.loads(path.read_text()))
+        for record in read_records(root)[0] if root else []:
+            self.put_run(record)
 
     def put_run(self, record: Mapping[str, Any]) -> None:
         """Serve (or replace) a run record."""
@@ -197,6 +197,22 @@ class AdfServer(LocalServer):
 
     def _error(self, status: int, code: str, message: str) -> Response:
         return Response(status, self.error_body(status, code, message))
+
+
+def read_records(root: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every run record in a folder, in name order, and one line per file that is not one (its name and why):
+    a malformed file is reported and passed over, never the end of the others."""
+    records: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for path in sorted(root.glob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            RunRecord.from_json(doc)
+        except (OSError, ValueError) as exc:  # unreadable, not JSON, not UTF-8, or not a run record
+            problems.append(f"{path.name}: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}")
+            continue
+        records.append(doc)
+    return records, problems
 
 
 def _window(body: Any) -> tuple[datetime, datetime] | Response:

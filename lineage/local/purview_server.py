@@ -38,7 +38,9 @@ MAX_ATTRIBUTE_BYTES = 32 * 1024
 MAX_LINEAGE_DEPTH = 10  # deeper asks are answered at this depth: no request holds the store for long
 SEARCH_LIMIT, MAX_SEARCH_LIMIT = 50, 1000  # the spec's default and maximum
 DIRECTIONS = ("INPUT", "OUTPUT", "BOTH")
-PUBLIC_PATHS = ("/", "/lineage.mmd")
+PUBLIC_PATHS = ("/", "/lineage.mmd", "/mermaid.min.js")
+# The page draws its graph with Mermaid from the local npm install (package.json): it works offline.
+MERMAID_JS = Path(__file__).resolve().parents[2] / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
 ACTIVE, DELETED = "ACTIVE", "DELETED"
 # The paths it serves (``*`` one segment) and their methods: a known path asked with another method answers 405.
 ROUTES: tuple[tuple[tuple[str, ...], frozenset[str]], ...] = (
@@ -513,6 +515,12 @@ class PurviewServer(LocalServer):
         return {"typeName": entity["typeName"], "attributes": attributes}
 
     def _view(self, path: str) -> Response:
+        if path == "/mermaid.min.js":
+            if not MERMAID_JS.is_file():
+                return Response(404, "Mermaid is not installed here: run scripts/bootstrap (npm ci)",
+                                content_type="text/plain; charset=utf-8")
+            return Response(200, MERMAID_JS.read_text(encoding="utf-8"), {"Cache-Control": "max-age=3600"},
+                            content_type="text/javascript; charset=utf-8")
         graph = self.mermaid()
         if path == "/lineage.mmd":
             return Response(200, graph, content_type="text/plain; charset=utf-8")
@@ -521,8 +529,8 @@ class PurviewServer(LocalServer):
                        for e in entities)
         page = (
             "<!doctype html><html><head><meta charset='utf-8'><title>Local Purview</title>"
-            "<script type='module'>import m from 'https://cdn.jsdelivr.net/npm/mermaid@11/dist/mermaid.esm.min.mjs';"
-            "m.initialize({startOnLoad:true});</script></head><body>"
+            "<script src='/mermaid.min.js'></script>"
+            "<script>window.mermaid && mermaid.initialize({startOnLoad: true});</script></head><body>"
             f"<h1>Local Purview: {len(entities)} entities</h1><h2>Lineage</h2>"
             f"<pre class='mermaid'>{_html(graph)}</pre><h2>Entities</h2>"
             f"<table><tr><th>type</th><th>qualifiedName</th></tr>{rows}</table></body></html>"

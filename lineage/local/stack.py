@@ -6,7 +6,6 @@ drives ``function_app``'s handlers through ``LocalHost``. The tests and ``./run-
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import uuid
@@ -18,7 +17,7 @@ from typing import Any
 
 from lineage.azure.queues import Queues
 from lineage.extract.runrecord import RunRecord
-from lineage.local.adf_server import AdfServer
+from lineage.local.adf_server import AdfServer, read_records
 from lineage.local.azurite import Azurite
 from lineage.local.credential import LocalCredential
 from lineage.local.host import HostSettings, LocalHost
@@ -115,5 +114,5 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def load_records(runs_dir: Path) -> list[dict[str, Any]]:
-    """Every run record in a folder, in name order."""
-    return [json.loads(path.read_text()) for path in sorted(runs_dir.glob("*.json"))]
+    """Every valid run record in a folder, in name order (``read_records`` also says which files are not)."""
+    return read_records(runs_dir)[0]
