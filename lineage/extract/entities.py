@@ -22,7 +22,7 @@ from typing import Any
 
 from lineage.extract.gc_pause import no_full_collections
 from lineage.extract.model import LONG_LIMIT, ActivityResult, ColumnMap
-from lineage.extract.redact import redact
+from lineage.extract.redact import first_sentence, redact
 from lineage.extract.run import RunLineage, epoch_ms
 from lineage.extract.stores import Asset
 
@@ -285,11 +285,22 @@ def _redacted(text: str) -> str:
 
 
 def _error_message(run: Mapping[str, Any]) -> str | None:
+    """An activity run's error as Purview shows it to anyone who can read the collection: Data Factory's error code
+    and the message's first sentence, redacted (``2200: Failure happened on 'Sink' side.``).
+
+    What follows the first sentence is the failing store's own words: a connection string, a request with its
+    headers, a row of data. The code and the first sentence say what failed; the whole message stays in Data
+    Factory's monitoring, for those allowed to read the factory.
+    """
     error = run.get("error")
     message = error.get("message") if isinstance(error, Mapping) else None
-    if not isinstance(message, str) or not message.strip():
+    if not isinstance(error, Mapping) or not isinstance(message, str) or not message.strip():
         return None
-    return redact(message.strip())[:MAX_ERROR_CHARS]
+    sentence = first_sentence(message[:MAX_ERROR_CHARS])
+    code = error.get("errorCode")
+    code_text = first_sentence(str(code), limit=64) if isinstance(code, str | int) and not isinstance(code, bool) \
+        else ""
+    return f"{code_text}: {sentence}" if code_text else sentence
 
 
 def _sum(values: Iterable[int | None]) -> int | None:

@@ -19,11 +19,21 @@ _WILDCARD = re.compile(r"[*?]")
 # dot only; "Trim Section Spaces" removes spaces at both ends and around "/", ":" and ".".
 _EXTENSION = re.compile(r"\.[^.]{2,5}$")
 _SECTION_SPACES = re.compile(r"^\s+|\s+$|\s*([/:.])\s*")
-# Characters that make a name unreadable or deceptive: controls (NUL, newline...), lone surrogates, and the
-# bidirectional marks that make text display in another order than it is stored ("Trojan Source").
+# Characters that make a name unreadable or deceptive: controls (NUL, newline...), lone surrogates, the
+# bidirectional marks that make text display in another order than it is stored ("Trojan Source"), and the
+# characters that display as nothing at all: format characters (zero-width space and joiners, word joiner, soft
+# hyphen, byte-order mark, the invisible "tag" letters that can smuggle a whole text) and the line and paragraph
+# separators U+2028/U+2029, which end a line in JSON viewers and log readers. Two names that differ only by one of
+# these look the same in Purview and are two assets; a log line holding one can be made to look like two.
 _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-# The same characters as one class: Cc is U+0000-U+001F and U+007F-U+009F, Cs U+D800-U+DFFF (fixed by Unicode).
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff" + "".join(sorted(_BIDI_CONTROLS)) + "]")
+# As one character class (categories Cc, Cs, Cf, Zl and Zp of Unicode 15; tests/test_nobody_gets_in.py checks it
+# against the running interpreter's Unicode database). Cc is fixed by Unicode; a later version may add Cf characters.
+INVISIBLE_CLASS = (
+    "\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+_UNSAFE = re.compile(f"[{INVISIBLE_CLASS}]")
 MAX_NAME_CHARS = 1_024  # the longest single name any supported store allows (a blob name)
 MAX_PATH_CHARS = 2_048  # container and path together (a blob name is at most 1,024)
 SQL_NAME_CHARS = 255  # SQL Server allows 128, Snowflake 255: no SQL store has longer identifiers
@@ -80,7 +90,8 @@ def account(value: str, what: str = "storage account") -> str:
 
 
 def unsafe_character(text: str) -> str | None:
-    """What makes ``text`` unfit for a name (a control character, a lone surrogate, a bidirectional mark), or None.
+    """What makes ``text`` unfit for a name (a control character, a lone surrogate, a bidirectional mark, an
+    invisible character, a line separator), or None.
 
     Every name of every run goes through here: one regular-expression search, not a look-up per character.
     """
@@ -88,8 +99,9 @@ def unsafe_character(text: str) -> str | None:
     if found is None:
         return None
     char = found.group()
-    kind = {"Cc": "a control character", "Cs": "a lone surrogate"}.get(unicodedata.category(char),
-                                                                       "a bidirectional mark")
+    kind = "a bidirectional mark" if char in _BIDI_CONTROLS else {
+        "Cc": "a control character", "Cs": "a lone surrogate", "Zl": "a line separator",
+        "Zp": "a paragraph separator"}.get(unicodedata.category(char), "an invisible character")
     return f"{kind} (U+{ord(char):04X})"
 
 
