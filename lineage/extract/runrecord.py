@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lineage.extract.jsontext import JSONTextError, loads
 from lineage.extract.stores.naming import unsafe_character
 
 JSON = dict[str, Any]
@@ -74,6 +75,12 @@ class RunRecord:
     global_parameters: Mapping[str, Any]
 
     @classmethod
+    def from_text(cls, text: str | bytes) -> RunRecord:
+        """Decode and check a run record's JSON text: RunRecordError for text that is not JSON anyone can read
+        back (broken, nested too deeply, an integer of more than 4,300 digits) as for a wrong shape."""
+        return cls.from_json(decode(text))
+
+    @classmethod
     def from_json(cls, doc: Any) -> RunRecord:
         """Check the shape of a decoded run record; raise RunRecordError naming the first defect."""
         if not isinstance(doc, Mapping):
@@ -132,6 +139,15 @@ class RunRecord:
             "TriggerType": invoked.get("invokedByType"),
         }
         return {key: value for key, value in values.items() if value is not None}
+
+
+def decode(text: str | bytes, what: str = "run record") -> Any:
+    """JSON text of a run record or of one of the API bodies it is made of; RunRecordError, naming ``what``, for
+    anything ``json.loads`` would fail on in any of its ways."""
+    try:
+        return loads(text)
+    except JSONTextError as exc:
+        raise RunRecordError(f"{what} {exc}") from None
 
 
 def check_pipeline_run(pipeline_run: Any) -> Mapping[str, Any]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from lineage.extract.jsontext import JSONTextError, loads
 from lineage.extract.runrecord import FactoryId, RunRecordError
 from lineage.extract.stores.naming import unsafe_character
 
@@ -24,6 +25,10 @@ MESSAGE_VERSION = 1
 RECONCILED = "reconcile"
 REPLAYED = "replay"  # eventId of a message put back by `poison replay`
 BACKFILLED = "backfill"  # eventId of the messages `backfill` queues
+PUSHED = "push"  # eventId of the message `push` processes at once (never queued)
+# The ids our own producers give their messages. The worker lets a replayed or backfilled message through its memory
+# of poisoned runs, so an event from outside must never carry one (lineage.service.wiring refuses it).
+RESERVED_EVENT_IDS = frozenset({RECONCILED, REPLAYED, BACKFILLED, PUSHED})
 MAX_EVENT_BYTES = 64 * 1024  # Event Grid's own limit per event is 1 MB; ours are a few hundred bytes
 _RUN_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 MAX_EVENT_ID_CHARS = 256  # ours are UUIDs; an id is only kept for tracing
@@ -74,9 +79,9 @@ class WorkMessage:
     def from_json(cls, text: str) -> WorkMessage:
         """Decode a queue body; EventError when it is not a work message of a version we know."""
         try:
-            doc = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise EventError(f"work message is not JSON: {exc}") from exc
+            doc = loads(text)
+        except JSONTextError as exc:
+            raise EventError(f"work message {exc}") from None
         if not isinstance(doc, Mapping):
             raise EventError("work message must be a JSON object")
         if doc.get("v") != MESSAGE_VERSION or isinstance(doc.get("v"), bool):
@@ -96,9 +101,9 @@ def run_ref(data: Any) -> RunRef:
     """The run an event's ``data`` names; EventError naming the first missing or malformed field."""
     if isinstance(data, str | bytes):
         try:
-            data = json.loads(data)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise EventError(f"event data is not JSON: {exc}") from exc
+            data = loads(data)
+        except JSONTextError as exc:
+            raise EventError(f"event data {exc}") from None
     if not isinstance(data, Mapping):
         raise EventError("event data must be an object with runId and the factory")
     run_id = data.get("runId")
@@ -111,6 +116,21 @@ def run_ref(data: Any) -> RunRef:
     return RunRef(factory=factory, run_id=run_id)
 
 
+def factory_of(data: Any) -> FactoryId:
+    """The factory an event's ``data`` names, without judging the rest of it; EventError when it names none."""
+    if isinstance(data, str | bytes):
+        try:
+            data = loads(data)
+        except JSONTextError as exc:
+            raise EventError(f"event data {exc}") from None
+    if not isinstance(data, Mapping):
+        raise EventError("event data must be an object with runId and the factory")
+    try:
+        return _factory(data)
+    except RunRecordError as exc:
+        raise EventError(f"event data names no valid factory: {exc}") from exc
+
+
 def _factory(data: Mapping[str, Any]) -> FactoryId:
     resource_id = data.get("factoryId")
     if resource_id is not None:
@@ -121,6 +141,11 @@ def _factory(data: Mapping[str, Any]) -> FactoryId:
     return FactoryId.parse(
         f"/subscriptions/{parts[0]}/resourceGroups/{parts[1]}/providers/Microsoft.DataFactory/factories/{parts[2]}"
     )
+
+
+def is_reserved(event_id: object) -> bool:
+    """Whether an id is one our own producers use (in any case or spacing: none of them comes from an event)."""
+    return isinstance(event_id, str) and event_id.strip().casefold() in RESERVED_EVENT_IDS
 
 
 def check_size(payload: bytes | str) -> None:

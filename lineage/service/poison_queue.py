@@ -14,7 +14,7 @@ from typing import Any
 
 from lineage.azure.queues import Queues
 from lineage.service.events import REPLAYED, EventError, WorkMessage
-from lineage.service.poison import PoisonEnvelope, read_poison
+from lineage.service.poison import PoisonEnvelope, for_display, read_poison
 
 PEEK_LIMIT = 32  # Azure Storage returns at most 32 messages per peek
 _HIDE_S = 10
@@ -30,6 +30,10 @@ class PoisonItem:
         if self.inserted_on is None:
             return None
         return (now or datetime.now(UTC)) - self.inserted_on
+
+    def displayed(self) -> PoisonItem:
+        """The item as the commands print it: redacted, with control and invisible characters escaped."""
+        return replace(self, envelope=for_display(self.envelope))
 
     def to_json(self) -> dict[str, Any]:
         e = self.envelope
