@@ -78,6 +78,7 @@ NOT_SET_IN_AZURE = {
     "AzureWebJobsStorage": "connection string: Azurite only; in Azure the identity-based settings above",
     "PURVIEW_ENDPOINT": "alternative to PURVIEW_ACCOUNT_NAME (older accounts' /catalog endpoint)",
     "AZURE_CLIENT_ID": "only for a user-assigned identity; the app uses its system-assigned one",
+    "LINEAGE_ALLOWED_HOST_SUFFIXES": "only for a cloud or private zone beyond the built-in Azure host suffixes",
 }
 # Settings the Functions host itself reads; no code of ours does.
 HOST_SETTINGS = {"AzureWebJobsStorage__accountName", "APPLICATIONINSIGHTS_CONNECTION_STRING",

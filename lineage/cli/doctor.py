@@ -28,6 +28,7 @@ from lineage.extract.stores import ASSET_TYPES
 from lineage.extract.stores.naming import written_attributes
 from lineage.extract.stores.resource_sets import ResourceSetConfigError, ResourceSetRules
 from lineage.service import reconcile, wiring
+from lineage.service.events import EVENT_TYPE
 
 PURVIEW_SCOPE = "https://purview.azure.net/.default"
 HOST_JSON = Path(__file__).resolve().parents[2] / "host.json"
@@ -68,7 +69,10 @@ def run_checks(credential: TokenCredential, env: Mapping[str, str],
     if not wanted:
         checks.append(Check("datafactory", "factories to check", False, "none named",
                             "set LINEAGE_FACTORIES (the factories to reconcile) or pass --factory RESOURCE_ID"))
-    reader = wiring.build_reader(credential, env)
+    try:
+        reader = wiring.build_reader(credential, env)
+    except wiring.SettingsError:
+        wanted = []  # DATAFACTORY_ENDPOINT refused: the settings checks say why, and no token goes there
     for factory in wanted:
         checks += _factory(reader, factory)
     checks += _purview(credential, env)
@@ -86,8 +90,13 @@ def _settings(env: Mapping[str, str]) -> list[Check]:
                  "correct LINEAGE_SETTINGS: a JSON object with the keys of README 'Settings'"),
         _setting("retry and wait limits", lambda: str(wiring.worker_settings(env)),
                  "set LINEAGE_MAX_DEQUEUE_COUNT, LINEAGE_MAX_WAITS and LINEAGE_WAIT_SECONDS to whole numbers"),
+        _setting("DATAFACTORY_ENDPOINT", lambda: wiring.datafactory_endpoint(env),
+                 "set DATAFACTORY_ENDPOINT to the cloud's Resource Manager over https:// (or leave it unset)"),
+        _setting("LINEAGE_ALLOWED_HOST_SUFFIXES", lambda: ", ".join(wiring.allowed_host_suffixes(env)) or "none",
+                 "list host suffixes like purview.example.com, comma-separated or as a JSON array"),
         _setting("LINEAGE_FACTORIES", lambda: f"{len(reconcile.factories_from_setting(env))} factories",
                  "set LINEAGE_FACTORIES to a JSON array of factory resource ids"),
+        _event_allow_list(env),
         _setting("LINEAGE_RECONCILE_WINDOW_MINUTES", lambda: f"{reconcile.window_minutes(env)} minutes",
                  "set LINEAGE_RECONCILE_WINDOW_MINUTES to whole minutes, more than the schedule's interval"),
     ]
@@ -99,6 +108,21 @@ def _settings(env: Mapping[str, str]) -> list[Check]:
                             "set it to an NCRONTAB schedule, e.g. '0 */15 * * * *' (every 15 minutes)"))
     checks.append(_dequeue_count(env))
     return checks
+
+
+def _event_allow_list(env: Mapping[str, str]) -> Check:
+    """Whose events ``on_run_completed`` accepts: LINEAGE_FACTORIES doubles as the allow-list, and an empty one
+    lets anyone holding the function's Event Grid key make the app read any factory its identity can read."""
+    name = "events accepted"
+    try:
+        served = wiring.served_factories(env)
+    except wiring.SettingsError as exc:
+        return Check("settings", name, False, str(exc), "correct LINEAGE_FACTORIES: a JSON array of resource ids")
+    if served is None:  # today's behaviour, said, not failed: a new deployment may add its factories later
+        return Check("settings", name, True, "for ANY factory the identity can read, since LINEAGE_FACTORIES is "
+                                             "empty: set it to the factories this service serves to refuse others")
+    return Check("settings", name, True, f"only for the {len(served)} factories of LINEAGE_FACTORIES, of type "
+                                         f"{EVENT_TYPE}")
 
 
 def _setting(name: str, read: Callable[[], str], fix: str) -> Check:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lineage.extract.runrecord import FactoryId
+from lineage.service import wiring
 from lineage.service.events import EVENT_TYPE
 
 EVENTGRID_RESOURCE = "https://eventgrid.azure.net"  # the token audience Event Grid accepts for Entra ID auth
@@ -48,6 +49,14 @@ def event_body(factory: FactoryId, run_id_expression: str, pipeline_expression: 
         '"factoryId":"' + literal(factory.resource_id) + '",'
         '"pipelineName":"@{' + pipeline_expression + '}"}}]'
     )
+
+
+def topic_endpoint(url: str, env: Mapping[str, str]) -> str:
+    """The topic endpoint a factory will post to with its managed identity's token for Event Grid: HTTPS and an
+    Event Grid host (``*.eventgrid.azure.net`` and the sovereign clouds' equivalents, more through
+    ``LINEAGE_ALLOWED_HOST_SUFFIXES``). A wrapper pointed elsewhere would hand that token, and every run's id, to
+    whoever owns the host; SettingsError instead."""
+    return wiring.checked_endpoint(url, "--topic-endpoint", wiring.EVENTGRID_HOSTS, env)
 
 
 def publish_activity(topic_endpoint: str, body: str, depends_on: list[dict[str, Any]]) -> dict[str, Any]:

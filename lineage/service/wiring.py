@@ -6,13 +6,18 @@ and local endpoints, so both run identical code below this line.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from azure.core.credentials import TokenCredential
 
@@ -20,9 +25,20 @@ from lineage.azure.datafactory import DataFactoryReader
 from lineage.azure.purview import PurviewWriter
 from lineage.azure.queues import Queues, queue_name
 from lineage.extract.config import LineageOptions
-from lineage.service.events import EventError, WorkMessage, check_size, now_iso, run_ref
+from lineage.extract.redact import redact
+from lineage.service.events import (
+    EVENT_TYPE,
+    EventError,
+    WorkMessage,
+    check_size,
+    factory_of,
+    is_reserved,
+    now_iso,
+    run_ref,
+)
 from lineage.service.poison import PoisonEnvelope
 from lineage.service.reconcile import (
+    FACTORIES_SETTING,
     Window,
     WindowError,
     WindowReport,
@@ -36,6 +52,14 @@ log = logging.getLogger(__name__)
 
 ARM_ENDPOINT = "https://management.azure.com"
 HTTP_TIMEOUT_S = 30.0  # per Data Factory or Purview call
+MAX_POISONED_EVENT_CHARS = 8_000
+# Hosts the service sends a bearer token to, by the suffix of their name, in the public cloud, Azure Government and
+# Azure operated by 21Vianet (China). HOST_SUFFIXES_SETTING adds more (a private DNS zone, another sovereign cloud).
+HOST_SUFFIXES_SETTING = "LINEAGE_ALLOWED_HOST_SUFFIXES"
+PURVIEW_HOSTS = ("purview.azure.com", "purview.azure.us", "purview.azure.cn")
+ARM_HOSTS = ("management.azure.com", "management.usgovcloudapi.net", "management.chinacloudapi.cn")
+EVENTGRID_HOSTS = ("eventgrid.azure.net", "eventgrid.azure.us", "eventgrid.azure.cn", "eventgrid.chinacloudapi.cn")
+REFUSED_LOG_INTERVAL_S = 300.0
 
 
 class SettingsError(ValueError):
@@ -44,34 +68,221 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """What an incoming event becomes: a work message, or a poison envelope saying why it never can."""
+    """What an incoming event becomes: a work message, a poison envelope saying why it never can be one, or
+    neither: refused (``refused`` says why), counted and summarised in the log instead of poisoned one by one."""
 
     work: str | None
     poison: str | None
+    refused: str | None = None
 
 
-def accept_event(event_id: str | None, data: Any) -> Accepted:
-    """Validate a run-completed event's ``data``; a bad event becomes poison, never an exception."""
+class RefusedEvents:
+    """Events that are not ours to process, counted; one WARNING line per interval says how many and why.
+
+    Anyone holding the function's Event Grid key can post events. An event of another type, for a factory the
+    service does not serve, or carrying an id our own producers use is not a run of ours that failed: poisoning each
+    would cost a poison message and an alert per forged event, and a flood would bury the real ones. The first
+    refusal after a quiet interval is logged at once (so a single misdirected event shows), the rest of the
+    interval's as one summary when the next refusal arrives after it or when ``flush`` is called (the reconcile
+    timer does, every pass). WARNING, not ERROR: the poison alert stays about runs and events of ours.
+    """
+
+    def __init__(self, interval_s: float = REFUSED_LOG_INTERVAL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self.total: Counter[str] = Counter()  # since the process started, by reason
+        self._clock = clock
+        self._pending: Counter[str] = Counter()
+        self._examples: dict[str, str] = {}
+        self._logged_at: float | None = None
+        self._lock = threading.Lock()
+
+    def add(self, reason: str, example: str) -> None:
+        with self._lock:
+            self.total[reason] += 1
+            self._pending[reason] += 1
+            self._examples.setdefault(reason, example)
+            now = self._clock()
+            if self._logged_at is None or now - self._logged_at >= self.interval_s:
+                self._log(now)
+
+    def flush(self) -> None:
+        """Log what was counted since the last line, if anything."""
+        with self._lock:
+            if self._pending:
+                self._log(self._clock())
+
+    def _log(self, now: float) -> None:
+        count = sum(self._pending.values())
+        why = "; ".join(f"{n} {reason} (e.g. {self._examples[reason]})" for reason, n in sorted(self._pending.items()))
+        log.warning("refused %d event(s) that are not this service's to process: %s. Refusals are counted and "
+                    "logged at most every %d s", count, why, int(self.interval_s))
+        self._pending.clear()
+        self._examples.clear()
+        self._logged_at = now
+
+
+REFUSED = RefusedEvents()
+_open_warned = threading.Event()
+
+
+def accept(event: Any) -> Accepted:
+    """``accept_event`` for the object the Functions host hands ``on_run_completed``: an ``EventGridEvent``
+    (``event_type``) or a ``CloudEvent`` (``type``), both with ``id`` and ``get_json()``."""
+    event_type = getattr(event, "event_type", None)
+    if event_type is None:
+        event_type = getattr(event, "type", None)
+    return accept_event(getattr(event, "id", None), event.get_json(), event_type=_text(event_type))
+
+
+def accept_event(event_id: str | None, data: Any, *, event_type: str | None = None,
+                 env: Mapping[str, str] | None = None) -> Accepted:
+    """Check a run-completed event and turn it into a work message; never an exception for a bad event.
+
+    Refused (counted, see RefusedEvents): an event of another type (when the caller says which type it is), one
+    whose id is one our own producers use, and, when ``LINEAGE_FACTORIES`` lists the factories this service serves,
+    one that names no factory of that list. Poisoned with its reason: an event for a served factory (or any
+    factory, with the list empty) that can never be processed. What is stored and logged is redacted.
+    """
+    env = os.environ if env is None else env
+    served = served_factories(env)
+    refusal = _refusal(event_id, data, event_type, served)
+    if refusal is not None:
+        reason, example = refusal
+        REFUSED.add(reason, example)
+        return Accepted(work=None, poison=None, refused=reason)
+    if served is None and not _open_warned.is_set():
+        _open_warned.set()
+        log.warning("%s is empty: on_run_completed accepts events for any factory this app's identity can read; "
+                    "set it to the factories this service serves", FACTORIES_SETTING)
     received = now_iso()
     body = _safe_json(data)
     try:
         check_size(body)
         message = WorkMessage(run=run_ref(data), event_id=event_id, received_at=received)
     except EventError as exc:
-        envelope = PoisonEnvelope(message=body[:8_000], error_class="EventError", reason=str(exc), attempts=1,
-                                  first_seen=received, last_failure=received)
-        log.error("event %r rejected: %s", str(event_id)[:100], exc)
+        reason = redact(str(exc))
+        envelope = PoisonEnvelope(message=redact(body[:MAX_POISONED_EVENT_CHARS]), error_class="EventError",
+                                  reason=reason, attempts=1, first_seen=received, last_failure=received)
+        log.error("event %s rejected: %s", redact(repr(event_id)[:100]), reason)
         return Accepted(work=None, poison=envelope.to_json())
     return Accepted(work=message.to_json(), poison=None)
+
+
+def served_factories(env: Mapping[str, str]) -> frozenset[str] | None:
+    """The factories whose events are accepted (lower-cased resource ids, as ARM compares them), or None for any:
+    ``LINEAGE_FACTORIES``, the list ``reconcile_runs`` reads and the deployment grants the app read access on.
+    A malformed value raises SettingsError: the host fails the invocation and Event Grid retries the event, which
+    is kept (and dead-lettered after a day) rather than judged against a list nobody can read."""
+    return _served(env.get(FACTORIES_SETTING) or "")
+
+
+@lru_cache(maxsize=8)
+def _served(raw: str) -> frozenset[str] | None:
+    try:
+        factories = factories_from_setting({FACTORIES_SETTING: raw})
+    except WindowError as exc:
+        raise SettingsError(str(exc)) from exc
+    return frozenset(f.resource_id.lower() for f in factories) or None
+
+
+def _refusal(event_id: Any, data: Any, event_type: str | None,
+             served: frozenset[str] | None) -> tuple[str, str] | None:
+    """(reason, example) when the event is not ours to process, else None."""
+    if event_type is not None and event_type != EVENT_TYPE:
+        return "of another event type", _shown(event_type)
+    if is_reserved(event_id):
+        return "with an id reserved for the service's own messages", _shown(event_id)
+    if served is None:
+        return None
+    try:
+        factory = factory_of(data)
+    except EventError:
+        return "naming no factory", _shown(data if isinstance(data, str) else _safe_json(data))
+    if factory.resource_id.lower() not in served:
+        return "for a factory this service does not serve", _shown(factory.resource_id)
+    return None
+
+
+def _shown(value: Any, limit: int = 120) -> str:
+    text = redact(str(value)[:limit * 2])
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None if value is None else str(value)
+
+
+def checked_endpoint(url: str, setting: str, suffixes: tuple[str, ...], env: Mapping[str, str]) -> str:
+    """An endpoint the service sends a bearer token to: HTTPS, no user info, and a host that is one of Azure's for
+    that service (``suffixes``, plus those of ``LINEAGE_ALLOWED_HOST_SUFFIXES``) or the loopback interface (the
+    local stand-ins, which serve HTTPS with their own CA). SettingsError naming the setting otherwise: a token sent
+    over plain HTTP, or to a host someone typed wrong, is a token given away."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() != "https":
+        raise SettingsError(f"{setting} must be an https:// URL (the service sends its access token there), "
+                            f"got {_shown(url, 80)}")
+    try:
+        host = (parts.hostname or "").rstrip(".").lower()
+    except ValueError as exc:
+        raise SettingsError(f"{setting} is not a URL: {exc}") from exc
+    if not host:
+        raise SettingsError(f"{setting} names no host: {_shown(url, 80)}")
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError(f"{setting} must not carry a user name or password")
+    if _loopback(host):
+        return url.strip()
+    allowed = (*suffixes, *allowed_host_suffixes(env))
+    if not any(host == suffix or host.endswith("." + suffix) for suffix in allowed):
+        raise SettingsError(f"{setting}: {_shown(host, 80)} is not a host of this service in Azure (expected a name "
+                            f"under {', '.join(allowed)}); add its suffix to {HOST_SUFFIXES_SETTING} if it is one")
+    return url.strip()
+
+
+def allowed_host_suffixes(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``LINEAGE_ALLOWED_HOST_SUFFIXES``: more host suffixes to trust (comma-separated or a JSON array), e.g.
+    ``purview.contoso-sovereign.example``. A suffix must have a dot: a lone top-level domain would trust half the
+    internet."""
+    raw = (env.get(HOST_SUFFIXES_SETTING) or "").strip()
+    if not raw:
+        return ()
+    try:
+        items = json.loads(raw) if raw.startswith("[") else raw.split(",")
+    except ValueError as exc:
+        raise SettingsError(f"{HOST_SUFFIXES_SETTING} is not a JSON array: {exc}") from None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise SettingsError(f"{HOST_SUFFIXES_SETTING} must list host suffixes")
+    suffixes = tuple(i.strip().strip(".").lower() for i in items if i.strip())
+    for suffix in suffixes:
+        if "." not in suffix or any(not part for part in suffix.split(".")) or "/" in suffix or ":" in suffix:
+            raise SettingsError(f"{HOST_SUFFIXES_SETTING}: {_shown(suffix, 80)} is not a host suffix like "
+                                "purview.example.com")
+    return suffixes
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def purview_endpoint(env: Mapping[str, str]) -> str:
     """``PURVIEW_ENDPOINT`` (full Atlas v2 base URL) or ``PURVIEW_ACCOUNT_NAME`` (Data Map API of that account)."""
     if env.get("PURVIEW_ENDPOINT"):
-        return env["PURVIEW_ENDPOINT"].rstrip("/")
+        return checked_endpoint(env["PURVIEW_ENDPOINT"], "PURVIEW_ENDPOINT", PURVIEW_HOSTS, env).rstrip("/")
     if env.get("PURVIEW_ACCOUNT_NAME"):
-        return f"https://{env['PURVIEW_ACCOUNT_NAME']}.purview.azure.com/datamap/api/atlas/v2"
+        url = f"https://{env['PURVIEW_ACCOUNT_NAME']}.purview.azure.com/datamap/api/atlas/v2"
+        return checked_endpoint(url, "PURVIEW_ACCOUNT_NAME", PURVIEW_HOSTS, env)
     raise SettingsError("set PURVIEW_ACCOUNT_NAME (or PURVIEW_ENDPOINT) to the Purview account to write to")
+
+
+def datafactory_endpoint(env: Mapping[str, str]) -> str:
+    """``DATAFACTORY_ENDPOINT``: Azure Resource Manager of the factories' cloud (the public one unless set)."""
+    return checked_endpoint(env.get("DATAFACTORY_ENDPOINT") or ARM_ENDPOINT, "DATAFACTORY_ENDPOINT", ARM_HOSTS,
+                            env).rstrip("/")
 
 
 def lineage_options(env: Mapping[str, str]) -> LineageOptions:
@@ -121,8 +332,7 @@ def connect_queues(env: Mapping[str, str], credential: TokenCredential | None = 
 def build_reader(credential: TokenCredential, env: Mapping[str, str], *,
                  http_timeout_s: float = HTTP_TIMEOUT_S) -> DataFactoryReader:
     """The Data Factory client of ``DATAFACTORY_ENDPOINT`` (Azure Resource Manager unless set)."""
-    return DataFactoryReader(credential, base_url=env.get("DATAFACTORY_ENDPOINT") or ARM_ENDPOINT,
-                             timeout_s=http_timeout_s)
+    return DataFactoryReader(credential, base_url=datafactory_endpoint(env), timeout_s=http_timeout_s)
 
 
 def build_worker(credential: TokenCredential, env: Mapping[str, str], *, queues: WorkQueue | None = None,
@@ -140,6 +350,7 @@ def reconcile(env: Mapping[str, str] | None = None, *, past_due: bool = False) -
     Functions host's logs and alerts instead of passing silently.
     """
     env = os.environ if env is None else env
+    REFUSED.flush()  # the refused events counted since the last line, at least once per pass
     if past_due:
         log.warning("reconcile_runs is late: runs that ended before its window and whose events were lost are "
                     "not queued; run `python -m lineage backfill` over the gap")
