@@ -40,6 +40,9 @@ param reconcileWindowMinutes int = 120
 @description('Object id of the person (or pipeline) running the deployment, for `python -m lineage poison ...` and `doctor` against the queues; empty: grant nothing.')
 param principalId string = ''
 
+@description('Object ids of operators who only look at the poison queue (`python -m lineage poison list/show`): Storage Queue Data Reader on that queue alone, nothing else. Those who replay or purge need Storage Queue Data Contributor (as principalId gets).')
+param poisonReaderIds array = []
+
 @description('E-mail address alerted when a run is poisoned or an event is dead-lettered; empty: the alerts fire without notifying anyone.')
 param alertEmail string = ''
 
@@ -64,6 +67,13 @@ var token = toLower(uniqueString(subscription().id, resourceGroup().id, environm
 // Names the code and the templates agree on (lineage/azure/queues.py, lineage/service/poison.py, subscription.bicep).
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
+// The Functions host's own blob containers (AzureWebJobsStorage): timer and queue-listener leases, host locks
+// (azure-webjobs-hosts) and function keys (azure-webjobs-secrets). Declared here so that the app's blob role can be
+// granted on them, and on the deployment container, instead of on the whole account.
+var hostContainerNames = [
+  'azure-webjobs-hosts'
+  'azure-webjobs-secrets'
+]
 
 // Kept in a file beside the templates so that JSON never has to pass through environment variables and shell quoting.
 var lineageSettingsJson = empty(lineageSettings) ? loadTextContent('lineage-settings.json') : lineageSettings
@@ -77,6 +87,7 @@ var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
 }
@@ -128,6 +139,14 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
     publicAccess: 'None'
   }
 }
+
+resource hostContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for name in hostContainerNames: {
+  parent: blobService
+  name: name
+  properties: {
+    publicAccess: 'None'
+  }
+}]
 
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
   parent: storage
@@ -280,7 +299,7 @@ resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
 // writes dead-lettered events to the storage account (deadLetterWithResourceIdentity in subscription.bicep).
 // ---------------------------------------------------------------------------------------------------------------------
 
-resource topic 'Microsoft.EventGrid/topics@2022-06-15' = {
+resource topic 'Microsoft.EventGrid/topics@2025-02-15' = {
   name: 'evgt-lineage-${token}'
   location: location
   tags: tags
@@ -290,6 +309,10 @@ resource topic 'Microsoft.EventGrid/topics@2022-06-15' = {
   properties: {
     inputSchema: 'EventGridSchema'
     disableLocalAuth: true
+    // Publishers (the factories' Web activities) must speak TLS 1.2 or later; the default also allows 1.0 and 1.1.
+    minimumTlsVersionAllowed: '1.2'
+    // Reachable from the internet: Data Factory's Azure integration runtime posts from outside any network of ours.
+    // Only an Entra token with EventGrid Data Sender on this topic can publish (no keys); see infra/README.md.
     publicNetworkAccess: 'Enabled'
   }
 }
@@ -299,18 +322,29 @@ resource topic 'Microsoft.EventGrid/topics@2022-06-15' = {
 // updates nothing and never duplicates.
 // ---------------------------------------------------------------------------------------------------------------------
 
-// The host keeps deployment packages, function keys and timer/queue leases in blobs; Flex Consumption reads the
-// package with the same identity. Owner (not Contributor) is what the Functions runtime documents for
-// AzureWebJobsStorage by identity.
-resource appBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, functionApp.id, roles.storageBlobDataOwner)
-  scope: storage
+// The host keeps function keys and timer/queue leases in its own blob containers; Flex Consumption reads the
+// package from the deployment container with the same identity. Owner (not Contributor) is what the Functions runtime
+// documents for AzureWebJobsStorage by identity, granted on those three containers only: the app cannot read or
+// write any other blob of the account (the dead-lettered events among them).
+resource appDeploymentBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deploymentContainer.id, functionApp.id, roles.storageBlobDataOwner)
+  scope: deploymentContainer
   properties: {
     principalId: functionApp.identity.principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
   }
 }
+
+resource appHostBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (name, i) in hostContainerNames: {
+  name: guid(hostContainers[i].id, functionApp.id, roles.storageBlobDataOwner)
+  scope: hostContainers[i]
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+  }
+}]
 
 // The queue trigger, the output bindings and our own sends (work and poison queues). Storage Queue Data Message
 // Processor (peek, receive, delete) and Message Sender (add) are subsets of Contributor; Contributor alone, not the
@@ -358,6 +392,17 @@ resource operatorQueueContributor 'Microsoft.Authorization/roleAssignments@2022-
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
   }
 }
+
+// Operators who only look: `python -m lineage poison list/show` peek at the poison queue and read its message count.
+// Storage Queue Data Reader on that one queue; they can neither take a message off it nor read the work queue.
+resource poisonReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for reader in poisonReaderIds: {
+  name: guid(poisonQueue.id, reader, roles.storageQueueDataReader)
+  scope: poisonQueue
+  properties: {
+    principalId: reader
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataReader)
+  }
+}]
 
 // ---------------------------------------------------------------------------------------------------------------------
 // The factories: a read-only custom role for the app on each factory, and EventGrid Data Sender on the topic for each

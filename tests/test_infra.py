@@ -42,6 +42,7 @@ ROLE = {
     "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+    "Storage Queue Data Reader": "19e7f393-937e-4f77-808e-94535e297925",
     "EventGrid Data Sender": "d5a91429-5739-47e2-a06b-3470a27159e7",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 }
@@ -152,10 +153,19 @@ def role_assignments() -> list[dict[str, Any]]:
         assert definition["parameters"]["resource_type"] == "Microsoft.Authorization/roleDefinitions"
         role = resolve(definition["parameters"]["resource_name_1"], parsed(path).get("variables", {}))
         found.append({"file": path.relative_to(INFRA).as_posix(), "symbol": symbol, "role": role,
-                      "scope": props["scope"], "principal": dotted(props["properties"]["principalId"]),
+                      "scope": dotted(props["scope"]), "principal": dotted(props["properties"]["principalId"]),
                       "name": props["name"], "loop": "loop_type" in resource["config"],
                       "principalType": props["properties"].get("principalType")})
     return found
+
+
+def names_of(resource: dict[str, Any], variables: dict[str, Any]) -> list[Any]:
+    """The names a resource declares: one, or one per item of the array variable a loop runs over."""
+    loop = resource["config"].get("loop_type")
+    name = body(resource)["name"]
+    if loop and loop["detail"].get("item_name") == name:
+        return list(variables[loop["detail"]["array_name"]]["value"])
+    return [resolve(name, variables)]
 
 
 def app_settings() -> dict[str, Any]:
@@ -309,7 +319,7 @@ def test_function_app_is_flex_consumption_python_311_with_its_own_identity() -> 
     assert policies == {"ftp": False, "scm": False}
 
 
-def test_storage_is_identity_only_with_both_queues_and_both_containers() -> None:
+def test_storage_is_identity_only_with_both_queues_and_its_containers() -> None:
     account = one("Microsoft.Storage/storageAccounts", MAIN)
     assert account["properties"]["allowSharedKeyAccess"] is False
     assert account["properties"]["allowBlobPublicAccess"] is False
@@ -317,16 +327,20 @@ def test_storage_is_identity_only_with_both_queues_and_both_containers() -> None
     assert names == [queues.DEFAULT_QUEUE, queues.DEFAULT_QUEUE + queues.POISON_SUFFIX]
     assert names == ["adf-lineage-runs", "adf-lineage-runs-poison"]
     variables = parsed(MAIN)["variables"]
-    containers = {resolve(body(r)["name"], variables)
-                  for _, _, r in declared("Microsoft.Storage/storageAccounts/blobServices/containers", MAIN)}
-    assert containers == {"app-package", "eventgrid-deadletter"}
+    containers = {name for _, _, r in declared("Microsoft.Storage/storageAccounts/blobServices/containers", MAIN)
+                  for name in names_of(r, variables)}
+    # The Functions host's own containers are declared too, so that its blob role can name them one by one.
+    assert containers == {"app-package", "eventgrid-deadletter", "azure-webjobs-hosts", "azure-webjobs-secrets"}
 
 
 def test_event_grid_topic_takes_event_grid_schema_from_entra_identities_only() -> None:
     topic = one("Microsoft.EventGrid/topics", MAIN)
     assert topic["properties"]["inputSchema"] == "EventGridSchema"
     assert topic["properties"]["disableLocalAuth"] is True
+    assert topic["properties"]["minimumTlsVersionAllowed"] == "1.2"  # the default still takes TLS 1.0 and 1.1
     assert topic["identity"] == {"type": "SystemAssigned"}  # dead-letters with its own identity
+    [(_, _, resource)] = declared("Microsoft.EventGrid/topics", MAIN)
+    assert resource["api_version"] >= "2023-06-01"  # the first version that has minimumTlsVersionAllowed
 
 
 def test_application_insights_takes_entra_tokens_only() -> None:
@@ -352,13 +366,22 @@ def test_role_assignments_are_the_least_each_identity_needs() -> None:
     got = {(a["role"], a["scope"], a["principal"]) for a in assignments if a["file"] == "main.bicep"}
     app = "functionApp.identity.principalId"
     assert got == {
-        (ROLE["Storage Blob Data Owner"], "storage", app),
+        (ROLE["Storage Blob Data Owner"], "deploymentContainer", app),  # the package, not the whole account
+        (ROLE["Storage Blob Data Owner"], "hostContainers[i]", app),  # the host's leases and keys
         (ROLE["Storage Queue Data Contributor"], "storage", app),
         (ROLE["Monitoring Metrics Publisher"], "appInsights", app),
         (ROLE["Storage Blob Data Contributor"], "deadLetterContainer", "topic.identity.principalId"),
         (ROLE["EventGrid Data Sender"], "topic", "factoryAccess[i].outputs.principalId"),
         (ROLE["Storage Queue Data Contributor"], "storage", "principalId"),  # the operator, when given
+        (ROLE["Storage Queue Data Reader"], "poisonQueue", "reader"),  # operators who only list and show poison
     }
+    # The host's blob role runs over the host's own containers and no other.
+    [host_blobs] = [a for a in assignments if a["scope"] == "hostContainers[i]"]
+    assert host_blobs["loop"]
+    loop = parsed(MAIN)["resources"][host_blobs["symbol"]]["config"]["loop_type"]["detail"]
+    assert parsed(MAIN)["variables"][loop["array_name"]]["value"] == ["azure-webjobs-hosts", "azure-webjobs-secrets"]
+    [readers] = [a for a in assignments if a["principal"] == "reader"]
+    assert readers["loop"] and "poisonReaderIds" in json.dumps(parsed(MAIN)["resources"][readers["symbol"]]["config"])
     # EventGrid Data Sender is granted once per factory: a loop over the factories.
     [sender] = [a for a in assignments if a["role"] == ROLE["EventGrid Data Sender"]]
     assert sender["loop"]
@@ -371,7 +394,7 @@ def test_role_assignments_are_the_least_each_identity_needs() -> None:
     for a in assignments:
         # Deterministic names: a redeploy updates in place and never duplicates an assignment.
         assert a["name"]["function"]["type"] == "guid", a["symbol"]
-        if a["principal"] != "principalId":
+        if a["principal"] not in ("principalId", "reader"):  # people (or groups) may be named there
             assert a["principalType"] == "ServicePrincipal", a["symbol"]
 
 
@@ -586,7 +609,7 @@ def test_the_hook_passes_subscription_bicep_its_parameters_from_main_bicep_outpu
     assert {"EVENTGRID_TOPIC_NAME", "AZURE_FUNCTION_APP_NAME", "STORAGE_ACCOUNT_NAME",
             "FUNCTION_APP_PRINCIPAL_ID"} <= needed
     assert "grant_purview_curator.py" in script
-    assert "${PURVIEW_COLLECTION:-$PURVIEW_ACCOUNT_NAME}" in script
+    assert "${PURVIEW_COLLECTION:-}" in script and "PURVIEW_COLLECTION:-$PURVIEW_ACCOUNT_NAME" not in script
 
 
 def test_the_hook_is_valid_sh_and_stops_before_any_azure_call_without_its_settings(tmp_path: Path) -> None:
@@ -600,6 +623,51 @@ def test_the_hook_is_valid_sh_and_stops_before_any_azure_call_without_its_settin
     assert done.returncode == 1
     assert done.stderr.startswith("postdeploy: AZURE_RESOURCE_GROUP is not set"), done.stderr
     assert "postdeploy: on_run_completed" not in done.stdout
+
+
+def _run_hook(tmp_path: Path, collections: str | None) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+    """The hook with every azd value set, a stand-in ``az`` that succeeds and a stand-in Python that records the
+    grants it is asked for; returns the run and the grant script's argument lists."""
+    sh = shutil.which("sh")
+    if sh is None:
+        pytest.skip("no sh on this machine")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    calls = tmp_path / "grants"
+    (bin_dir / "az").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "record-python").write_text(f'#!/bin/sh\nshift\necho "$*" >> {calls}\n')
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(tmp_path),
+           "AZURE_RESOURCE_GROUP": "rg", "EVENTGRID_TOPIC_NAME": "t", "AZURE_FUNCTION_APP_NAME": "f",
+           "STORAGE_ACCOUNT_NAME": "s", "FUNCTION_APP_PRINCIPAL_ID": "app-oid", "PURVIEW_ACCOUNT_NAME": "contoso",
+           "HOOK_PYTHON": str(bin_dir / "record-python")}
+    if collections is not None:
+        env["PURVIEW_COLLECTION"] = collections
+    done = subprocess.run([sh, str(HOOKS / "postdeploy.sh")], env=env, capture_output=True, text=True, timeout=30,
+                          check=False)
+    granted = [line.split() for line in calls.read_text().splitlines()] if calls.exists() else []
+    return done, granted
+
+
+def test_the_hook_grants_data_curator_on_each_named_collection_and_never_on_the_root_by_default(
+        tmp_path: Path) -> None:
+    done, granted = _run_hook(tmp_path / "none", None)
+    assert done.returncode == 0, done.stderr
+    assert granted == []  # not the root collection behind the operator's back
+    assert "PURVIEW_COLLECTION is not set: no Purview role granted" in done.stderr
+    done, granted = _run_hook(tmp_path / "two", "k3x9qa, finance1")
+    assert done.returncode == 0, done.stderr
+    assert [g[g.index("--collection") + 1] for g in granted] == ["k3x9qa", "finance1"]
+    assert all(g[g.index("--object-id") + 1] == "app-oid" for g in granted)
+
+
+def test_the_grant_script_has_no_default_collection(curator: ModuleType, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PURVIEW_COLLECTION", raising=False)
+    assert curator.main(["--account", "contoso", "--object-id", "app-oid"]) == 2
+    assert "it is not the default" in capsys.readouterr().err
+    assert curator.main(["--account", "contoso", "--object-id", "app-oid", "--collection", "a,b"]) == 2
 
 
 # --- the Purview Data Curator grant ----------------------------------------------------------------------------------

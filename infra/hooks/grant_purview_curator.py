@@ -11,7 +11,10 @@ It changes nothing when the identity already holds the role, so it can run on ev
 sign-in, through azure-identity) must be a Collection Admin of that collection. Standard library + azure-identity
 only; no token is ever printed.
 
-    python infra/hooks/grant_purview_curator.py --account ACCOUNT --object-id OBJECT_ID [--collection NAME]
+    python infra/hooks/grant_purview_curator.py --account ACCOUNT --collection NAME --object-id OBJECT_ID
+
+The collection is always named: the root collection (named like the account) is granted only when asked for, since
+Data Curator there can edit every asset of the account.
 """
 
 from __future__ import annotations
@@ -153,8 +156,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--account", default=os.environ.get("PURVIEW_ACCOUNT_NAME"),
                         help="Purview account name (default: $PURVIEW_ACCOUNT_NAME)")
     parser.add_argument("--collection", default=os.environ.get("PURVIEW_COLLECTION"),
-                        help="collection name, not display name (default: $PURVIEW_COLLECTION, else the root "
-                             "collection, which is named like the account)")
+                        help="collection name, not display name (default: $PURVIEW_COLLECTION; the root "
+                             "collection is named like the account, and is never chosen for you)")
     parser.add_argument("--object-id", default=os.environ.get("FUNCTION_APP_PRINCIPAL_ID"),
                         help="object id to grant the role to (default: $FUNCTION_APP_PRINCIPAL_ID)")
     parser.add_argument("--endpoint", help="policy store base URL (default: https://ACCOUNT.purview.azure.com)")
@@ -168,9 +171,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
-    collection = args.collection or args.account
-    if not collection:
-        print("grant_purview_curator: name the collection: --collection or PURVIEW_COLLECTION", file=sys.stderr)
+    collection = (args.collection or "").strip()
+    if not collection or "," in collection:
+        print("grant_purview_curator: name one collection: --collection or PURVIEW_COLLECTION (the root collection "
+              "is named like the account; it is not the default)", file=sys.stderr)
         return 2
     endpoint = args.endpoint or f"https://{args.account}.purview.azure.com"
     # Only the real run needs them (the functions above are tested without).

@@ -2,8 +2,10 @@
 # azd post-deploy hook (azure.yaml), also runnable by hand with the same variables set:
 #   1. subscribes on_run_completed to the Event Grid topic (infra/subscription.bicep); only possible once the code is
 #      deployed, because Event Grid checks that the function exists;
-#   2. makes the Function App's identity a Purview Data Curator of PURVIEW_COLLECTION (default: the root collection,
-#      named like the account) through the metadata-policy API (infra/hooks/grant_purview_curator.py).
+#   2. makes the Function App's identity a Purview Data Curator of each collection in PURVIEW_COLLECTION (names,
+#      comma-separated) through the metadata-policy API (infra/hooks/grant_purview_curator.py). Not the root
+#      collection by default: Data Curator there can edit every asset of the account. Name it (the account name) only
+#      if that is where the lineage goes; with PURVIEW_COLLECTION unset nothing is granted and the hook says so.
 # Both steps are idempotent. Set SKIP_PURVIEW_GRANT=true to leave step 2 to a Purview collection admin.
 set -eu
 
@@ -61,13 +63,29 @@ if [ "${SKIP_PURVIEW_GRANT:-}" = "true" ]; then
   echo "postdeploy: SKIP_PURVIEW_GRANT=true: grant Data Curator to $FUNCTION_APP_PRINCIPAL_ID yourself (infra/README.md)"
   exit 0
 fi
-if [ -x "$root/.venv/bin/python" ]; then
+if [ -n "${HOOK_PYTHON:-}" ]; then
+  python=$HOOK_PYTHON
+elif [ -x "$root/.venv/bin/python" ]; then
   python="$root/.venv/bin/python"
 else
   python=python3
 fi
-collection=${PURVIEW_COLLECTION:-$PURVIEW_ACCOUNT_NAME}
-"$python" "$here/grant_purview_curator.py" \
-  --account "$PURVIEW_ACCOUNT_NAME" \
-  --collection "$collection" \
-  --object-id "$FUNCTION_APP_PRINCIPAL_ID"
+collections=${PURVIEW_COLLECTION:-}
+if [ -z "$collections" ]; then
+  echo "postdeploy: PURVIEW_COLLECTION is not set: no Purview role granted. Set it to the collection(s) the lineage" \
+       "is written to (azd env set PURVIEW_COLLECTION <name>[,<name>...]; the root collection is named like the" \
+       "account) and run azd hooks run postdeploy, or grant Data Curator yourself (infra/README.md)" >&2
+  exit 0
+fi
+old_ifs=$IFS
+IFS=,
+for collection in $collections; do
+  IFS=$old_ifs
+  collection=$(printf '%s' "$collection" | tr -d ' ')
+  [ -n "$collection" ] || continue
+  "$python" "$here/grant_purview_curator.py" \
+    --account "$PURVIEW_ACCOUNT_NAME" \
+    --collection "$collection" \
+    --object-id "$FUNCTION_APP_PRINCIPAL_ID"
+done
+IFS=$old_ifs
