@@ -246,6 +246,41 @@ def test_push_writes_one_run_and_prints_it(stack: LocalStack, capsys: pytest.Cap
     assert doc["outcome"] == "pushed" and {e["typeName"] for e in doc["entities"]} >= {"adf_copy_operation"}
 
 
+def test_push_dry_run_reads_and_prints_but_writes_nothing(stack: LocalStack,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = BLOB_TO_SQL["pipelineRun"]["runId"]
+    assert run(stack, "push", "--factory", FACTORY, "--run-id", run_id, "--dry-run", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["outcome"] == "dry-run" and "nothing was written" in doc["detail"]
+    assert {e["typeName"] for e in doc["entities"]} >= {"adf_copy_operation", "azure_sql_table"}
+    assert stack.purview.entities() == []
+    assert run(stack, "push", "--factory", FACTORY, "--run-id", run_id) == 0  # the real push writes what it showed
+    capsys.readouterr()
+    assert operations(stack) == {e["attributes"]["qualifiedName"] for e in doc["entities"]
+                                 if e["typeName"].endswith("_operation")}
+
+
+def test_a_saved_live_run_explains_as_it_pushes_and_holds_no_secret(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    record = copy.deepcopy(BLOB_TO_SQL)
+    record["pipelineRun"]["runId"] = str(uuid.uuid4())
+    for definition in record["linkedServices"].values():  # a secret kept in plain text in a definition
+        definition["properties"]["typeProperties"]["connectionString"] = (
+            "DefaultEndpointsProtocol=https;AccountName=contosoraw;AccountKey=CANARY-k3y;EndpointSuffix=core.windows.net")
+        break
+    stack.adf.put_run(record)
+    out = tmp_path / "run.json"
+    assert run(stack, "save", "--factory", FACTORY, "--run-id", record["pipelineRun"]["runId"], "--out", str(out)) == 0
+    assert "explain" in capsys.readouterr().err
+    assert "CANARY" not in out.read_text()
+    assert run(stack, "explain", str(out)) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert run(stack, "push", "--factory", FACTORY, "--run-id", record["pipelineRun"]["runId"], "--json") == 0
+    pushed = json.loads(capsys.readouterr().out)
+    assert {e["attributes"]["qualifiedName"] for e in explained["entities"] if e["typeName"].endswith("_operation")} \
+        == {e["attributes"]["qualifiedName"] for e in pushed["entities"] if e["typeName"].endswith("_operation")}
+
+
 def test_push_refuses_a_run_that_has_not_ended_and_a_missing_one(stack: LocalStack,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     run_id = BLOB_TO_SQL["pipelineRun"]["runId"]

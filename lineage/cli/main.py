@@ -25,16 +25,17 @@ from lineage.azure.queues import Queues
 from lineage.cli import wrap
 from lineage.extract.config import ConfigError, LineageOptions
 from lineage.extract.drift import DRIFT
-from lineage.extract.entities import explain
+from lineage.extract.entities import assets_of, explain
 from lineage.extract.mermaid import flowchart
 from lineage.extract.redact import first_line
 from lineage.extract.run import extract
 from lineage.extract.runrecord import FactoryId, RunRecord, RunRecordError
+from lineage.extract.stores.linked_services import visible_properties
 from lineage.extract.stores.resource_sets import ResourceSetConfigError, ResourceSetRules
 from lineage.service import poison_queue, reconcile, wiring
-from lineage.service.events import BACKFILLED, EventError, run_ref
+from lineage.service.events import BACKFILLED, EventError, RunRef, run_ref
 from lineage.service.wiring import SettingsError, connect_queues
-from lineage.service.worker import NOT_ENDED, Processed
+from lineage.service.worker import NOT_ENDED, Outcome, Processed
 
 EXIT_REJECTED = 1
 
@@ -101,7 +102,19 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--factory", required=True, metavar="RESOURCE_ID", help="the factory's ARM resource id")
     push.add_argument("--run-id", required=True)
     push.add_argument("--json", action="store_true", help="the entities and per-activity outcomes as JSON")
+    push.add_argument("--dry-run", action="store_true",
+                      help="read the run and the catalog, print what would be written, write nothing")
     push.set_defaults(handler=_push)
+
+    save = commands.add_parser(
+        "save", help="save a live run as a run record file (for explain, or to attach to a report)",
+        description="Read one pipeline run back from Data Factory with everything its lineage needs, and write it as "
+                    "a run record (README: The run record). Linked services keep only the properties the naming "
+                    "rules read: no connection string secret is ever written.")
+    save.add_argument("--factory", required=True, metavar="RESOURCE_ID", help="the factory's ARM resource id")
+    save.add_argument("--run-id", required=True)
+    save.add_argument("--out", type=Path, required=True, metavar="FILE")
+    save.set_defaults(handler=_save)
 
     backfill = commands.add_parser(
         "backfill", help="queue (or process) the runs that ended in a time window",
@@ -180,28 +193,56 @@ def _factories(args: argparse.Namespace) -> list[FactoryId]:
 
 
 def _push(args: argparse.Namespace) -> int:
-    try:
-        ref = run_ref({"factoryId": args.factory, "runId": args.run_id})
-    except EventError as exc:
-        raise SettingsError(str(exc).replace("event data.runId", "--run-id").replace("event data", "--factory")) \
-            from exc
+    ref = _run_argument(args)
     worker = wiring.build_worker(_credential(args), os.environ, queues=_NoQueues())
     run = worker.reader.pipeline_run(ref.factory, ref.run_id)
     if str(run.get("status")) in NOT_ENDED:
         print(f"error: run {ref.run_id} is {run.get('status')}; push it once it has ended", file=sys.stderr)
         return EXIT_REJECTED
+    if args.dry_run:
+        record = RunRecord.from_json(worker.reader.run_record(ref.factory, ref.run_id, pipeline_run=run))
+        lineage = extract(record, worker.options)
+        catalog = worker.writer.resolve(assets_of(lineage))  # reads only: what the catalog already holds
+        document = explain(lineage, worker.options.pipeline_factory_attribute, catalog)
+        detail = f"{len(document['entities'])} entities would be written (nothing was written)"
+        _print_processed(Processed(Outcome.SKIPPED, ref.run_id, detail, document), args.json, outcome="dry-run")
+        return 0
     processed = worker.process_run(reconcile.work_message(ref.factory, run, "push"), run)
     _print_processed(processed, args.json)
     return 0
 
 
-def _print_processed(processed: Processed, as_json: bool) -> None:
+def _save(args: argparse.Namespace) -> int:
+    ref = _run_argument(args)
+    reader = wiring.build_reader(_credential(args), os.environ)
+    doc = reader.run_record(ref.factory, ref.run_id)
+    for definition in doc.get("linkedServices", {}).values():
+        props = definition.get("properties") if isinstance(definition, dict) else None
+        if isinstance(props, dict) and isinstance(props.get("typeProperties"), dict):
+            props["typeProperties"] = visible_properties(props["typeProperties"])
+    RunRecord.from_json(doc)  # what is saved is a record explain reads
+    args.out.write_text(dumps(doc), encoding="utf-8")
+    print(f"saved run {ref.run_id} ({len(doc.get('activityRuns', []))} activity runs) to {args.out}; "
+          f"see its lineage with: python -m lineage explain {args.out}", file=sys.stderr)
+    return 0
+
+
+def _run_argument(args: argparse.Namespace) -> RunRef:
+    try:
+        return run_ref({"factoryId": args.factory, "runId": args.run_id})
+    except EventError as exc:
+        raise SettingsError(str(exc).replace("event data.runId", "--run-id").replace("event data", "--factory")) \
+            from exc
+
+
+def _print_processed(processed: Processed, as_json: bool, outcome: str | None = None) -> None:
     document = processed.document or {}
+    outcome = outcome or processed.outcome.value
     if as_json:
-        sys.stdout.write(dumps({"outcome": processed.outcome.value, "runId": processed.run_id,
-                                "detail": processed.detail, **document}))
+        sys.stdout.write(dumps({"outcome": outcome, "runId": processed.run_id, "detail": processed.detail,
+                                **document}))
         return
-    print(f"{processed.outcome.value}: run {processed.run_id}: {processed.detail}")
+    print(f"{outcome}: run {processed.run_id}: {processed.detail}")
     for entity in document.get("entities", []):
         print(f"  {entity['typeName']:36} {entity['attributes']['qualifiedName']}")
     for row in document.get("activities", []):
