@@ -42,7 +42,8 @@ SCOPE = Scope(
         ("@'it''s'", "it's"),
         ("@concat('raw/', pipeline().parameters.runDate)", "raw/2026-11-24"),
         ("@{pipeline().globalParameters.lakeZone}/@{dataset().folder}/x.csv", "silver/in/x.csv"),
-        ("a@@b @{dataset().n}", "a@b 3"),
+        ("a@@b @{dataset().n}", "a@@b 3"),  # '@@' escapes only at the start and before '{'
+        ("a @@{dataset().n} @{dataset().n}", "a @{dataset().n} 3"),
         ("@pipeline().RunId", "r-1"),
         ("@pipeline().runid", "r-1"),
         ("@PIPELINE().parameters.runDate", "2026-11-24"),

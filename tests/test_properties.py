@@ -12,6 +12,7 @@ import re
 import string
 import unicodedata
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, assume, example, given, settings
@@ -231,6 +232,48 @@ def test_nesting_is_evaluated_or_refused_by_depth_never_by_the_stack(depth: int)
         assert value == "x" if depth < MAX_DEPTH else "nested deeper" in str(error)
     _, error = attempt(lambda: evaluate("@json('{}')" + ".a" * depth, SCOPE), ExpressionError)
     assert "nested deeper" in str(error) if depth >= MAX_DEPTH else "not found" in str(error)
+
+
+def iso(moment: datetime) -> str:
+    """yyyy-MM-ddTHH:mm:ss, with the year padded to four digits (strftime leaves years before 1000 short)."""
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}"
+
+
+@given(st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31)),
+       st.integers(min_value=0, max_value=9), st.integers(min_value=-14 * 60, max_value=14 * 60))
+def test_a_timestamp_with_an_offset_is_the_same_instant_in_utc_to_the_tick(moment: datetime, tick: int,
+                                                                            offset: int) -> None:
+    """'o' writes the instant in UTC with all seven fraction digits, and reads back to the same ticks."""
+    sign, minutes = ("+" if offset >= 0 else "-"), abs(offset)
+    text = f"{iso(moment)}.{moment.microsecond:06d}{tick}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    written = evaluate(f"@formatDateTime('{text}', 'o')", SCOPE)
+    instant = moment - timedelta(minutes=offset)
+    assert written == f"{iso(instant)}.{instant.microsecond:06d}{tick}Z"
+    ticks = evaluate(f"@ticks('{text}')", SCOPE)
+    assert ticks == evaluate(f"@ticks('{written}')", SCOPE)
+    assert ticks == ((instant - datetime(1, 1, 1)) // timedelta(microseconds=1)) * 10 + tick
+
+
+@given(st.integers(min_value=-10**12, max_value=10**12), st.integers(min_value=-10**6, max_value=10**6))
+def test_integer_div_and_mod_truncate_toward_zero(a: int, b: int) -> None:
+    """mod takes the dividend's sign and div truncates, so that a = div(a, b) * b + mod(a, b)."""
+    assume(b != 0)
+    quotient, remainder = evaluate(f"@div({a}, {b})", SCOPE), evaluate(f"@mod({a}, {b})", SCOPE)
+    assert quotient * b + remainder == a
+    assert abs(remainder) < abs(b)
+    assert remainder == 0 or (remainder > 0) == (a > 0)
+
+
+@given(st.text(alphabet=string.ascii_letters + "_", min_size=1, max_size=12), st.data())
+def test_names_resolve_in_any_case(name: str, data: st.DataObject) -> None:
+    spelled = "".join(data.draw(st.sampled_from([c.lower(), c.upper()])) for c in name)
+    scope = Scope(pipeline_parameters={name: "p"}, global_parameters={name: "g"}, variables={name: "v"},
+                  activity_outputs={name: {name: "a"}}, dataset={name: "d"})
+    assert evaluate(f"@pipeline().parameters.{spelled}", scope) == "p"
+    assert evaluate(f"@pipeline().globalParameters.{spelled}", scope) == "g"
+    assert evaluate(f"@variables('{spelled}')", scope) == "v"
+    assert evaluate(f"@activity('{spelled}').output.{spelled}", scope) == "a"
+    assert evaluate(f"@dataset().{spelled}", scope) == "d"
 
 
 # ------------------------------------------------------------------------------------------ qualifiedName rules

@@ -132,10 +132,13 @@ def _tokens(text: str, offset: int) -> list[tuple[str, Any, int]]:
         elif c == "?" and i + 1 < n and text[i + 1] in ".[":
             tokens.append(("?", "?", offset + i))
             i += 1
-        elif c in _PUNCT:
+        elif c in _PUNCT and not (c == "." and i + 1 < n and text[i + 1].isdigit() and tokens
+                                  and tokens[-1][0] in ("(", ",", "[")):
             tokens.append((c, c, offset + i))
             i += 1
-        elif c.isdigit() or (c == "-" and i + 1 < n and text[i + 1].isdigit()):
+        elif c.isdigit() or (c in "-." and i + 1 < n and text[i + 1].isdigit()):  # '.3' is a number after '(' ','
+            if c == "." and i + 1 < n and text[i + 1] == ".":
+                raise ExpressionError(f"bad number at position {offset + i}")
             j = i + 1
             while j < n and (text[j].isdigit() or text[j] == "."):
                 j += 1
@@ -256,7 +259,11 @@ def _arity(arity: tuple[int, int]) -> str:
 
 @lru_cache(maxsize=8192)
 def parse(text: str) -> Expression:
-    """Parse a value as Data Factory reads it: ``@expr``, ``@@literal``, ``...@{expr}...`` or a plain string."""
+    """Parse a value as Data Factory reads it: ``@expr``, ``@@literal``, ``...@{expr}...`` or a plain string.
+
+    ``@@`` escapes only at the start of the value and before ``{`` (``@@{`` is the text ``@{``): elsewhere Data
+    Factory leaves the text as written, so ``a @@ b`` stays ``a @@ b``.
+    """
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
     if text.startswith("@@"):
@@ -273,9 +280,9 @@ def parse(text: str) -> Expression:
                 literal = []
             parts.append(_Parser(text[i + 2:end], i + 2).parse())
             i = end + 1
-        elif text.startswith("@@", i):
-            literal.append("@")
-            i += 2
+        elif text.startswith("@@{", i):  # an escaped interpolation; any other '@' stays as written
+            literal.append("@{")
+            i += 3
         else:
             literal.append(text[i])
             i += 1
@@ -433,44 +440,53 @@ def _access(target: Any, member: Any, node: Access, scope: Scope) -> Any:
         with contextlib.suppress(json.JSONDecodeError, RecursionError):
             target = json.loads(target)  # array/object pipeline parameters arrive JSON-encoded
     if isinstance(target, Mapping):
-        if member in target:
-            return target[member]
-        lowered = {str(k).lower(): v for k, v in target.items()}
-        if isinstance(member, str) and member.lower() in lowered:
-            return lowered[member.lower()]
+        found = _lookup(target, member)
+        if found is not _MISSING:
+            return found
         if node.safe:
             return None
         raise ExpressionError(f"property {member!r} not found in {node.target.key if node.target else ''}")
     if isinstance(target, list | str) and isinstance(member, int) and not isinstance(member, bool):
-        try:
+        if 0 <= member < len(target):  # a negative index is out of range, not counted from the end
             return target[member]
-        except IndexError:
-            if node.safe:
-                return None
-            raise ExpressionError(f"index {member} out of range in {node.key}") from None
+        if node.safe:
+            return None
+        raise ExpressionError(f"index {member} out of range in {node.key}")
     raise ExpressionError(f"cannot read {member!r} of a {type(target).__name__} in {node.key}")
+
+
+_MISSING = object()
+
+
+def _lookup(values: Mapping[Any, Any], name: Any) -> Any:
+    """``values[name]``, else the value of the key that equals it ignoring case (names resolve that way in Data
+    Factory), else ``_MISSING``. The exact key is tried first: one look-up on the path nearly every name takes."""
+    try:
+        return values[name]
+    except (KeyError, TypeError):
+        pass
+    if isinstance(name, str):
+        lowered = name.lower()
+        for key, value in values.items():
+            if isinstance(key, str) and key.lower() == lowered:
+                return value
+    return _MISSING
 
 
 class _Namespace:
     """``pipeline()``, ``pipeline().parameters`` and friends: look-ups that know what is missing and why."""
 
-    def __init__(self, values: Mapping[str, Any], what: str, case_insensitive: bool = False) -> None:
+    def __init__(self, values: Mapping[str, Any], what: str) -> None:
         self.values = values
         self.what = what
-        self.case_insensitive = case_insensitive
 
     def get(self, member: Any, node: Access) -> Any:
         if self.what == "pipeline()":
             return _pipeline_member(self.values, str(member), node)
-        try:  # one look-up, not a membership test and then a look-up
-            return self.values[member]
-        except KeyError:
-            pass
-        if self.case_insensitive:
-            for key, value in self.values.items():
-                if str(key).lower() == str(member).lower():
-                    return value
-        raise Unresolvable(f"{self.what}.{member} is not in the run record", node.key)
+        found = _lookup(self.values, member)
+        if found is _MISSING:
+            raise Unresolvable(f"{self.what}.{member} is not in the run record", node.key)
+        return found
 
 
 def _pipeline_member(scope_values: Mapping[str, Any], member: str, node: Access) -> Any:
@@ -510,20 +526,18 @@ def _fn_item(scope: Scope, node: Call) -> Any:
 
 def _fn_variables(scope: Scope, node: Call, name: Node) -> Any:
     variable = _eval(name, scope)
-    if isinstance(variable, str):
-        if variable in scope.variables:
-            return scope.variables[variable]
-        for key, value in scope.variables.items():  # names resolve ignoring case, as the service does
-            if key.lower() == variable.lower():
-                return value
-    raise Unresolvable(f"variables({variable!r}) is not known from the run record here", node.key)
+    found = _lookup(scope.variables, variable) if isinstance(variable, str) else _MISSING
+    if found is _MISSING:
+        raise Unresolvable(f"variables({variable!r}) is not known from the run record here", node.key)
+    return found
 
 
 def _fn_activity(scope: Scope, node: Call, name: Node) -> Any:
     activity = _eval(name, scope)
-    if activity in scope.activity_outputs:
-        return {"output": scope.activity_outputs[activity]}
-    raise Unresolvable(f"the output of activity {activity!r} is not known here", node.key)
+    found = _lookup(scope.activity_outputs, activity) if isinstance(activity, str) else _MISSING
+    if found is _MISSING:
+        raise Unresolvable(f"the output of activity {activity!r} is not known here", node.key)
+    return {"output": found}
 
 
 def _runtime(reason: str) -> Callable[..., Any]:
@@ -542,6 +556,8 @@ FUNCTIONS: dict[str, Function] = {
     "utcnow": Function(_runtime("utcnow() is the clock at run time"), (0, 1), scoped=True),
     "guid": Function(_runtime("guid() is random at run time"), (0, 1), scoped=True),
     "rand": Function(_runtime("rand() is random at run time"), (2, 2), scoped=True),
+    "getfuturetime": Function(_runtime("getFutureTime() is the clock at run time"), (2, 3), scoped=True),
+    "getpasttime": Function(_runtime("getPastTime() is the clock at run time"), (2, 3), scoped=True),
     "trigger": Function(_runtime("trigger() outputs are not in the run record"), (0, 0), scoped=True),
     **LIBRARY,
 }
