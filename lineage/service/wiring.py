@@ -10,6 +10,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -60,6 +61,7 @@ PURVIEW_HOSTS = ("purview.azure.com", "purview.azure.us", "purview.azure.cn")
 ARM_HOSTS = ("management.azure.com", "management.usgovcloudapi.net", "management.chinacloudapi.cn")
 EVENTGRID_HOSTS = ("eventgrid.azure.net", "eventgrid.azure.us", "eventgrid.azure.cn", "eventgrid.chinacloudapi.cn")
 REFUSED_LOG_INTERVAL_S = 300.0
+_HOST_SUFFIX = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+")  # 2+ labels
 
 
 class SettingsError(ValueError):
@@ -254,7 +256,7 @@ def allowed_host_suffixes(env: Mapping[str, str]) -> tuple[str, ...]:
         raise SettingsError(f"{HOST_SUFFIXES_SETTING} must list host suffixes")
     suffixes = tuple(i.strip().strip(".").lower() for i in items if i.strip())
     for suffix in suffixes:
-        if "." not in suffix or any(not part for part in suffix.split(".")) or "/" in suffix or ":" in suffix:
+        if not _HOST_SUFFIX.fullmatch(suffix):
             raise SettingsError(f"{HOST_SUFFIXES_SETTING}: {_shown(suffix, 80)} is not a host suffix like "
                                 "purview.example.com")
     return suffixes
