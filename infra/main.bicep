@@ -43,8 +43,8 @@ param principalId string = ''
 @description('Object ids of operators who only look at the poison queue (`python -m lineage poison list/show`): Storage Queue Data Reader on that queue alone, nothing else. Those who replay or purge need Storage Queue Data Contributor (as principalId gets).')
 param poisonReaderIds array = []
 
-@description('E-mail address alerted when a run is poisoned or an event is dead-lettered; empty: the alerts fire without notifying anyone.')
-param alertEmail string = ''
+@description('E-mail address alerted when a run is poisoned or an event is dead-lettered. No default, so `azd up` asks for it: with none the alerts would fire without notifying anyone (an explicit empty value still means exactly that).')
+param alertEmail string
 
 @minValue(1)
 @maxValue(1000)

@@ -587,7 +587,7 @@ def test_azd_parameters_name_the_environment_values_and_match_main_bicep() -> No
     values = {name: p["value"] for name, p in doc["parameters"].items()}
     main = params(MAIN)
     assert set(values) <= set(main), sorted(set(values) - set(main))
-    required = {name for name, p in main.items() if "default" not in p}
+    required = {name for name, p in main.items() if p.get("default") is None}
     assert required <= set(values), sorted(required - set(values))
     assert values["environmentName"] == "${AZURE_ENV_NAME}"
     assert values["location"] == "${AZURE_LOCATION}"
@@ -595,6 +595,19 @@ def test_azd_parameters_name_the_environment_values_and_match_main_bicep() -> No
     assert re.fullmatch(r"\$\{FACTORY_IDS(=\[\])?\}", values["factoryIds"])
     for value in values.values():
         assert re.fullmatch(r"\$\{[A-Z_]+(=[^}]*)?\}", value), value  # every value comes from the azd environment
+
+
+def test_azd_asks_for_the_alert_email_rather_than_deploying_alerts_that_notify_nobody() -> None:
+    # azd prompts for a parameter only when it has no default in main.bicep and its environment value is unset
+    # (an `=default` in main.parameters.json would silence the prompt too).
+    assert params(MAIN)["alertEmail"].get("default") is None
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert parameters["alertEmail"] == {"value": "${ALERT_EMAIL}"}
+    # the alerts do notify that address
+    assert "alertEmail" in (INFRA / "main.bicep").read_text(encoding="utf-8").split("resource actionGroup", 1)[1]
+    # and the deploy steps say so
+    deploy = (ROOT / "README.md").read_text(encoding="utf-8").split("### 1. Deploy", 1)[1].split("### 2.", 1)[0]
+    assert "azd env set ALERT_EMAIL" in deploy and "nobody is told" in deploy
 
 
 def test_the_hook_passes_subscription_bicep_its_parameters_from_main_bicep_outputs() -> None:
