@@ -427,8 +427,8 @@ def _run_copy_cases() -> Iterator[tuple[str, dict[str, Any], Landing, str, str]]
                                 ("a lower-case 'copy'", "copy", "unsupported activity type"),
                                 ("a Web activity", "WebActivity", "move no data"),
                                 ("Execute Pipeline", "ExecutePipeline", "invoked pipeline"),
-                                ("a Data Flow type on a Copy definition", "ExecuteDataFlow", "data flow reference"),
-                                ("an SSIS type on a Copy definition", "ExecuteSSISPackage", "packageLocation")]:
+                                ("a Data Flow type on a Copy definition", "ExecuteDataFlow", "drift: the activity is"),
+                                ("an SSIS type on a Copy definition", "ExecuteSSISPackage", "drift: the activity is")]:
         name = f"run: {label}"
         yield name, simple_copy_record(name, activity_type=kind), "skipped", reason, ""
     name = "run: an unknown dataset type"
