@@ -481,7 +481,7 @@ def test_edge_cases_as_the_engine_decides_them(expression: str, expected: Any) -
 def test_type_and_range_errors_are_expression_errors(expression: str, message: str) -> None:
     with pytest.raises(ExpressionError, match=message) as info:
         value(expression)
-    assert "None" not in str(info.value)
+    assert not PYTHON_NONE.search(str(info.value))
 
 
 @pytest.mark.parametrize(
@@ -532,3 +532,52 @@ def test_a_name_that_differs_by_more_than_case_is_still_missing() -> None:
         evaluate("@pipeline().parameters.TableNames", NAMED)
     with pytest.raises(Unresolvable, match="Lookup Table'"):
         evaluate("@activity('Lookup Table').output", NAMED)
+
+
+PYTHON_NONE = re.compile(r"\bnone(type)?\b", re.IGNORECASE)
+ANY_SCOPE = Scope(dataset={}, linked_service={})
+
+
+def outcome(text: str, scope: Scope = ANY_SCOPE) -> tuple[Any, str | None]:
+    """(the value, None), or (None, the message) of the language's own errors."""
+    try:
+        return evaluate(text, scope), None
+    except (ExpressionError, Unresolvable) as exc:
+        return None, str(exc)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_null_never_becomes_the_text_none(name: str) -> None:
+    """Every function given null for each argument: a value that is not the text 'None', or an error that says
+    null (or names the run-time value), never Python's None or NoneType."""
+    low, high = FUNCTIONS[name].arity
+    for count in sorted({low, min(high, low + 1)}):
+        for position in range(count):
+            call = f"{name}({', '.join('null' if i == position else TIMESTAMP for i in range(count))})"
+            result, message = outcome("@" + call)
+            text, _ = outcome("@{" + call + "}")
+            assert not PYTHON_NONE.search(message or ""), message
+            assert not PYTHON_NONE.search(text or ""), text
+            assert not (isinstance(result, str) and PYTHON_NONE.search(result)), result
+
+
+TIMESTAMP = "'2018-03-15T00:00:00Z'"  # an argument most functions take, beside the null under test
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("@json('{\"a\": null}').a.b", "cannot read 'b' of null"),
+        ("@json('[1]')[null]", "cannot read null of an array"),
+        ("@json('{}')[null]", "property null not found"),
+        ("@variables(null)", "variables(null)"),
+        ("@activity(null).output", "activity null"),
+        ("@length(5)", "not an integer"),
+        ("@first(5)", "not an integer"),
+        ("@substring('abc', 4)", "from 4 to 3"),
+    ],
+)
+def test_messages_name_values_as_the_language_writes_them(text: str, message: str) -> None:
+    _, said = outcome(text, Scope())
+    assert said is not None and message in said, said
+    assert not PYTHON_NONE.search(said)

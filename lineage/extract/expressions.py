@@ -27,6 +27,8 @@ from lineage.extract.functions import (
     Unresolvable,
     check_size,
     interpolated,
+    shown,
+    type_name,
 )
 
 __all__ = [
@@ -445,14 +447,14 @@ def _access(target: Any, member: Any, node: Access, scope: Scope) -> Any:
             return found
         if node.safe:
             return None
-        raise ExpressionError(f"property {member!r} not found in {node.target.key if node.target else ''}")
+        raise ExpressionError(f"property {shown(member)} not found in {node.target.key if node.target else ''}")
     if isinstance(target, list | str) and isinstance(member, int) and not isinstance(member, bool):
         if 0 <= member < len(target):  # a negative index is out of range, not counted from the end
             return target[member]
         if node.safe:
             return None
         raise ExpressionError(f"index {member} out of range in {node.key}")
-    raise ExpressionError(f"cannot read {member!r} of a {type(target).__name__} in {node.key}")
+    raise ExpressionError(f"cannot read {shown(member)} of {type_name(target)} in {node.key}")
 
 
 _MISSING = object()
@@ -528,7 +530,7 @@ def _fn_variables(scope: Scope, node: Call, name: Node) -> Any:
     variable = _eval(name, scope)
     found = _lookup(scope.variables, variable) if isinstance(variable, str) else _MISSING
     if found is _MISSING:
-        raise Unresolvable(f"variables({variable!r}) is not known from the run record here", node.key)
+        raise Unresolvable(f"variables({shown(variable)}) is not known from the run record here", node.key)
     return found
 
 
@@ -536,7 +538,7 @@ def _fn_activity(scope: Scope, node: Call, name: Node) -> Any:
     activity = _eval(name, scope)
     found = _lookup(scope.activity_outputs, activity) if isinstance(activity, str) else _MISSING
     if found is _MISSING:
-        raise Unresolvable(f"the output of activity {activity!r} is not known here", node.key)
+        raise Unresolvable(f"the output of activity {shown(activity)} is not known here", node.key)
     return {"output": found}
 
 

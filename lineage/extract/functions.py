@@ -3,6 +3,9 @@
 The evaluator (``expressions``) looks every call up here; functions that need the run (``pipeline()``,
 ``activity()``...) are registered there, beside the scope they read. The errors and size limits live here because
 both sides raise them: a function that would build a huge value stops with an ``ExpressionError``, not a memory error.
+
+Each function computes what Data Factory's engine computes (a .NET program): the same types accepted and refused,
+timestamps as .NET DateTimes with .NET's formats, and null written as the language writes it, never as ``None``.
 """
 
 from __future__ import annotations
@@ -80,8 +83,8 @@ MANY = 99  # "any number of arguments"
 # reaches the user as "<function>() cannot take these arguments: ..." (the evaluator adds the function's name).
 
 
-def _kind(value: Any) -> str:
-    """A value's type as the engine names it in its messages."""
+def type_name(value: Any) -> str:
+    """A value's type as messages name it: the language's words (null, a boolean...), never Python's."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -97,16 +100,23 @@ def _kind(value: Any) -> str:
     return "an object"
 
 
+def shown(value: Any) -> str:
+    """A value quoted in a message as the language writes it: null is ``null``, never Python's ``None``."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return repr(value)
+
+
 def _str(value: Any) -> str:
     if isinstance(value, str):
         return value
-    raise TypeError(f"expects a string, not {_kind(value)}")
+    raise TypeError(f"expects a string, not {type_name(value)}")
 
 
 def _number(value: Any) -> int | float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
-    raise TypeError(f"expects a number, not {_kind(value)}")
+    raise TypeError(f"expects a number, not {type_name(value)}")
 
 
 def _integer(value: Any) -> int:
@@ -114,14 +124,14 @@ def _integer(value: Any) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    raise TypeError(f"expects an integer, not {_kind(value)}")
+    raise TypeError(f"expects an integer, not {type_name(value)}")
 
 
 def _boolean(value: Any) -> bool:
     """A condition (``if``, ``and``, ``or``, ``not``): only a boolean; ``bool()`` is the conversion."""
     if isinstance(value, bool):
         return value
-    raise TypeError(f"expects a boolean, not {_kind(value)}")
+    raise TypeError(f"expects a boolean, not {type_name(value)}")
 
 
 def _count(value: Any) -> int:
@@ -134,7 +144,7 @@ def _count(value: Any) -> int:
 def _sequence(value: Any) -> str | list[Any]:
     if isinstance(value, str | list):
         return value
-    raise TypeError(f"expects a string or an array, not {_kind(value)}")
+    raise TypeError(f"expects a string or an array, not {type_name(value)}")
 
 
 # ------------------------------------------------------------------------------------------------- conversions
@@ -148,7 +158,7 @@ def _int(value: Any) -> int:
     else:
         number = _number(value)
     if isinstance(number, float) and not number.is_integer():
-        raise ValueError(f"{value!r} is not an integer")
+        raise ValueError(f"{shown(value)} is not an integer")
     return int(number)
 
 
@@ -164,7 +174,7 @@ def _bool(value: Any) -> bool:
         return value.lower() == "true"
     if isinstance(value, int | float):
         return value != 0
-    raise ValueError(f"{value!r} is not a boolean")
+    raise ValueError(f"{shown(value)} is not a boolean")
 
 
 def _json_fn(value: Any) -> Any:
@@ -197,7 +207,7 @@ def _substring(value: Any, start_at: Any, length: Any = None) -> str:
     text, start = _str(value), _integer(start_at)
     end = len(text) if length is None else start + _integer(length)
     if start < 0 or end > len(text) or end < start:
-        raise ExpressionError(f"substring({start}, {length}) is out of range for a string of length {len(text)}")
+        raise ExpressionError(f"substring from {start} to {end} is out of range for a string of length {len(text)}")
     return text[start:end]
 
 
@@ -216,7 +226,7 @@ def _split(text: Any, separator: Any) -> list[str]:
 
 def _join(items: Any, separator: Any) -> str:
     if not isinstance(items, list):
-        raise TypeError(f"expects an array, not {_kind(items)}")
+        raise TypeError(f"expects an array, not {type_name(items)}")
     parts, sep = [_string(x) for x in items], _str(separator)
     _sized("join", sum(map(len, parts)) + len(sep) * max(len(parts) - 1, 0))
     return sep.join(parts)
@@ -348,7 +358,7 @@ def _contains(container: Any, item: Any) -> bool:
         return _str(item) in container
     if isinstance(container, list | Mapping):
         return item in container
-    raise TypeError(f"expects a string, an array or an object, not {_kind(container)}")
+    raise TypeError(f"expects a string, an array or an object, not {type_name(container)}")
 
 
 def _empty(value: Any) -> bool:
@@ -356,11 +366,18 @@ def _empty(value: Any) -> bool:
 
 
 def _first(value: Any) -> Any:
-    return value[0] if value else None
+    """The first item of a string or an array; null for an empty one or for null."""
+    return _sequence(value)[0] if value else None
 
 
 def _last(value: Any) -> Any:
-    return value[-1] if value else None
+    return _sequence(value)[-1] if value else None
+
+
+def _length(value: Any) -> int:
+    if isinstance(value, str | list | Mapping):
+        return len(value)
+    raise TypeError(f"expects a string, an array or an object, not {type_name(value)}")
 
 
 def _extreme(pick: Callable[..., Any]) -> Callable[..., int | float]:
@@ -1006,7 +1023,7 @@ LIBRARY: dict[str, Function] = {
     "first": Function(_first, (1, 1)),
     "last": Function(_last, (1, 1)),
     "join": Function(_join, (2, 2)),
-    "length": Function(len, (1, 1)),
+    "length": Function(_length, (1, 1)),
     "take": Function(_take, (2, 2)),
     "skip": Function(_skip, (2, 2)),
     "union": Function(_union, (2, MANY)),
