@@ -9,7 +9,8 @@ built to mask too much rather than too little:
 - a value after a secret's name (``Password=``, ``"accountKey":``, ``sig=``, ``Authorization:`` ...) is masked
   whole: a quoted value to its closing quote (escaped quotes, doubled quotes and ``\\"``-escaped JSON inside JSON
   included), an ODBC braced value (``PWD={a;b}``) to its closing brace, anything else to the next ``;`` or the end
-  of the line, since a plain value may hold ``,`` ``&`` ``}`` spaces or quotes and still be one secret;
+  of the line (or to the next secret's name), since a plain value may hold ``,`` ``&`` ``}`` spaces or quotes and
+  still be one secret;
 - secret-bearing XML elements, URL user info and query strings, HTTP authorization schemes (``Bearer``, ``Basic``
   and the others), JSON Web Tokens and PEM blocks are masked wherever they stand;
 - control and invisible characters are escaped (``\\n``, ``\\u200b``), so that no text we pass on can forge a log
@@ -93,8 +94,17 @@ def _pairs(text: str) -> str:
     """Every ``name=value`` / ``"name": value`` of a secret's name, with its whole value masked."""
     parts: list[str] = []
     done = 0
+    stops = {_PLAIN_END: -1, _LINE_END: -1}  # the next ';' or line end found so far: each found once, not per value
+
+    def stop(pattern: re.Pattern[str], start: int) -> int:
+        if stops[pattern] < start:
+            found = pattern.search(text, start)
+            stops[pattern] = len(text) if found is None else found.start()
+        return stops[pattern]
+
     while (found := _PAIR.search(text, done)) is not None:  # each search starts past the last value: linear
-        opener, closer, end = _value(text, found.end(), found[1].lower() in _HEADERS)
+        header = found[1].lower() in _HEADERS
+        opener, closer, end = _value(text, found.end(), stop(_LINE_END if header else _PLAIN_END, found.end()))
         parts.append(text[done:found.end()])
         parts.append(f"{opener}{MASK}{closer}")
         done = end
@@ -102,8 +112,9 @@ def _pairs(text: str) -> str:
     return "".join(parts)
 
 
-def _value(text: str, start: int, header: bool = False) -> tuple[str, str, int]:
-    """(opening quote, closing quote, end) of the value starting at ``start``: quoted, braced or plain."""
+def _value(text: str, start: int, plain_end: int) -> tuple[str, str, int]:
+    """(opening quote, closing quote, end) of the value starting at ``start``: quoted, braced or plain (a plain one
+    ends at ``plain_end``, or where another secret's name starts, which is then masked on its own terms)."""
     size = len(text)
     if start >= size:
         return "", "", start
@@ -126,8 +137,8 @@ def _value(text: str, start: int, header: bool = False) -> tuple[str, str, int]:
         while close >= 0 and text.startswith("}}", close):
             close = text.find("}", close + 2)
         return ("{", "", size) if close < 0 else ("{", "}", close + 1)
-    plain_end = (_LINE_END if header else _PLAIN_END).search(text, start)
-    return "", "", size if plain_end is None else plain_end.start()
+    following = _PAIR.search(text, start, plain_end)
+    return "", "", plain_end if following is None else following.start()
 
 
 def _closing_quote(text: str, position: int, quote: str, escapes: int) -> int:
