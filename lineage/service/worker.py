@@ -4,6 +4,11 @@ Every message ends in exactly one place: pushed, skipped with its reason (logged
 has not ended, or the poison queue with its reason. Transient failures raise so the Functions host retries after the
 queue's visibility timeout; on the last allowed attempt they become poison instead, written by us with the full
 story rather than moved by the host as a bare body.
+
+A worker remembers the runs it poisoned for good, so that a duplicated event or a reconcile pass for one of them is
+acknowledged without a second envelope. That memory lasts only as long as the envelope: before skipping, the worker
+asks the poison queue (one call, by the envelope's id) whether it is still there; once an operator purged or
+replayed it, the next message for the run is processed.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import logging
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from lineage.azure.datafactory import DataFactoryError, DataFactoryReader
@@ -32,12 +37,19 @@ NOT_ENDED = frozenset({"Queued", "InProgress", "Canceling"})
 FINISHED_MEMORY = 20_000  # runs remembered per process, so a reconciled run already processed costs no call
 
 
+class PoisonHandle(Protocol):
+    """An envelope written to the poison queue, which can tell whether it is still there."""
+
+    def still_queued(self) -> bool: ...
+
+
 class WorkQueue(Protocol):
-    """Where the worker puts messages back (to wait) and where poison goes."""
+    """Where the worker puts messages back (to wait) and where poison goes. ``send_poison`` returns a handle on the
+    envelope when the queue can tell later whether it is still there; without one, a poisoned run is not skipped."""
 
     def send(self, text: str, visibility_timeout: int = 0) -> None: ...
 
-    def send_poison(self, text: str) -> None: ...
+    def send_poison(self, text: str) -> PoisonHandle | None: ...
 
 
 class Outcome(enum.Enum):
@@ -66,6 +78,7 @@ class Processed:
     detail: str
     document: Mapping[str, Any] | None = None
     run_key: tuple[str, str] | None = None  # (factory, run id) of a message that named a run
+    envelope: PoisonHandle | None = field(default=None, repr=False, compare=False)  # the poison envelope written
 
 
 class Worker:
@@ -81,8 +94,9 @@ class Worker:
         self.outcomes: Counter[Outcome] = Counter()
         self.listeners: list[Callable[[Processed], None]] = []  # told what became of each message
         self._count_lock = threading.Lock()
-        # Runs this process pushed, skipped or poisoned for good: what a reconciled message for them would do again.
-        self._finished: OrderedDict[tuple[str, str], Outcome] = OrderedDict()
+        # Runs this process pushed, skipped or poisoned for good: what a reconciled message for them would do again;
+        # for a poisoned run, with the envelope whose presence the memory depends on.
+        self._finished: OrderedDict[tuple[str, str], tuple[Outcome, PoisonHandle | None]] = OrderedDict()
 
     def handle(self, body: str, dequeue_count: int, first_seen: str | None = None) -> Processed:
         """Process one queue message body; raises only for a transient failure that deserves another attempt."""
@@ -90,7 +104,7 @@ class Worker:
         with self._count_lock:
             self.outcomes[processed.outcome] += 1
             if processed.run_key is not None and processed.outcome is not Outcome.WAITING:
-                self._finished[processed.run_key] = processed.outcome
+                self._finished[processed.run_key] = (processed.outcome, processed.envelope)
                 self._finished.move_to_end(processed.run_key)
                 while len(self._finished) > FINISHED_MEMORY:
                     self._finished.popitem(last=False)
@@ -106,8 +120,7 @@ class Worker:
         last_attempt = dequeue_count >= self.settings.max_dequeue_count
         key = _run_key(message)
         if message.event_id not in (REPLAYED, BACKFILLED):  # those two are asked for by someone, after a fix
-            with self._count_lock:
-                earlier = self._finished.get(key)
+            earlier = self._remembered(key)
             if earlier is Outcome.POISONED:  # it would fail the same way: one envelope per run is enough
                 return Processed(Outcome.SKIPPED, message.run.run_id,
                                  "already in the poison queue: replay it there once the cause is fixed")
@@ -132,6 +145,30 @@ class Worker:
                 log.exception("run %s: unexpected failure on attempt %d", message.run.run_id, dequeue_count)
                 raise
             return self._poison(body, exc, dequeue_count, first_seen or message.received_at, message)
+
+    def _remembered(self, key: tuple[str, str]) -> Outcome | None:
+        """What this worker did with the run, as far as it still holds: a poisoned run only while its envelope is in
+        the poison queue. Once it is gone (purged, replayed), the memory goes too and the run is processed again."""
+        with self._count_lock:
+            memory = self._finished.get(key)
+        if memory is None:
+            return None
+        outcome, envelope = memory
+        if outcome is not Outcome.POISONED:
+            return outcome
+        try:
+            present = envelope is not None and envelope.still_queued()
+        except Exception as exc:  # noqa: BLE001 - any failure to ask: processing again is safe, skipping is not
+            log.warning("run %s: cannot tell whether its poison envelope is still queued (%s); processing it",
+                        key[1], type(exc).__name__)
+            present = False
+        if present:
+            return outcome
+        with self._count_lock:
+            if self._finished.get(key) is memory:
+                del self._finished[key]
+        log.info("run %s: its poison envelope is no longer queued; processing the run again", key[1])
+        return None
 
     def process_run(self, message: WorkMessage, pipeline_run: Mapping[str, Any] | None = None) -> Processed:
         """Read, extract and push one run that has ended (also used by ``push`` and ``backfill --now``)."""
@@ -191,9 +228,10 @@ class Worker:
             run_id=message.run.run_id if message else None,
             factory=message.run.factory.resource_id if message else None,
         )
-        self.queue.send_poison(envelope.to_json())
+        handle = self.queue.send_poison(envelope.to_json())
         log.error("message poisoned (%s): %s", envelope.error_class, envelope.reason)
-        return Processed(Outcome.POISONED, envelope.run_id, f"{envelope.error_class}: {envelope.reason}")
+        return Processed(Outcome.POISONED, envelope.run_id, f"{envelope.error_class}: {envelope.reason}",
+                         envelope=handle)
 
 
 class RunNotEndedError(Exception):
