@@ -22,7 +22,7 @@ STORAGE = "AzureWebJobsStorage"
 @app.queue_output(arg_name="work", queue_name=QUEUE, connection=STORAGE)
 @app.queue_output(arg_name="poison", queue_name=POISON_QUEUE, connection=STORAGE)
 def on_run_completed(event: func.EventGridEvent, work: func.Out[str], poison: func.Out[str]) -> None:
-    accepted = wiring.accept_event(event.id, event.get_json())
+    accepted = wiring.accept(event)
     if accepted.work is not None:
         work.set(accepted.work)
     if accepted.poison is not None:

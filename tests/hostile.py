@@ -28,7 +28,7 @@ from lineage.service.events import EVENT_TYPE
 from tests.records import activity_run, copy_activity, dataset, expr, linked_service
 
 Kind = Literal["event", "queue", "run", "record"]
-Landing = Literal["queued", "poison", "skipped", "pushed", "rejected"]
+Landing = Literal["queued", "poison", "skipped", "pushed", "rejected", "refused"]  # refused: counted, not poisoned
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 SUB = "6f1c7c3e-2a7b-4c1e-9d55-3b1f0f4a9e21"
@@ -187,7 +187,7 @@ def event_cases() -> list[Case]:
                       "poison", "must be an object"))
     cases.append(Case("event/CloudEvents: specversion 0.3", "event", cloud_event(ok, specversion="0.3"), "queued", ""))
     cases.append(Case("event/Event Grid: another event type", "event", event_grid(ok, eventType="Other.Event"),
-                      "queued", ""))
+                      "refused", ""))
     return cases
 
 

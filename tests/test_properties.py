@@ -52,7 +52,8 @@ json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=
                            | st.dictionaries(hostile_text, inner, max_size=4), max_leaves=16)
 names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._()-]{0,30}", fullmatch=True)
 run_ids = st.from_regex(r"[0-9A-Za-z-]{1,64}", fullmatch=True)
-safe_event_ids = st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=256).filter(
+safe_event_ids = st.text(st.characters(exclude_categories=("Cc", "Cs", "Cf", "Zl", "Zp")), min_size=1,
+                         max_size=256).filter(
     lambda s: not any(c in BIDI for c in s))
 EVENT_KEYS = ["runId", "factoryId", "subscriptionId", "resourceGroup", "factoryName", "status", "other"]
 
@@ -67,7 +68,7 @@ def attempt(call: Callable[[], Any], *errors: type[BaseException]) -> tuple[Any,
 
 def clean(text: str) -> bool:
     """No control character, lone surrogate or bidirectional mark."""
-    return not any(unicodedata.category(c) in ("Cc", "Cs") or c in BIDI for c in text)
+    return not any(unicodedata.category(c) in ("Cc", "Cs", "Cf", "Zl", "Zp") or c in BIDI for c in text)
 
 
 def factory_id(sub: str, rg: str, name: str) -> str:

@@ -81,7 +81,7 @@ def test_the_latest_run_replaces_every_fact_of_an_earlier_failure(purview: Purvi
     failed = run_entities("2026-11-24T01:00:00Z", status="Failed", error="Sink failed", rows=None)
     succeeded = run_entities("2026-11-24T02:00:00Z", rows=700)
     writer(purview).push(failed)
-    assert stored_activity(purview)["errorMessage"] == "Sink failed"
+    assert stored_activity(purview)["errorMessage"] == "2200: Sink failed"  # the error's code and first sentence
     writer(purview).push(succeeded)
     facts = stored_activity(purview)
     assert facts["status"] == "Completed" and facts["rowCount"] == 700

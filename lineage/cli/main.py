@@ -440,11 +440,11 @@ def _report(verb: str, done: list[poison_queue.PoisonItem], args: argparse.Names
 def explain_file(path: Path, options: LineageOptions) -> dict[str, Any]:
     """The explain document of one run-record file."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunRecordError(f"{path}: not a readable JSON file ({exc})") from exc
+        text = path.read_bytes()
+    except OSError as exc:
+        raise RunRecordError(f"{path}: not a readable file ({exc.strerror or exc})") from exc
     try:
-        record = RunRecord.from_json(doc)
+        record = RunRecord.from_text(text)  # any JSON that cannot be read back (huge integers too) is refused
     except RunRecordError as exc:
         raise RunRecordError(f"{path}: {exc}") from exc
     return explain(extract(record, options), options.pipeline_factory_attribute)

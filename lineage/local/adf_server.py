@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import re
 import threading
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from lineage.extract.runrecord import FactoryId, RunRecord
+from lineage.extract.runrecord import FactoryId, RunRecord, decode
 from lineage.local.httpserver import LocalServer, Request, Response, query_value
 from lineage.local.tls import LocalTLS, make_local_tls
 
@@ -206,7 +205,7 @@ def read_records(root: Path) -> tuple[list[dict[str, Any]], list[str]]:
     problems: list[str] = []
     for path in sorted(root.glob("*.json")):
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = decode(path.read_bytes())
             RunRecord.from_json(doc)
         except (OSError, ValueError) as exc:  # unreadable, not JSON, not UTF-8, or not a run record
             problems.append(f"{path.name}: {str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__}")
