@@ -397,7 +397,7 @@ def test_the_poison_commands_list_show_replay_and_purge_a_body_with_a_huge_integ
         assert main(["poison", "replay", unreadable[0]["id"]]) == 0  # back as it was: it fails the same way
         [back] = queues.work.receive_messages()
         assert back.content.decode() == huge
-        assert main(["poison", "purge", "--all"]) == 0
+        assert main(["poison", "purge", "--all", "--yes"]) == 0
         assert "purged 2 message(s)" in capsys.readouterr().out
     finally:
         for client in (queues.work, queues.poison):

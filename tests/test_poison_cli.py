@@ -55,16 +55,19 @@ def test_list_show_replay_and_purge(queues: Queues, capsys: pytest.CaptureFixtur
     assert main(["poison", "show", by_run["run-a"]["id"]]) == 0
     assert json.loads(capsys.readouterr().out)["attempts"] == 5
     assert main(["poison", "show", "no-such-id"]) == 1
-    assert "no message no-such-id" in capsys.readouterr().err
+    assert "no poison message 'no-such-id'" in capsys.readouterr().err
 
     assert main(["poison", "replay", by_run["run-b"]["id"], "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"replayed": [by_run["run-b"]["id"]]}
+    assert json.loads(capsys.readouterr().out) == {"replayed": [
+        {"id": by_run["run-b"]["id"], "runId": "run-b", "outcome": "queued again"}]}
     [replayed] = queues.work.receive_messages()
     assert WorkMessage.from_json(replayed.content.decode()).run.run_id == "run-b"
 
-    assert main(["poison", "purge", "--older-than", "1"]) == 0  # nothing is a day old yet
+    assert main(["poison", "purge", "--all", "--older-than", "1d", "--yes"]) == 0  # nothing is a day old yet
     assert "purged 0 message(s)" in capsys.readouterr().out
-    assert main(["poison", "purge", "--all"]) == 0
+    assert main(["poison", "purge", "--all"]) == 1  # more than the ids named, and no one to ask: refused
+    assert "delete 1 message(s); add --yes" in capsys.readouterr().err
+    assert main(["poison", "purge", "--all", "--yes"]) == 0
     assert "purged 1 message(s)" in capsys.readouterr().out
     assert main(["poison", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["count"] == 0
@@ -72,7 +75,8 @@ def test_list_show_replay_and_purge(queues: Queues, capsys: pytest.CaptureFixtur
 
 def test_replay_all_empties_the_poison_queue(queues: Queues, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["poison", "replay", "--all"]) == 0
-    assert "replayed 2 message(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "replayed 2 of 2 message(s)" in out and "run-a" in out and out.count("queued again") == 2
     runs = sorted(WorkMessage.from_json(m.content.decode()).run.run_id
                   for m in queues.work.receive_messages(max_messages=32))
     assert runs == ["run-a", "run-b"]
@@ -84,3 +88,41 @@ def test_settings_errors_are_reported_not_raised(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("AzureWebJobsStorage__queueServiceUri", raising=False)
     assert main(["poison", "list"]) == 1
     assert "AzureWebJobsStorage" in capsys.readouterr().err
+
+
+def envelope_of(n: int, factory: str, error_class: str) -> str:
+    return PoisonEnvelope(message=work(f"run-{n:03d}"), error_class=error_class, reason=f"reason {n}", attempts=5,
+                          first_seen="2026-11-24T01:00:00Z", last_failure="2026-11-24T01:05:00Z",
+                          run_id=f"run-{n:03d}", factory=factory).to_json()
+
+
+def test_poison_at_scale_lists_every_message_with_filters_and_acts_by_id_prefix(
+        queues: Queues, capsys: pytest.CaptureFixture[str]) -> None:
+    other = FACTORY.replace("adf-1", "adf-2")
+    for n in range(40):
+        queues.send_poison(envelope_of(n, other if n % 4 == 0 else FACTORY,
+                                       "DataFactoryError" if n % 2 else "PurviewError"))
+    assert main(["poison", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 42  # past the 32 a peek shows
+    assert main(["poison", "list", "--json", "--top", "5"]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 5
+    assert main(["poison", "list", "--json", "--factory", "ADF-2"]) == 0
+    assert {m["runId"] for m in json.loads(capsys.readouterr().out)["messages"]} == {
+        f"run-{n:03d}" for n in range(0, 40, 4)}
+    assert main(["poison", "list", "--json", "--error-class", "datafactoryerror", "--newer-than", "1h"]) == 0
+    listed = json.loads(capsys.readouterr().out)["messages"]
+    assert len(listed) == 20 and {m["errorClass"] for m in listed} == {"DataFactoryError"}
+    assert main(["poison", "list", "--json", "--older-than", "1d"]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 0
+
+    one = listed[0]["id"]
+    assert main(["poison", "show", one[:12]]) == 0  # a unique start of an id will do
+    assert json.loads(capsys.readouterr().out)["id"] == one
+    assert main(["poison", "show", ""]) == 1  # the start of every id: ambiguous, said so
+    assert "give more of it" in capsys.readouterr().err
+
+    assert main(["poison", "replay", "--all", "--factory", "adf-2", "--json"]) == 0
+    replayed = json.loads(capsys.readouterr().out)["replayed"]
+    assert len(replayed) == 10 and {r["outcome"] for r in replayed} == {"queued again"}
+    assert main(["poison", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 32  # the others are back, untouched

@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     try:
         return int(args.handler(args))
     except (RunRecordError, ConfigError, SettingsError, EventError, reconcile.WindowError, DataFactoryError,
-            PurviewError, ResourceSetConfigError) as exc:
+            PurviewError, ResourceSetConfigError, poison_queue.SelectionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REJECTED
     except AzureError as exc:  # the queues' SDK: unreachable account, missing role, missing queue
@@ -75,23 +75,36 @@ def _parser() -> argparse.ArgumentParser:
         description="Work on <queue>-poison of the storage account in AzureWebJobsStorage__queueServiceUri "
                     "(identity) or AzureWebJobsStorage (connection string); queue name from LINEAGE_QUEUE_NAME.")
     actions = poison.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", help="id, age, run and reason of each message (first 32)")
+    listing = actions.add_parser("list", help="id, age, run and reason of every message (filters, --top)",
+                                 epilog="examples:\n  python -m lineage poison list --error-class DataFactoryError"
+                                        " --newer-than 1d\n  python -m lineage poison list --factory adf1 --top 50",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    _selection_arguments(listing)
+    listing.add_argument("--top", type=_count, metavar="N", help="the N oldest messages only")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(handler=_poison_list)
     show = actions.add_parser("show", help="one message in full, with the original message")
-    show.add_argument("id")
+    show.add_argument("id", help="a message id, or the start of one that no other id starts with")
     show.set_defaults(handler=_poison_show)
-    replay = actions.add_parser("replay", help="put messages back on the work queue (after fixing the cause)")
+    replay = actions.add_parser("replay", help="put messages back on the work queue (after fixing the cause)",
+                                epilog="examples:\n  python -m lineage poison replay 3f2a 9c1d\n"
+                                       "  python -m lineage poison replay --all --error-class PurviewError",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     target = replay.add_mutually_exclusive_group(required=True)
-    target.add_argument("ids", nargs="*", default=[], metavar="ID")
-    target.add_argument("--all", action="store_true")
+    target.add_argument("ids", nargs="*", default=[], metavar="ID", help="ids or unique starts of ids")
+    target.add_argument("--all", action="store_true", help="every message the filters admit")
+    _selection_arguments(replay)
     replay.add_argument("--json", action="store_true")
     replay.set_defaults(handler=_poison_replay)
-    purge = actions.add_parser("purge", help="delete messages")
+    purge = actions.add_parser("purge", help="delete messages (asks before deleting more than the ids named)",
+                               epilog="examples:\n  python -m lineage poison purge 3f2a\n"
+                                      "  python -m lineage poison purge --all --older-than 30d --yes",
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
     which = purge.add_mutually_exclusive_group(required=True)
-    which.add_argument("ids", nargs="*", default=[], metavar="ID")
-    which.add_argument("--older-than", type=_days, metavar="DAYS", help="only messages older than this")
-    which.add_argument("--all", action="store_true")
+    which.add_argument("ids", nargs="*", default=[], metavar="ID", help="ids or unique starts of ids")
+    which.add_argument("--all", action="store_true", help="every message the filters admit")
+    _selection_arguments(purge)
+    purge.add_argument("--yes", action="store_true", help="do not ask before deleting")
     purge.add_argument("--json", action="store_true")
     purge.set_defaults(handler=_poison_purge)
 
@@ -361,16 +374,6 @@ def _progress(unit: str, total: int | None = None) -> Any:
     return tqdm(total=total, unit=" runs", desc=unit, file=sys.stderr, disable=None, leave=False)
 
 
-def _days(text: str) -> float:
-    try:
-        days = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from exc
-    if not 0 <= days <= 3_650:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError("--older-than takes 0 to 3650 days")
-    return days
-
-
 def _moment(text: str) -> datetime:
     """An ISO time or date (UTC unless it says otherwise), or an age: ``90m``, ``12h``, ``3d``."""
     units = {"m": "minutes", "h": "hours", "d": "days"}
@@ -386,15 +389,31 @@ def _moment(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _selection_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--factory", metavar="ID_OR_NAME", help="only this factory's runs (resource id or name)")
+    parser.add_argument("--error-class", metavar="CLASS", help="only this error class (DataFactoryError, ...)")
+    parser.add_argument("--older-than", type=_age, metavar="AGE", help="only messages older than this (90m, 12h, 3d)")
+    parser.add_argument("--newer-than", type=_age, metavar="AGE", help="only messages newer than this (90m, 12h, 3d)")
+
+
+def _selection(args: argparse.Namespace, ids: list[str] | None = None) -> poison_queue.Selection:
+    return poison_queue.Selection(
+        ids=frozenset(ids) if ids else None, factory=args.factory, error_class=args.error_class,
+        older_than=args.older_than, newer_than=args.newer_than)
+
+
 def _poison_list(args: argparse.Namespace) -> int:
     queues = _queues()
-    items = [item.displayed() for item in poison_queue.peek(queues)]  # never print what a body held unmasked
+    browsed = poison_queue.browse(queues, _selection(args), args.top)
+    items = [item.displayed() for item in browsed.items]  # never print what a body held unmasked
+    partial = "" if browsed.complete else (
+        " among the first 32 (reading past them needs Storage Queue Data Message Processor or Contributor)")
     if args.json:
-        sys.stdout.write(dumps({"count": poison_queue.count(queues), "messages": [i.to_json() for i in items]}))
+        sys.stdout.write(dumps({"count": len(items), "complete": browsed.complete,
+                                "messages": [i.to_json() for i in items]}))
         return 0
-    total = poison_queue.count(queues)
-    shown = f", showing {len(items)}" if total > len(items) else ""
-    print(f"{total} message(s) in {queues.poison.queue_name}{shown}")
+    print(f"{len(items)} message(s) in {queues.poison.queue_name}{partial}" + (
+        " (filtered)" if any((args.factory, args.error_class, args.older_than, args.newer_than, args.top)) else ""))
     for item in items:
         age = item.age()
         age_text = f"{age.days}d{age.seconds // 3600:02d}h" if age else "?"
@@ -404,37 +423,61 @@ def _poison_list(args: argparse.Namespace) -> int:
 
 
 def _poison_show(args: argparse.Namespace) -> int:
-    for item in poison_queue.peek(_queues()):
-        if item.id == args.id:
-            sys.stdout.write(dumps(item.displayed().to_json()))
-            return 0
-    print(f"error: no message {args.id} among the first {poison_queue.PEEK_LIMIT} of the poison queue",
-          file=sys.stderr)
-    return EXIT_REJECTED
+    [item] = poison_queue.browse(_queues(), poison_queue.Selection(ids=frozenset({args.id}))).items
+    sys.stdout.write(dumps(item.displayed().to_json()))
+    return 0
 
 
 def _poison_replay(args: argparse.Namespace) -> int:
-    done = poison_queue.replay(_queues(), None if args.all else set(args.ids))
-    return _report("replayed", done, args)
+    done = poison_queue.replay(_queues(), _selection(args, None if args.all else args.ids))
+    if args.json:
+        sys.stdout.write(dumps({"replayed": [{"id": i.id, "runId": i.envelope.run_id, "outcome": outcome}
+                                             for i, outcome in done]}))
+    else:
+        for item, outcome in done:
+            print(f"{item.id}  run {item.envelope.run_id or '-':36}  {outcome}")
+        print(f"replayed {sum(o.startswith('queued') for _, o in done)} of {len(done)} "
+              "message(s); the worker processes them as they come")
+    return EXIT_REJECTED if any(o.startswith("not") for _, o in done) else 0
 
 
 def _poison_purge(args: argparse.Namespace) -> int:
-    older = timedelta(days=args.older_than) if args.older_than is not None else None
-    ids = set(args.ids) if args.ids else None
-    done = poison_queue.purge(_queues(), ids, older)
-    return _report("purged", done, args)
-
-
-def _report(verb: str, done: list[poison_queue.PoisonItem], args: argparse.Namespace) -> int:
+    queues = _queues()
+    selection = _selection(args, None if args.all else args.ids)
+    if selection.ids is None and not args.yes:
+        many = len(poison_queue.browse(queues, selection).items)
+        if not sys.stdin.isatty():
+            print(f"error: this would delete {many} message(s); add --yes to confirm", file=sys.stderr)
+            return EXIT_REJECTED
+        if input(f"delete {many} message(s) from {queues.poison.queue_name}? [y/N] ").strip().lower() not in ("y",
+                                                                                                           "yes"):
+            print("nothing deleted")
+            return 0
+    done = poison_queue.purge(queues, selection)
     if args.json:
-        sys.stdout.write(dumps({verb: [i.id for i in done]}))
+        sys.stdout.write(dumps({"purged": [i.id for i in done]}))
     else:
-        print(f"{verb} {len(done)} message(s)")
-    missing = set(getattr(args, "ids", []) or []) - {i.id for i in done}
-    if missing:
-        print(f"error: not found: {', '.join(sorted(missing))}", file=sys.stderr)
-        return EXIT_REJECTED
+        print(f"purged {len(done)} message(s)")
     return 0
+
+
+def _age(text: str) -> timedelta:
+    """An age, as --since takes one (``90m``, ``12h``, ``3d``), or a number of days."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, "days")
+    try:
+        value = float(number)
+        if not 0 <= value <= 3_650 * 24 * 60:  # also refuses nan and inf
+            raise ValueError(text)
+        return timedelta(**{unit: value})
+    except (ValueError, OverflowError) as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an age such as 90m, 12h or 3d") from exc
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def explain_file(path: Path, options: LineageOptions) -> dict[str, Any]:
