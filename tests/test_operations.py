@@ -348,7 +348,8 @@ def test_wrap_web_activity_and_print_need_no_write_access(stack: LocalStack,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     topic = "https://t.westeurope-1.eventgrid.azure.net/api/events"
     stack.adf.deny(FACTORY, "pipelines/write")
-    assert run(stack, "wrap", "--factory", FACTORY, "--pipeline", "LoadDailySales", "--topic-endpoint", topic) == 1
+    assert run(stack, "wrap", "--factory", FACTORY, "--pipeline", "LoadDailySales", "--topic-endpoint", topic,
+               "--force") == 1
     assert "pipelines/write" in capsys.readouterr().err
     assert run(stack, "wrap", "--factory", FACTORY, "--pipeline", "LoadDailySales", "--topic-endpoint", topic,
                "--print") == 0
@@ -363,6 +364,35 @@ def test_wrap_web_activity_and_print_need_no_write_access(stack: LocalStack,
     scope = Scope(system={"RunId": "r-1", "Pipeline": "LoadDailySales"}, overrides={"utcnow()": "t"})
     [event] = json.loads(resolve(activity["typeProperties"]["body"], scope))
     assert event["data"] == {"runId": "r-1", "factoryId": FACTORY, "pipelineName": "LoadDailySales"}
+
+
+def test_wrap_never_replaces_an_existing_wrapper_unless_forced_and_prints_offline(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    topic = "https://t.westeurope-1.eventgrid.azure.net/api/events"
+    factory = FACTORY.replace("contoso-adf-prod", "contoso-adf-wrap")
+    stack.adf.put_run(copy_of(BLOB_TO_SQL, datetime.now(UTC), factory=factory))
+    args = ["wrap", "--factory", factory, "--pipeline", "LoadDailySales", "--topic-endpoint", topic]
+    assert run(stack, *args) == 0
+    assert "Git-integrated" in capsys.readouterr().err  # where a publish would remove it, and what to do instead
+    first = stack.adf.created_pipelines[(factory.lower(), wrapper_name("LoadDailySales"))]["etag"]
+    assert run(stack, *args) == 1
+    refusal = capsys.readouterr().err
+    assert "already exists" in refusal and "--force" in refusal
+    assert stack.adf.created_pipelines[(factory.lower(), wrapper_name("LoadDailySales"))]["etag"] == first
+    assert run(stack, *args, "--force") == 0
+    capsys.readouterr()
+    assert stack.adf.created_pipelines[(factory.lower(), wrapper_name("LoadDailySales"))]["etag"] != first
+
+    # --print with the pipeline's JSON from the repository: no sign-in, no call (the settings are gone)
+    for name in ("DATAFACTORY_ENDPOINT", "PURVIEW_ENDPOINT", "AzureWebJobsStorage"):
+        monkeypatch.delenv(name, raising=False)
+    source = tmp_path / "LoadDailySales.json"
+    source.write_text(json.dumps(BLOB_TO_SQL["pipelines"]["LoadDailySales"]))
+    assert main([*args, "--print", "--pipeline-file", str(source)]) == 0  # no credential given: none is needed
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed["properties"]["parameters"]) == set(
+        BLOB_TO_SQL["pipelines"]["LoadDailySales"]["properties"]["parameters"])
 
 
 # ---------------------------------------------------------------------------------------------------- doctor

@@ -154,9 +154,14 @@ def _parser() -> argparse.ArgumentParser:
     wrap.add_argument("--topic-endpoint", required=True, metavar="URL",
                       help="the topic's endpoint, https://<topic>.<region>-1.eventgrid.azure.net/api/events")
     shape = wrap.add_mutually_exclusive_group()
-    shape.add_argument("--print", action="store_true", help="print the wrapper pipeline instead of adding it")
+    shape.add_argument("--print", action="store_true",
+                       help="print the wrapper pipeline instead of adding it (no sign-in needed: the wrapped "
+                            "pipeline's parameters come from --pipeline-file)")
     shape.add_argument("--web-activity", nargs="+", metavar="AFTER",
                        help="print the activities to append after these (the pipeline's last) instead")
+    wrap.add_argument("--pipeline-file", type=Path, metavar="FILE",
+                      help="the pipeline's JSON as a Git-integrated factory keeps it (pipeline/<name>.json)")
+    wrap.add_argument("--force", action="store_true", help="replace a wrapper pipeline that already exists")
     wrap.set_defaults(handler=_wrap)
 
     doctor = commands.add_parser(
@@ -319,15 +324,45 @@ def _wrap(args: argparse.Namespace) -> int:
     if args.web_activity is not None:
         sys.stdout.write(dumps(wrap.end_activities(factory, args.topic_endpoint, args.web_activity)))
         return 0
-    reader = wiring.build_reader(_credential(args), os.environ)
-    pipeline = reader.definition(factory, "pipelines", args.pipeline)
+    if args.pipeline_file is not None:
+        pipeline = _pipeline_file(args.pipeline_file)
+    elif args.print:
+        pipeline = {}
+        print("note: the wrapped pipeline's parameters are not passed through; give --pipeline-file to carry them",
+              file=sys.stderr)
+    else:
+        pipeline = wiring.build_reader(_credential(args), os.environ).definition(factory, "pipelines", args.pipeline)
     wrapper = wrap.wrapper_pipeline(factory, args.pipeline, pipeline, args.topic_endpoint)
-    if args.print:
+    if args.print:  # offline: nothing is read or written in the factory
         sys.stdout.write(dumps(wrapper))
         return 0
+    reader = wiring.build_reader(_credential(args), os.environ)
+    if not args.force:
+        try:
+            reader.definition(factory, "pipelines", wrapper["name"])
+        except DataFactoryError as exc:
+            if exc.status != 404:
+                raise
+        else:
+            print(f"error: pipeline {wrapper['name']} already exists in {factory.factory_name}; add --force to "
+                  "replace it", file=sys.stderr)
+            return EXIT_REJECTED
     reader.put_pipeline(factory, wrapper["name"], {"properties": wrapper["properties"]})
     print(f"added pipeline {wrapper['name']} to {factory.factory_name}: trigger it instead of {args.pipeline}")
+    print("note: in a Git-integrated factory the next publish removes pipelines added here: save the --print output "
+          f"as pipeline/{wrapper['name']}.json in the collaboration branch instead (README: Subscribe)",
+          file=sys.stderr)
     return 0
+
+
+def _pipeline_file(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"--pipeline-file {path}: not a readable JSON file") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("properties"), dict):
+        raise SettingsError(f"--pipeline-file {path}: not a pipeline definition (an object with properties)")
+    return doc
 
 
 def _doctor(args: argparse.Namespace) -> int:
