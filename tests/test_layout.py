@@ -87,3 +87,16 @@ def test_the_layer_check_sees_a_forbidden_import(tmp_path: Path) -> None:
     assert "lineage.azure.purview" in modules
     assert "requests" in modules
     assert layer_of("lineage.azure.purview") not in ALLOWED["extract"]
+
+
+def test_the_version_the_command_line_prints_is_the_projects(capsys: pytest.CaptureFixture[str]) -> None:
+    import tomllib
+
+    from lineage import __version__
+    from lineage.cli.main import main
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    assert __version__ == declared
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"python -m lineage {declared}"

@@ -19,6 +19,7 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 
+from lineage import __version__
 from lineage.azure.datafactory import DataFactoryError
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.azure.queues import Queues
@@ -58,6 +59,7 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lineage", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     explain_cmd = commands.add_parser(
         "explain",
