@@ -147,3 +147,40 @@ def test_an_inline_endpoint_that_cannot_be_named_is_reported_not_dropped() -> No
     [row] = result["activities"]
     assert row["outcome"] == "skipped"
     assert "sink SqlSink" in row["reason"] and "cannot evaluate" in row["reason"]
+
+
+def _gallery_format(doc: dict[str, Any], *, with_scripts: bool = True) -> dict[str, Any]:
+    """The profile sample's data flow rewritten as older data flows and gallery templates keep it: no top-level
+    script, each source, transformation and sink with its own fragment (or, ``with_scripts`` off, none at all)."""
+    props = doc["dataflows"]["df_customer_orders"]["properties"]["typeProperties"]
+    lines = props.pop("scriptLines")
+    fragments = {
+        "Customers": "\n".join(lines[0:2]), "Orders": "\n".join(lines[2:4]),
+        "JoinCustomers": "\n".join(lines[4:6]), "Shape": "\n".join(lines[6:8]), "GoldSink": "\n".join(lines[8:10]),
+    }
+    for key in ("sources", "transformations", "sinks"):
+        for part in props[key]:
+            if with_scripts:
+                part["script"] = fragments[part["name"]]
+    return doc
+
+
+def test_a_data_flow_in_the_per_transformation_format_is_reassembled_from_its_fragments() -> None:
+    doc = _gallery_format(json.loads((SAMPLES / "dataflow_profile_lineage.json").read_text()))
+    result = explain(extract(RunRecord.from_json(doc), LineageOptions()), "dataFactory")
+    [op] = [e for e in result["entities"] if e["typeName"] == "adf_dataflow_operation"]
+    assert sorted(i["uniqueAttributes"]["qualifiedName"] for i in op["attributes"]["inputs"]) == [
+        "https://contosolake.dfs.core.windows.net/curated/silver/Orders",
+        "mssql://contoso-sql.database.windows.net/sales/dbo/Customers"]
+    assert op["attributes"]["outputs"][0]["uniqueAttributes"]["qualifiedName"] == \
+        "https://contosolake.dfs.core.windows.net/curated/gold/customer_orders"
+    assert "reason" not in result["activities"][0]
+
+
+def test_a_data_flow_with_no_script_at_all_ties_every_source_to_every_sink_and_says_so() -> None:
+    doc = _gallery_format(json.loads((SAMPLES / "dataflow_profile_lineage.json").read_text()), with_scripts=False)
+    result = explain(extract(RunRecord.from_json(doc), LineageOptions()), "dataFactory")
+    [row] = result["activities"]
+    assert row["outcome"] == "emitted" and "has no script: every source is tied to every sink" in row["reason"]
+    [op] = [e for e in result["entities"] if e["typeName"] == "adf_dataflow_operation"]
+    assert len(op["attributes"]["inputs"]) == 2

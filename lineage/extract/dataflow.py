@@ -14,6 +14,7 @@ from lineage.extract import stores
 from lineage.extract.dataflow_script import (
     DataFlowScript,
     DataFlowScriptError,
+    NoScriptError,
     evaluate_option,
     parse_script,
     script_text,
@@ -65,6 +66,9 @@ def _endpoints(resolver: RunResolver, definition: Mapping[str, Any], scope: Scop
     flow_props = _mapping(_mapping(flow.get("properties")).get("typeProperties"))
     try:
         script: DataFlowScript = resolver.memo(("dataflow", name), lambda: parse_script(script_text(flow_props)))
+    except NoScriptError:
+        return _without_script(resolver, name, flow_props, scope=scope, dataset_parameters=_mapping(
+            reference.get("datasetParameters") or props.get("datasetParameters")))
     except DataFlowScriptError as exc:
         raise Skip(f"data flow {name!r} script not understood: {exc}") from exc
     parameters = _parameters(script, _mapping(reference.get("parameters")), scope)
@@ -82,6 +86,31 @@ def _endpoints(resolver: RunResolver, definition: Mapping[str, Any], scope: Scop
             notes.append(f"{endpoint.kind} {endpoint.name}: {reason}")
     sinks = [(sink.name, tuple(sorted({assets[s] for s in script.sources_of(sink.name) if s in assets})))
              for sink in script.sinks if sink.name in assets]
+    return sinks, assets, notes
+
+
+def _without_script(resolver: RunResolver, name: str, flow_props: Mapping[str, Any], *, scope: Scope,
+                    dataset_parameters: Mapping[str, Any]) -> _Endpoints:
+    """A data flow with no script at all: which source reaches which sink is unknown, so every dataset source is
+    tied to every dataset sink (inline ones need the script's options), and the row says so."""
+    notes = [f"data flow {name!r} has no script: every source is tied to every sink"]
+    assets: dict[str, stores.Asset] = {}
+    kinds: dict[str, str] = {}
+    for kind in ("sources", "sinks"):
+        for declared in flow_props.get(kind) or []:
+            if not isinstance(declared, Mapping) or not isinstance(declared.get("name"), str):
+                continue
+            endpoint = str(declared["name"])
+            try:
+                if not isinstance(declared.get("dataset"), Mapping):
+                    raise Skip("an inline endpoint is named by the script's options, and there is no script")
+                assets[endpoint] = _endpoint_asset(resolver, declared, {}, parameters={}, scope=scope,
+                                                   dataset_parameters=_mapping(dataset_parameters.get(endpoint)))
+                kinds[endpoint] = kind
+            except (Skip, stores.StoreError) as exc:
+                notes.append(f"{kind[:-1]} {endpoint}: {exc.reason if isinstance(exc, Skip) else exc}")
+    sources = tuple(sorted({a for n, a in assets.items() if kinds[n] == "sources"}))
+    sinks = [(n, sources) for n in sorted(assets) if kinds[n] == "sinks"]
     return sinks, assets, notes
 
 

@@ -62,15 +62,26 @@ class DataFlowScript:
         return tuple(sorted(found))
 
 
+class NoScriptError(DataFlowScriptError):
+    """A data flow definition with no script in any of its formats."""
+
+
 def script_text(type_properties: Mapping[str, Any]) -> str:
-    """The script of a data flow definition: ``script`` or the newer ``scriptLines``."""
+    """The script of a data flow definition: ``script``, the newer ``scriptLines``, or, in the older
+    per-transformation format (gallery templates), each source's, transformation's and sink's own ``script``
+    fragment: the stream names in the fragments tie them together, so joined they are one script."""
     lines = type_properties.get("scriptLines")
     if isinstance(lines, list) and all(isinstance(line, str) for line in lines):
         return "\n".join(lines)
     script = type_properties.get("script")
     if isinstance(script, str):
         return script
-    raise DataFlowScriptError("the data flow has no script")
+    fragments = [part["script"] for key in ("sources", "transformations", "sinks")
+                 for part in (type_properties.get(key) or []) if isinstance(part, Mapping)
+                 and isinstance(part.get("script"), str) and part["script"].strip()]
+    if fragments:
+        return "\n".join(fragments)
+    raise NoScriptError("the data flow has no script")
 
 
 def parse_script(text: str) -> DataFlowScript:
