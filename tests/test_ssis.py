@@ -141,3 +141,26 @@ def test_broken_package_and_canary_secrets_in_the_run_record() -> None:
     props["packageLocation"]["typeProperties"]["packageContent"] = "<DTS:Executable broken"
     row = explain(extract(RunRecord.from_json(doc), LineageOptions()), "dataFactory")["activities"][0]
     assert row["outcome"] == "skipped" and "not well-formed" in row["reason"]
+
+
+def shaped(name: str, class_id: str, *, inputs: int, outputs: int, type_name: str = "") -> str:
+    """A component the parser does not read, shaped as SSIS writes it (inputs, outputs, an error output)."""
+    props = f'<property name="UserComponentTypeName">{type_name}</property>' if type_name else ""
+    ins = "".join(f'<input name="in{i}"/>' for i in range(inputs))
+    outs = "".join(f'<output name="out{i}"/>' for i in range(outputs)) + '<output name="err" isErrorOut="true"/>'
+    return (f'<component componentClassID="{class_id}" name="{name}"><properties>{props}</properties>'
+            f"<inputs>{ins}</inputs><outputs>{outs}</outputs></component>")
+
+
+def test_a_source_the_parser_does_not_read_is_said_never_silently_missing() -> None:
+    xml = package(
+        [manager("Dw", "OLEDB", DST)],
+        [shaped("Blob In", "Microsoft.ManagedComponentHost", inputs=0, outputs=1,
+                type_name="Microsoft.SqlServer.IntegrationServices.AzureBlobSource, Version=1.0"),
+         shaped("Derive", "Microsoft.DerivedColumn", inputs=1, outputs=1),
+         component("Target", "Microsoft.OLEDBDestination", "Dw", OpenRowset="[stage].[Files]")])
+    parsed = parse_package(xml)
+    assert [e.component for e in parsed.endpoints] == ["Target"]
+    assert parsed.unsupported == (
+        "source Blob In (Microsoft.SqlServer.IntegrationServices.AzureBlobSource) is not read: the lineage lacks "
+        "what it reads",)  # the transform in between is no endpoint, and is not reported

@@ -159,9 +159,15 @@ def parse_package(xml_text: str, overrides: ConnectionOverrides | None = None) -
 def _endpoint(component: Element, connections: Mapping[str, Connection], task: str,
               unsupported: list[str]) -> Endpoint | None:
     class_id = component.get("componentClassID") or ""
-    if class_id not in _SOURCES and class_id not in _DESTINATIONS:
-        return None
     name = component.get("name") or class_id
+    if class_id not in _SOURCES and class_id not in _DESTINATIONS:
+        role = _role(component)
+        if role is not None:  # a source or destination not read here: said, never silently missing from lineage
+            kind = next((p.text for p in component.iter("property") if p.get("name") == "UserComponentTypeName"
+                         and p.text), class_id)
+            unsupported.append(f"{role} {name} ({kind.split(',')[0]}) is not read: the lineage lacks what it "
+                               f"{'reads' if role == 'source' else 'writes'}")
+        return None
     props = {p.get("name"): (p.text or "") for p in component.iter("property")}
     ref = next((c.get("connectionManagerRefId") or c.get("connectionManagerID") for c in component.iter("connection")),
                None)
@@ -176,6 +182,18 @@ def _endpoint(component: Element, connections: Mapping[str, Connection], task: s
         table = None
     schema, table_name = _split_table(table) if table else (None, None)
     return Endpoint(role, name, connection, task, schema, table_name, command if table is None else None)
+
+
+def _role(component: Element) -> str | None:
+    """What a component is by its shape: a source has outputs and no input; a destination has an input and no
+    output but error outputs; anything else transforms."""
+    inputs = component.findall("inputs/input")
+    outputs = [o for o in component.findall("outputs/output") if o.get("isErrorOut") != "true"]
+    if outputs and not inputs:
+        return "source"
+    if inputs and not outputs:
+        return "destination"
+    return None
 
 
 def _split_table(text: str) -> tuple[str | None, str]:
