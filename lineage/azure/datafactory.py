@@ -5,6 +5,11 @@ Azure), retries with backoff that honours ``Retry-After``, timeouts. Definitions
 services, data flows, global parameters) change rarely and are read often, so they are cached with a bound and an
 expiry; a steady stream of runs of the same pipelines costs one run GET and one activity-run query per run.
 Linked-service bodies carry masked secrets at most, but they are never logged or put into an error.
+
+Nothing it waits for is unbounded: each call has an overall deadline (``lineage.azure.sessions``), a ``Retry-After``
+is honoured up to a cap, paging stops with an error when a continuation token comes back again or the page count
+passes a cap, and an answer no JSON parser here reads (an integer longer than Python reads, nesting too deep, an
+HTML page) is a permanent error that says so, not a crash or a retry of the same answer.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from urllib.parse import quote
 from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
+from azure.core.pipeline import PipelineResponse
 from azure.core.pipeline.policies import (
     BearerTokenCredentialPolicy,
     HeadersPolicy,
@@ -29,7 +35,8 @@ from azure.core.pipeline.policies import (
 )
 from azure.core.rest import HttpRequest
 
-from lineage.azure.sessions import azure_transport
+from lineage.azure.sessions import RETRY_AFTER_CAP_S, azure_transport, retry_after_s
+from lineage.extract.jsontext import JSONTextError, loads
 from lineage.extract.pipeline import activities_by_name
 from lineage.extract.redact import redact
 from lineage.extract.runrecord import FactoryId, RunRecordError, check_pipeline_run
@@ -40,6 +47,10 @@ API_VERSION = "2018-06-01"
 ARM_SCOPE = "https://management.azure.com/.default"
 WINDOW_MARGIN = timedelta(minutes=10)
 _TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
+# Pages of one query: queryActivityruns and queryPipelineRuns answer 100 items a page, so this is 500,000 activity
+# runs of one pipeline run, or runs ended in one window: far beyond any real one, short of looping for ever.
+MAX_PAGES = 5_000
+DEADLINE_PER_TIMEOUT = 4  # a call's overall deadline, in read timeouts
 
 
 class DataFactoryError(Exception):
@@ -55,6 +66,25 @@ class DataFactoryError(Exception):
 
 class RunNotFoundError(DataFactoryError):
     """The pipeline run does not exist (wrong id or factory, or older than the 45 days Data Factory keeps)."""
+
+
+class _CappedRetryPolicy(RetryPolicy[Any, Any]):
+    """azure-core's retries, with ``Retry-After`` honoured up to a cap (azure-core sleeps whatever the header says,
+    and cannot read an HTTP date in the past or a number too long to be one)."""
+
+    def __init__(self, *, retry_after_cap_s: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.retry_after_cap_s = retry_after_cap_s
+
+    def get_retry_after(self, response: PipelineResponse[Any, Any]) -> float | None:
+        headers = response.http_response.headers
+        seconds = retry_after_s(headers.get("Retry-After") or headers.get("retry-after"), self.retry_after_cap_s)
+        if seconds is None:
+            for ms_header in ("retry-after-ms", "x-ms-retry-after-ms"):
+                millis = retry_after_s(headers.get(ms_header), self.retry_after_cap_s * 1000)
+                if millis is not None:
+                    return millis / 1000
+        return seconds
 
 
 class _Cache:
@@ -86,18 +116,22 @@ class DataFactoryReader:
     """Builds run records (the core's input) from the management API."""
 
     def __init__(self, credential: TokenCredential, *, base_url: str = "https://management.azure.com",
-                 cache_size: int = 512, cache_ttl_s: float = 300.0, timeout_s: float = 30.0, retry_total: int = 5,
-                 retry_backoff_s: float = 0.8, connection_verify: str | bool | None = None) -> None:
+                 cache_size: int = 512, cache_ttl_s: float = 300.0, timeout_s: float = 30.0,
+                 deadline_s: float | None = None, retry_total: int = 5, retry_backoff_s: float = 0.8,
+                 retry_after_cap_s: float = RETRY_AFTER_CAP_S, max_pages: int = MAX_PAGES,
+                 connection_verify: str | bool | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         policies = [
             HeadersPolicy(),
             UserAgentPolicy(sdk_moniker="adf-purview-lineage"),
-            RetryPolicy(retry_total=retry_total, retry_backoff_factor=retry_backoff_s, retry_backoff_max=60,
-                        timeout=timeout_s * (retry_total + 1)),
+            _CappedRetryPolicy(retry_total=retry_total, retry_backoff_factor=retry_backoff_s, retry_backoff_max=60,
+                               timeout=timeout_s * (retry_total + 1), retry_after_cap_s=retry_after_cap_s),
             BearerTokenCredentialPolicy(credential, ARM_SCOPE),
         ]
+        deadline = deadline_s if deadline_s is not None else DEADLINE_PER_TIMEOUT * timeout_s
         self._client: PipelineClient[HttpRequest, Any] = PipelineClient(
-            self.base_url, policies=policies, transport=azure_transport())
+            self.base_url, policies=policies, transport=azure_transport(deadline))
+        self.max_pages = max_pages
         self._timeout_s = timeout_s
         self._verify = connection_verify
         self._cache = _Cache(cache_size, cache_ttl_s)
@@ -118,14 +152,7 @@ class DataFactoryReader:
         body: dict[str, Any] = {"lastUpdatedAfter": _iso(start - WINDOW_MARGIN),
                                 "lastUpdatedBefore": _iso(end + WINDOW_MARGIN)}
         url = f"{_base(factory)}/pipelineruns/{quote(str(pipeline_run['runId']), safe='')}/queryActivityruns"
-        runs: list[dict[str, Any]] = []
-        while True:
-            page = self._json("activityRuns", "POST", url, body=body)
-            runs.extend(page.get("value") or [])
-            token = page.get("continuationToken")
-            if not token:
-                return runs
-            body = {**body, "continuationToken": token}
+        return list(self._pages("activityRuns", url, body))
 
     def query_pipeline_runs(self, factory: FactoryId, after: datetime, before: datetime,
                             pipelines: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
@@ -133,13 +160,30 @@ class DataFactoryReader:
         body: dict[str, Any] = {"lastUpdatedAfter": _iso(after), "lastUpdatedBefore": _iso(before)}
         if pipelines:
             body["filters"] = [{"operand": "PipelineName", "operator": "In", "values": list(pipelines)}]
-        while True:
-            page = self._json("queryPipelineRuns", "POST", f"{_base(factory)}/queryPipelineRuns", body=body)
-            yield from page.get("value") or []
+        yield from self._pages("queryPipelineRuns", f"{_base(factory)}/queryPipelineRuns", body)
+
+    def _pages(self, kind: str, url: str, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """The items of every page of a query. A continuation token seen before would start the same pages over,
+        for ever; so would a service that never stops handing out new ones: both stop with a permanent error."""
+        seen: set[str] = set()
+        for number in range(1, self.max_pages + 1):
+            page = self._json(kind, "POST", url, body=body)
+            items = page.get("value")
+            if items is not None and not isinstance(items, list):
+                raise DataFactoryError(f"Data Factory {kind}: page {number}'s value is not a list")
+            yield from items or []
             token = page.get("continuationToken")
             if not token:
                 return
+            if not isinstance(token, str):
+                raise DataFactoryError(f"Data Factory {kind}: page {number}'s continuation token is not a string")
+            if token in seen:
+                raise DataFactoryError(f"Data Factory {kind}: page {number} hands back a continuation token it gave "
+                                       "before; stopped rather than read the same pages for ever")
+            seen.add(token)
             body = {**body, "continuationToken": token}
+        raise DataFactoryError(f"Data Factory {kind}: more than {self.max_pages:,} pages; stopped (is the window "
+                               "too wide, or the service handing out tokens without end?)")
 
     def run_record(self, factory: FactoryId, run_id: str, *,
                    pipeline_run: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -242,7 +286,14 @@ class DataFactoryReader:
                                    transient=True) from exc
         if response.status_code >= 400:
             raise _error(kind, path, response.status_code, _safe_json(response), not_found)
-        result = _safe_json(response)
+        if response.status_code >= 300:  # azure-core follows no redirect here, and nor do we: the token would go too
+            raise DataFactoryError(f"Data Factory answered {kind} with HTTP {response.status_code}, a redirect; not "
+                                   "followed (is DATAFACTORY_ENDPOINT Azure Resource Manager?)",
+                                   status=response.status_code)
+        try:
+            result = loads(response.content)
+        except JSONTextError as exc:
+            raise DataFactoryError(f"Data Factory's answer to {kind} {exc}", status=response.status_code) from None
         if not isinstance(result, dict):
             raise DataFactoryError(f"Data Factory answered {kind} with a body that is not a JSON object",
                                    status=response.status_code, transient=True)
@@ -289,9 +340,10 @@ def canonical_factory(definition: Mapping[str, Any], factory: FactoryId) -> Fact
 
 
 def _safe_json(response: Any) -> Any:
+    """An error answer's body, when it is JSON this service reads (else None: the status tells enough)."""
     try:
-        return response.json()
-    except (ValueError, RecursionError):
+        return loads(response.content)
+    except JSONTextError:
         return None
 
 

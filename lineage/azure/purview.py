@@ -14,11 +14,16 @@ An activity's facts (status, last run time, rows, bytes, error message) describe
 writer out of order (retries, duplicated events, several invocations at once), so it knows the ``lastRunTime``
 Purview holds for each activity (what it wrote itself, else one lookup per activity type) and sends an older run's
 activity without facts; the latest run's facts go whole, absent ones as null. Calls go over kept-alive connections.
+
+What Purview answers is checked before it is believed: a redirect is never followed (the request carries the
+token and the payload; ``requests`` would re-send both), a 2xx answer must be JSON this service reads (an HTML page
+from a proxy or a wrong endpoint, or an integer too long for Python, is a permanent error that says so), and a bulk
+write counts as written only when its answer is a mutation result. Each call has an overall deadline, and a
+``Retry-After`` is honoured up to a cap.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
@@ -38,8 +43,9 @@ from pyapacheatlas.auth.azcredential import AzCredentialWrapper
 from pyapacheatlas.core import AtlasClient
 from pyapacheatlas.core.util import AtlasException, AtlasResponse
 
-from lineage.azure.sessions import EnvironmentOnceSession
+from lineage.azure.sessions import RETRY_AFTER_CAP_S, EnvironmentOnceSession, retry_after_s
 from lineage.extract.entities import activity_facts
+from lineage.extract.jsontext import JSONTextError, loads
 from lineage.extract.stores import Asset
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,9 @@ RESOURCE_SET_API_VERSION = "2019-11-01-preview"
 ABSENT_TTL_S = 60.0  # an asset found missing is not asked about again for this long (a scan may add it later)
 _LOOKUP_CHUNK = 40  # qualifiedNames per lookup call (keeps the URL short)
 _TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# A call's overall deadline, in read timeouts: a bulk write of 1,000 entities may take Purview a while to answer,
+# but not forever (a read timeout alone waits again for every byte of an answer that trickles in).
+DEADLINE_PER_TIMEOUT = 4
 # An activity's facts describe its latest run: written whole (absent ones as null, so an older run's error message or
 # row count does not linger), and never replaced by the facts of an older run processed later.
 
@@ -78,6 +87,27 @@ class PushResult:
     guid_assignments: dict[str, str] = field(default_factory=dict)
 
 
+class _BadAnswer(Exception):  # noqa: N818 - carried to ``_call``, which names the call and makes a PurviewError
+    """A 2xx or 3xx answer that cannot be believed; the message says why."""
+
+    def __init__(self, reason: str, status: int) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """What pyapacheatlas reads of a response (``AtlasResponse``'s ``body``), for an answer checked here."""
+
+    body: Any
+    status_code: int
+    method: str
+
+    @property
+    def is_successful(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
 class _LastResponse(threading.local):
     status: int | None = None
     retry_after: str | None = None
@@ -92,23 +122,28 @@ class _SessionAtlasClient(AtlasClient):  # type: ignore[misc] # pyapacheatlas is
     (same bodies, same exceptions).
     """
 
-    def __init__(self, endpoint: str, authentication: AzCredentialWrapper, **requests_args: Any) -> None:
+    def __init__(self, endpoint: str, authentication: AzCredentialWrapper, *, deadline_s: float | None = None,
+                 **requests_args: Any) -> None:
         super().__init__(endpoint, authentication=authentication, **requests_args)
         self._sessions = threading.local()
+        self._deadline_s = deadline_s
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._sessions, "session", None)
         if session is None:
-            session = self._sessions.session = EnvironmentOnceSession()
+            session = self._sessions.session = EnvironmentOnceSession(self._deadline_s)
         return session
 
     def _send(self, method: str, url: str, options: Mapping[str, Any], *, params: Any = None, body: Any = None,
               files: Any = None) -> Any:
         headers = self.generate_request_headers(options.get("headers_include"), options.get("headers_exclude"))
         response = self._session().request(method, url, params=params or None, json=body or None,
-                                           files=files or None, headers=headers, **self._requests_args)
-        extra = {"responseNotJson": options["responseNotJson"]} if "responseNotJson" in options else {}
-        return AtlasResponse(response, **extra)
+                                           files=files or None, headers=headers, allow_redirects=False,
+                                           **self._requests_args)
+        if response.status_code >= 400 or options.get("responseNotJson"):  # errors: AtlasResponse raises, as ever
+            extra = {"responseNotJson": options["responseNotJson"]} if "responseNotJson" in options else {}
+            return AtlasResponse(response, **extra)
+        return _Answer(_checked_body(response), response.status_code, method)
 
     def _get_http(self, url: str, params: Any = None, **kwargs: Any) -> Any:
         return self._send("GET", url, kwargs, params=params)
@@ -132,9 +167,11 @@ class PurviewWriter:
         endpoint: str,
         *,
         timeout_s: float = 30.0,
+        deadline_s: float | None = None,
         max_attempts: int = 5,
         backoff_base_s: float = 1.0,
         backoff_cap_s: float = 60.0,
+        retry_after_cap_s: float = RETRY_AFTER_CAP_S,
         max_entities_per_call: int = MAX_ENTITIES_PER_CALL,
         known_assets: int = 100_000,
         sleep: Callable[[float], None] = time.sleep,
@@ -143,12 +180,14 @@ class PurviewWriter:
         self._client = _SessionAtlasClient(
             endpoint.rstrip("/"),
             authentication=AzCredentialWrapper(credential),
+            deadline_s=deadline_s if deadline_s is not None else DEADLINE_PER_TIMEOUT * timeout_s,
             requests_timeout=timeout_s,
             requests_hooks={"response": [self._remember]},
         )
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
+        self.retry_after_cap_s = retry_after_cap_s
         self.max_entities_per_call = max_entities_per_call
         self._sleep = sleep
         self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
@@ -184,12 +223,15 @@ class PurviewWriter:
         held = known | self._held(unsettled)
         return {a: next((c for c in cs if _asset_key(c) in held), a) for a, cs in candidates.items()}
 
-    def mandatory_attributes(self, type_name: str) -> frozenset[str]:
+    def mandatory_attributes(self, type_name: str, _below: frozenset[str] = frozenset()) -> frozenset[str]:
         """The attributes and relationship attributes Purview's live definition of a type (and of its super types)
-        makes mandatory; cached per type. A type Purview does not know is a permanent error naming it."""
+        makes mandatory; cached per type. A type Purview does not know is a permanent error naming it; a type that
+        is its own super type (only a broken answer says so) is read once."""
         cached = self._mandatory.get(type_name)
         if cached is not None:
             return cached
+        if type_name in _below:
+            return frozenset()
         definition = self.type_definition(type_name)
         if definition is None:
             raise PurviewError(f"Purview does not know the type {type_name}: the account lacks the type definitions "
@@ -197,8 +239,9 @@ class PurviewWriter:
                                transient=False)
         required = {str(a.get("name")) for key in ("attributeDefs", "relationshipAttributeDefs")
                     for a in definition.get(key) or [] if isinstance(a, Mapping) and a.get("isOptional") is False}
-        for parent in definition.get("superTypes") or []:
-            required |= self.mandatory_attributes(str(parent))
+        parents = definition.get("superTypes")
+        for parent in parents if isinstance(parents, list) else []:
+            required |= self.mandatory_attributes(str(parent), _below | {type_name})
         self._mandatory[type_name] = frozenset(required)
         return self._mandatory[type_name]
 
@@ -356,8 +399,9 @@ class PurviewWriter:
                 chunk = names[start:start + _LOOKUP_CHUNK]
                 body = self._call("lookup", partial(self._client.get_entity, qualifiedName=chunk,
                                                     typeName=type_name, ignoreRelationships=True, minExtInfo=True))
-                for entity in body.get("entities", []) if isinstance(body, Mapping) else []:
-                    attributes = entity.get("attributes")
+                entities = body.get("entities") if isinstance(body, Mapping) else None
+                for entity in entities if isinstance(entities, list) else []:
+                    attributes = entity.get("attributes") if isinstance(entity, Mapping) else None
                     if isinstance(attributes, Mapping) and isinstance(attributes.get("qualifiedName"), str):
                         yield (type_name, attributes["qualifiedName"]), attributes
 
@@ -377,6 +421,8 @@ class PurviewWriter:
             self.calls += 1
             try:
                 return call()
+            except _BadAnswer as exc:  # the same answer would come again: not worth a retry
+                raise PurviewError(f"Purview {what}: {exc}", status=exc.status, code=None, transient=False) from None
             except AtlasException as exc:  # a BaseException: `except Exception` would miss it
                 error = self._error(what, str(exc))
             except (requests.RequestException, ValueError) as exc:
@@ -394,10 +440,12 @@ class PurviewWriter:
         status = self._last.status
         code = message = None
         try:
-            body = json.loads(text)
+            body = loads(text)
             if isinstance(body, Mapping):
                 code, message = body.get("errorCode"), body.get("errorMessage")
-        except (json.JSONDecodeError, RecursionError):
+                code = code if isinstance(code, str) else None
+                message = message if isinstance(message, str) else None
+        except JSONTextError:
             pass
         transient = network or status is None or status in _TRANSIENT_STATUSES
         detail = message or (text[:300] if text else "no response")
@@ -406,9 +454,10 @@ class PurviewWriter:
                             status=status, code=code, transient=transient)
 
     def _delay(self, attempt: int) -> float:
-        retry_after = self._last.retry_after
-        if retry_after and retry_after.strip().isdigit():
-            return min(float(retry_after), self.backoff_cap_s)
+        """Purview's ``Retry-After`` when it gives one (at most ``retry_after_cap_s``), else jittered backoff."""
+        retry_after = retry_after_s(self._last.retry_after, self.retry_after_cap_s)
+        if retry_after is not None:
+            return retry_after
         backoff = min(self.backoff_cap_s, self.backoff_base_s * 2.0 ** (attempt - 1))
         return float(backoff * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not crypto
 
@@ -484,13 +533,44 @@ def _references(entity: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _count(body: Any, result: PushResult) -> None:
+    """Count what one bulk write changed; an answer that is not a mutation result means nothing is known to be
+    written, so the push fails rather than report entities as pushed."""
+    mutated = body.get("mutatedEntities") if isinstance(body, Mapping) else None
+    guids = body.get("guidAssignments") if isinstance(body, Mapping) else None
+    shaped = (mutated is not None or guids is not None) and \
+        (mutated is None or (isinstance(mutated, Mapping) and all(isinstance(v, list) for v in mutated.values()))) \
+        and (guids is None or isinstance(guids, Mapping))
+    if not shaped:
+        kind = "empty" if body is None else "a JSON object" if isinstance(body, Mapping) else \
+            f"a JSON {type(body).__name__}"
+        raise PurviewError(f"Purview upload: the answer is not a mutation result (it is {kind}, without a "
+                           "well-formed mutatedEntities or guidAssignments): nothing shows the entities were written",
+                           status=None, code=None, transient=False)
     result.calls += 1
-    if not isinstance(body, Mapping):
-        return
-    mutated = body.get("mutatedEntities") or {}
+    mutated = mutated or {}
     result.created += len(mutated.get("CREATE", []))
     result.updated += len(mutated.get("UPDATE", [])) + len(mutated.get("PARTIAL_UPDATE", []))
-    result.guid_assignments.update(body.get("guidAssignments") or {})
+    result.guid_assignments.update(guids or {})
+
+
+def _checked_body(response: requests.Response) -> Any:
+    """The JSON of a 2xx answer; a redirect, an HTML page or text no JSON parser here reads is a ``_BadAnswer``."""
+    status = response.status_code
+    if 300 <= status < 400:
+        target = urlsplit(response.headers.get("Location") or "")
+        where = f"{target.scheme}://{target.netloc}" if target.netloc else "the same host"
+        raise _BadAnswer(f"HTTP {status} redirect to {where} not followed (the request carries the token and the "
+                         "payload): set PURVIEW_ENDPOINT to the address that answers", status)
+    if status == 204 or not response.content:
+        return None
+    content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if "html" in content_type or response.content.lstrip()[:1] == b"<":
+        raise _BadAnswer(f"HTTP {status} with an HTML page ({content_type or 'no content type'}), not Atlas JSON: "
+                         "a proxy or sign-in page, or PURVIEW_ENDPOINT is not the Data Map API", status)
+    try:
+        return loads(response.content)
+    except JSONTextError as exc:
+        raise _BadAnswer(f"HTTP {status}, but the answer {exc}", status) from None
 
 
 def _key(entity: Mapping[str, Any]) -> tuple[str, str]:

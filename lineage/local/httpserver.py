@@ -30,6 +30,10 @@ class Fault:
     ``delay_s`` waits before anything happens (then the failure, or with ``status=0`` the real answer, late);
     ``drop`` closes the connection without an answer; ``respond_after_s`` (with ``status=0``) does the request's work
     at once and holds its answer back, as a server does when the client's timeout is shorter than its reply.
+    ``text`` (with ``content_type``) answers that text instead of a JSON body, e.g. an HTML page or JSON no parser
+    reads; ``headers`` adds headers (a redirect's ``Location``). ``trickle_s`` writes the answer (the fault's, or with
+    ``status=0`` the real one) one byte every ``trickle_s`` seconds, from its body on, or from its status line on with
+    ``trickle_headers``: every byte comes within any read timeout, the whole answer never in time.
     """
 
     times: int
@@ -41,6 +45,11 @@ class Fault:
     body: Mapping[str, Any] | None = None
     respond_after_s: float = 0.0
     method: str = ""  # only requests of this method ("" for any)
+    text: str | None = None
+    content_type: str = "application/json"
+    headers: Mapping[str, str] | None = None
+    trickle_s: float = 0.0
+    trickle_headers: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class Response:
     body: Any = None
     headers: Mapping[str, str] | None = None
     content_type: str = "application/json"
+    raw: bytes | None = None  # sent as is, whatever the content type says (a fault's text)
 
 
 Handler = Callable[[Request], Response]
@@ -88,11 +98,14 @@ class LocalServer:
 
     def inject(self, *, times: int = 1, status: int = 503, retry_after: float | None = None, delay_s: float = 0.0,
                drop: bool = False, path_contains: str = "", body: Mapping[str, Any] | None = None,
-               respond_after_s: float = 0.0, method: str = "") -> None:
+               respond_after_s: float = 0.0, method: str = "", text: str | None = None,
+               content_type: str = "application/json", headers: Mapping[str, str] | None = None,
+               trickle_s: float = 0.0, trickle_headers: bool = False) -> None:
         """Queue a fault for the next matching requests."""
         with self._lock:
             self._faults.append(Fault(times, status, retry_after, delay_s, drop, path_contains, body,
-                                      respond_after_s, method))
+                                      respond_after_s, method, text, content_type, headers, trickle_s,
+                                      trickle_headers))
 
     @property
     def tls(self) -> LocalTLS:
@@ -189,14 +202,19 @@ class LocalServer:
                 handler.connection.close()
                 return
             if fault.status:
-                headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else None
+                headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
                 body = fault.body or self.error_body(fault.status, "InjectedFault", "injected fault")
-                self._send(handler, Response(fault.status, body, headers))
+                if fault.text is not None:
+                    answer = Response(fault.status, None, {**headers, **(fault.headers or {})}, fault.content_type,
+                                      fault.text.encode())
+                else:
+                    answer = Response(fault.status, body, {**headers, **(fault.headers or {})})
+                self._send(handler, answer, fault)
                 return
         response = self._answer(handler, method, parts.path, parts.query, raw)
         if fault is not None and fault.respond_after_s:
             time.sleep(fault.respond_after_s)
-        self._send(handler, response)
+        self._send(handler, response, fault)
 
     def _answer(self, handler: BaseHTTPRequestHandler, method: str, path: str, query: str, raw: bytes) -> Response:
         """The real answer: bearer token checked, JSON body parsed, then ``route``."""
@@ -224,17 +242,31 @@ class LocalServer:
         return None
 
     @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, response: Response) -> None:
-        if response.content_type == "application/json":
+    def _send(handler: BaseHTTPRequestHandler, response: Response, fault: Fault | None = None) -> None:
+        if response.raw is not None:
+            payload = response.raw
+        elif response.content_type == "application/json":
             payload = json.dumps(response.body).encode() if response.body is not None else b""
         else:
             payload = str(response.body).encode()
+        trickle = fault.trickle_s if fault is not None else 0.0
+        if trickle and fault is not None and fault.trickle_headers:
+            handler.wfile.flush()
+            head = [f"HTTP/1.1 {response.status} {handler.responses.get(response.status, ('',))[0]}",
+                    f"Content-Type: {response.content_type}", f"Content-Length: {len(payload)}",
+                    *(f"{k}: {v}" for k, v in (response.headers or {}).items())]
+            _trickle(handler, ("\r\n".join(head) + "\r\n\r\n").encode() + payload, trickle)
+            return
         handler.send_response(response.status)
         handler.send_header("Content-Type", response.content_type)
         handler.send_header("Content-Length", str(len(payload)))
         for key, value in (response.headers or {}).items():
             handler.send_header(key, value)
         handler.end_headers()
+        if trickle:
+            handler.wfile.flush()
+            _trickle(handler, payload, trickle)
+            return
         handler.wfile.write(payload)
 
 
@@ -247,9 +279,22 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def _trickle(handler: BaseHTTPRequestHandler, data: bytes, every_s: float) -> None:
+    """Write ``data`` one byte at a time, until done or the client hangs up; then close the connection."""
+    handler.close_connection = True
+    try:
+        for i in range(len(data)):
+            handler.connection.sendall(data[i:i + 1])
+            time.sleep(every_s)
+    except OSError:  # the client cut it off, as it should
+        return
+
+
 def _fault_kind(fault: Fault) -> str:
     if fault.drop:
         return "dropped connection"
+    if fault.trickle_s:
+        return "trickled answer"
     if fault.status:
         after = "" if fault.retry_after is None else " with Retry-After"
         return f"{fault.status}{after}{' (slow)' if fault.delay_s else ''}"
