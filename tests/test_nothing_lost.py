@@ -25,6 +25,7 @@ from lineage.local.host import HostSettings
 from lineage.local.stack import LocalStack, local_stack
 from lineage.service.events import EVENT_TYPE, RECONCILED, RunRef, WorkMessage, now_iso
 from lineage.service.poison import PoisonEnvelope, read_poison
+from lineage.service.reconcile import WindowError, factories_from_setting
 from lineage.service.worker import Outcome
 from tests.conftest import SAMPLES
 
@@ -366,3 +367,8 @@ def test_a_huge_integer_in_a_purview_lookup_is_bad_input(stack: LocalStack) -> N
     with pytest.raises(PurviewError, match=r"Purview lookup: HTTP 200, but the answer is not JSON this service "
                                            r"reads: it holds an integer of more than 4,300 digits"):
         writer(stack).push(entities())
+
+
+def test_a_huge_integer_in_the_factories_setting_is_a_settings_error() -> None:
+    with pytest.raises(WindowError, match=r"LINEAGE_FACTORIES is not JSON this service reads: it holds an integer"):
+        factories_from_setting({"LINEAGE_FACTORIES": f"[{HUGE}]"})

@@ -8,7 +8,6 @@ cost work, never correctness.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lineage.azure.datafactory import DataFactoryError, DataFactoryReader
+from lineage.extract.jsontext import JSONTextError, loads
 from lineage.extract.runrecord import FactoryId, RunRecordError
 from lineage.service.events import RECONCILED, RunRef, WorkMessage, now_iso
 from lineage.service.worker import NOT_ENDED
@@ -118,9 +118,9 @@ def factories_from_setting(env: Mapping[str, str]) -> list[FactoryId]:
     if not raw:
         return []
     try:
-        items = json.loads(raw) if raw.startswith("[") else [p.strip() for p in raw.split(",") if p.strip()]
-    except json.JSONDecodeError as exc:
-        raise WindowError(f"{FACTORIES_SETTING} is not a JSON array: {exc}") from exc
+        items = loads(raw) if raw.startswith("[") else [p.strip() for p in raw.split(",") if p.strip()]
+    except JSONTextError as exc:
+        raise WindowError(f"{FACTORIES_SETTING} {exc}") from None
     if not isinstance(items, list):
         raise WindowError(f"{FACTORIES_SETTING} must list factory resource ids")
     try:
