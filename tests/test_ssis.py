@@ -164,3 +164,65 @@ def test_a_source_the_parser_does_not_read_is_said_never_silently_missing() -> N
     assert parsed.unsupported == (
         "source Blob In (Microsoft.SqlServer.IntegrationServices.AzureBlobSource) is not read: the lineage lacks "
         "what it reads",)  # the transform in between is no endpoint, and is not reported
+
+
+# --- nested and wide packages: each component read once, and a limit with its reason ---------------------------------
+
+def _nested(depth: int) -> str:
+    """``depth`` data flow tasks, each inside the one before, each with one component (odd: a source, even: a
+    destination). SSIS itself never nests data flow tasks; a package built to look as if it did must not cost
+    depth x components."""
+    inner = ""
+    for level in range(depth, 0, -1):
+        part = (component(f"S{level}", "Microsoft.OLEDBSource", "Crm", OpenRowset=f"[dbo].[S{level}]") if level % 2
+                else component(f"D{level}", "Microsoft.OLEDBDestination", "Dw", OpenRowset=f"[dbo].[D{level}]"))
+        inner = (f'<DTS:Executable DTS:refId="P\\L{level}" DTS:ExecutableType="Microsoft.Pipeline" '
+                 f'DTS:ObjectName="L{level}"><DTS:ObjectData><pipeline><components>{part}</components></pipeline>'
+                 f"</DTS:ObjectData><DTS:Executables>{inner}</DTS:Executables></DTS:Executable>")
+    return (f'<DTS:Executable {NS} DTS:ObjectName="Pkg" DTS:ExecutableType="Microsoft.Package">'
+            f"<DTS:ConnectionManagers>{manager('Crm', 'OLEDB', SRC)}{manager('Dw', 'OLEDB', DST)}"
+            f"</DTS:ConnectionManagers><DTS:Executables>{inner}</DTS:Executables></DTS:Executable>")
+
+
+def test_each_component_of_nested_tasks_is_read_once_in_its_innermost_task() -> None:
+    endpoints = parse_package(_nested(2_000)).endpoints  # 2,001,000 endpoints (and 358 MB) before
+    assert len(endpoints) == 2_000
+    assert [(e.component, e.task) for e in endpoints[:3]] == [("S1", "P\\L1"), ("D2", "P\\L2"), ("S3", "P\\L3")]
+
+
+def _wide(sources: int, destinations: int) -> dict[str, Any]:
+    """The sample with its package replaced by one data flow task of ``sources`` sources and ``destinations``
+    destinations: every destination fed by every source."""
+    xml = package([manager("Crm", "OLEDB", SRC), manager("Dw", "OLEDB", DST)],
+                  [*(component(f"S{i}", "Microsoft.OLEDBSource", "Crm", OpenRowset=f"[dbo].[S{i}]")
+                     for i in range(sources)),
+                   *(component(f"D{j}", "Microsoft.OLEDBDestination", "Dw", OpenRowset=f"[dbo].[D{j}]")
+                     for j in range(destinations))])
+    doc = load()
+    props = doc["pipelines"]["StageCustomersSsis"]["properties"]["activities"][0]["typeProperties"]
+    props["packageLocation"]["typeProperties"]["packageContent"] = xml
+    props.pop("packageConnectionManagers", None)
+    return doc
+
+
+def test_a_package_at_the_pair_limit_is_drawn_in_full() -> None:
+    out = explain(extract(RunRecord.from_json(_wide(100, 100)), LineageOptions()), "dataFactory")
+    operations = [e for e in out["entities"] if e["typeName"] == "adf_executeSsisPackage_operation"]
+    assert out["activities"][0]["outcome"] == "emitted"
+    assert len(operations) == 100 and all(len(op["attributes"]["inputs"]) == 100 for op in operations)
+
+
+def test_a_package_past_the_pair_limit_is_skipped_with_the_count_as_its_reason() -> None:
+    [row] = explain(extract(RunRecord.from_json(_wide(100, 101)), LineageOptions()), "dataFactory")["activities"]
+    assert row["outcome"] == "skipped"
+    assert row["reason"] == ("SSIS package: too wide: its data flow tasks feed 101 destinations from 10,100 "
+                             "source-destination pairs in all, more than the 10,000 one activity's lineage may hold")
+
+
+def test_a_component_inside_a_component_is_not_read_again() -> None:
+    nested = component("Inner", "Microsoft.OLEDBSource", "Crm", OpenRowset="[dbo].[Inner]")
+    for level in range(300):  # no such thing in SSIS; read, it would cost components x depth
+        nested = component(f"C{level}", "Microsoft.OLEDBSource", "Crm", OpenRowset=f"[dbo].[C{level}]").replace(
+            "</component>", f"{nested}</component>")
+    endpoints = parse_package(package([manager("Crm", "OLEDB", SRC)], [nested])).endpoints
+    assert [(e.component, e.table) for e in endpoints] == [("C299", "C299")]  # its own properties, not theirs

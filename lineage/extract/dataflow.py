@@ -15,6 +15,7 @@ from lineage.extract.dataflow_script import (
     DataFlowScript,
     DataFlowScriptError,
     NoScriptError,
+    ScriptTooWideError,
     evaluate_option,
     parse_script,
     script_text,
@@ -22,6 +23,12 @@ from lineage.extract.dataflow_script import (
 from lineage.extract.expressions import Scope
 from lineage.extract.model import LONG_LIMIT, ActivityResult, ColumnMap, Flow, Skip
 from lineage.extract.resolver import RunResolver, resolve_text
+
+# The most (sink, source) pairs one Data Flow activity's lineage holds: each sink becomes one Purview operation that
+# lists every source reaching it, so a flow of thousands of sources all reaching thousands of sinks would build
+# millions of references (6,000 x 3,000 took minutes and gigabytes) for a graph no one can read. Real flows have a
+# few dozen; past this the activity is skipped with the count as its reason.
+MAX_SOURCE_SINK_PAIRS = 10_000
 
 # Script options that name an inline endpoint's location, by the Location field they fill.
 _LOCATION_OPTIONS = {
@@ -44,6 +51,10 @@ def dataflow_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: 
                                              lambda: _endpoints(resolver, definition, scope))
     else:
         sinks, assets, notes = _endpoints(resolver, definition, scope)
+    pairs = sum(len(sources) for _, sources in sinks)
+    if pairs > MAX_SOURCE_SINK_PAIRS:  # the script's own count came first; this one bounds a flow without a script
+        raise Skip(f"data flow too wide: its {len(sinks):,} sinks are fed by {pairs:,} source-sink pairs in all, "
+                   f"more than the {MAX_SOURCE_SINK_PAIRS:,} one activity's lineage may hold")
     result.notes.extend(notes)
     profile = _mapping(_mapping(_mapping(run.get("output")).get("runStatus")).get("profile"))
     for sink, sources in sinks:
@@ -84,8 +95,18 @@ def _endpoints(resolver: RunResolver, definition: Mapping[str, Any], scope: Scop
         except (Skip, stores.StoreError, DataFlowScriptError) as exc:
             reason = exc.reason if isinstance(exc, Skip) else str(exc)
             notes.append(f"{endpoint.kind} {endpoint.name}: {reason}")
-    sinks = [(sink.name, tuple(sorted({assets[s] for s in script.sources_of(sink.name) if s in assets})))
-             for sink in script.sinks if sink.name in assets]
+    try:
+        reaching = script.sources_by_sink(MAX_SOURCE_SINK_PAIRS)
+    except ScriptTooWideError as exc:
+        raise Skip(f"data flow {name!r} too wide: {exc}") from exc
+    by_names: dict[tuple[str, ...], tuple[stores.Asset, ...]] = {}  # sinks fed by the same sources share the tuple
+    sinks = []
+    for sink in script.sinks:
+        if sink.name in assets:
+            names = reaching[sink.name]
+            if names not in by_names:
+                by_names[names] = tuple(sorted({assets[s] for s in names if s in assets}))
+            sinks.append((sink.name, by_names[names]))
     return sinks, assets, notes
 
 

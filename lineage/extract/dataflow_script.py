@@ -61,6 +61,98 @@ class DataFlowScript:
             stack.extend(self.upstream.get(stream, ()))
         return tuple(sorted(found))
 
+    def sources_by_sink(self, max_pairs: int | None = None) -> dict[str, tuple[str, ...]]:
+        """The source streams that reach each sink, for all sinks at once.
+
+        ``sources_of`` for every sink walks the streams above each sink again: sinks x streams steps, minutes for a
+        flow of thousands of sources and sinks. Here each stream is visited once, carrying the set of sources above
+        it as a bit mask (one bit per source), so the work is linear in the script's streams and inputs (each OR on
+        masks of one bit per source). Only then, if the sinks and their sources make more than ``max_pairs`` pairs,
+        ``ScriptTooWideError`` says how many, before any of them is spelled out.
+        """
+        names = list(dict.fromkeys(s.name for s in self.sources))
+        reach = _reach({name: 1 << i for i, name in enumerate(names)}, self.upstream, [s.name for s in self.sinks])
+        masks = {sink.name: reach.get(sink.name, 0) for sink in self.sinks}
+        pairs = sum(mask.bit_count() for mask in masks.values())
+        if max_pairs is not None and pairs > max_pairs:
+            raise ScriptTooWideError(pairs, len(masks), max_pairs)
+        spelled: dict[int, tuple[str, ...]] = {}  # sinks fed by the same sources share one tuple
+        out: dict[str, tuple[str, ...]] = {}
+        for sink, mask in masks.items():
+            if mask not in spelled:
+                found, rest = [], mask
+                while rest:
+                    lowest = rest & -rest
+                    found.append(names[lowest.bit_length() - 1])
+                    rest ^= lowest
+                spelled[mask] = tuple(sorted(found))
+            out[sink] = spelled[mask]
+        return out
+
+
+class ScriptTooWideError(DataFlowScriptError):
+    """More source-sink pairs than one activity's lineage is allowed to hold."""
+
+    def __init__(self, pairs: int, sinks: int, limit: int) -> None:
+        super().__init__(f"its {sinks:,} sinks are fed by {pairs:,} source-sink pairs in all, more than the "
+                         f"{limit:,} one activity's lineage may hold")
+        self.pairs, self.sinks, self.limit = pairs, sinks, limit
+
+
+def _reach(bits: Mapping[str, int], upstream: Mapping[str, tuple[str, ...]], roots: list[str]) -> dict[str, int]:
+    """For every stream above ``roots``, the OR of ``bits`` over the streams it reads from, directly or not.
+
+    Streams may form cycles in a broken script, so the walk finds strongly connected components (Tarjan's
+    algorithm, iterative: a script may chain thousands of streams); a component's mask is its members' bits and the
+    masks of the components it reads from, which Tarjan's order has finished before it.
+    """
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    component: dict[str, int] = {}
+    masks: list[int] = []
+    for root in roots:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work: list[tuple[str, Iterator[str]]] = [(root, iter(upstream.get(root, ())))]
+        while work:
+            node, children = work[-1]
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(upstream.get(child, ()))))
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    members = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        members.append(member)
+                        component[member] = len(masks)
+                        if member == node:
+                            break
+                    mask = 0
+                    for member in members:
+                        mask |= bits.get(member, 0)
+                        for child in upstream.get(member, ()):
+                            if component[child] != len(masks):
+                                mask |= masks[component[child]]
+                    masks.append(mask)
+    return {stream: masks[c] for stream, c in component.items()}
+
 
 class NoScriptError(DataFlowScriptError):
     """A data flow definition with no script in any of its formats."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -23,6 +23,7 @@ _SOURCES = {"Microsoft.OLEDBSource", "Microsoft.ADONETSource", "Microsoft.FlatFi
 _DESTINATIONS = {"Microsoft.OLEDBDestination", "Microsoft.ADONETDestination", "Microsoft.FlatFileDestination",
                  "Microsoft.ExcelDestination", "Microsoft.SQLServerDestination"}
 _SERVER_KEYS = ("data source", "server", "address", "addr", "network address")
+_DATA_FLOW_TASKS = frozenset({"Microsoft.Pipeline", "SSIS.Pipeline.3", "{5918251B-2970-45A4-AB5F-01C3C588FE5A}"})
 _DATABASE_KEYS = ("initial catalog", "database")
 
 
@@ -144,16 +145,32 @@ def parse_package(xml_text: str, overrides: ConnectionOverrides | None = None) -
                 connections[key] = connection
     endpoints: list[Endpoint] = []
     unsupported: list[str] = []
-    for task in root.iter(f"{DTS}Executable"):
-        if (task.get(f"{DTS}ExecutableType") or task.get(f"{DTS}CreationName") or "") not in (
-                "Microsoft.Pipeline", "SSIS.Pipeline.3", "{5918251B-2970-45A4-AB5F-01C3C588FE5A}"):
-            continue
-        task_name = task.get(f"{DTS}refId") or task.get(f"{DTS}ObjectName") or "data flow"
-        for component in task.iter("component"):
-            endpoint = _endpoint(component, connections, task_name, unsupported)
-            if endpoint is not None:
-                endpoints.append(endpoint)
+    for component, task_name in _components(root):
+        endpoint = _endpoint(component, connections, task_name, unsupported)
+        if endpoint is not None:
+            endpoints.append(endpoint)
     return Package(root.get(f"{DTS}ObjectName") or "package", tuple(endpoints), tuple(unsupported))
+
+
+def _components(root: Element) -> Iterator[tuple[Element, str]]:
+    """Each component of the package's data flow tasks, once, with the innermost data flow task that holds it, in
+    document order.
+
+    In a real package a data flow task holds no other task; in one whose tasks nest anyway, asking each task for
+    every component below it read each component again for every task around it: a 0.9 MB package of 2,000
+    nested tasks made two million endpoints and 358 MB. This is one walk over the tree (iterative: nesting may be
+    as deep as the XML parser allows), and a component's own subtree is left to ``_endpoint``.
+    """
+    stack: list[tuple[Element, str | None]] = [(root, None)]
+    while stack:
+        element, task = stack.pop()
+        if element.tag == f"{DTS}Executable" and (element.get(f"{DTS}ExecutableType") or element.get(
+                f"{DTS}CreationName") or "") in _DATA_FLOW_TASKS:
+            task = element.get(f"{DTS}refId") or element.get(f"{DTS}ObjectName") or "data flow"
+        elif element.tag == "component" and task is not None:
+            yield element, task
+            continue
+        stack.extend((child, task) for child in reversed(element))
 
 
 def _endpoint(component: Element, connections: Mapping[str, Connection], task: str,
@@ -163,14 +180,15 @@ def _endpoint(component: Element, connections: Mapping[str, Connection], task: s
     if class_id not in _SOURCES and class_id not in _DESTINATIONS:
         role = _role(component)
         if role is not None:  # a source or destination not read here: said, never silently missing from lineage
-            kind = next((p.text for p in component.iter("property") if p.get("name") == "UserComponentTypeName"
-                         and p.text), class_id)
+            kind = next((p.text for p in component.iterfind("properties/property")
+                         if p.get("name") == "UserComponentTypeName" and p.text), class_id)
             unsupported.append(f"{role} {name} ({kind.split(',')[0]}) is not read: the lineage lacks what it "
                                f"{'reads' if role == 'source' else 'writes'}")
         return None
-    props = {p.get("name"): (p.text or "") for p in component.iter("property")}
-    ref = next((c.get("connectionManagerRefId") or c.get("connectionManagerID") for c in component.iter("connection")),
-               None)
+    # its own properties and connections only: an output column's properties (or anything nested) are not its own
+    props = {p.get("name"): (p.text or "") for p in component.iterfind("properties/property")}
+    ref = next((c.get("connectionManagerRefId") or c.get("connectionManagerID")
+                for c in component.iterfind("connections/connection")), None)
     connection = connections.get(ref or "")
     if connection is None:
         unsupported.append(f"{name}: its connection manager {ref!r} is not in the package")

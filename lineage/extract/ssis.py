@@ -10,6 +10,12 @@ from lineage.extract.dtsx import ConnectionOverrides, Endpoint, Package, Package
 from lineage.extract.model import ActivityResult, Flow, Skip
 from lineage.extract.resolver import RunResolver
 
+# The most (destination, source) pairs one Execute SSIS Package activity's lineage holds: within a data flow task
+# every destination is fed by every source, one Purview operation per destination listing them all, so a task of
+# thousands of each would build millions of references for a graph no one can read. Past this the activity is
+# skipped with the count as its reason.
+MAX_SOURCE_SINK_PAIRS = 10_000
+
 
 def ssis_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapping[str, Any],
                  result: ActivityResult) -> None:
@@ -37,10 +43,13 @@ def _package_lineage(props: Mapping[str, Any], settings: stores.StoreSettings) -
             continue
         sources, sinks = by_task.setdefault(endpoint.task, ([], []))
         (sources if endpoint.role == "source" else sinks).extend(assets)
-    flows = []
-    for _, (sources, sinks) in sorted(by_task.items()):
-        for sink in sorted(set(sinks)):
-            flows.append(Flow(sink=sink, sources=tuple(sorted(set(sources)))))
+    tasks = [(tuple(sorted(set(sources))), sorted(set(sinks))) for _, (sources, sinks) in sorted(by_task.items())]
+    pairs = sum(len(sources) * len(sinks) for sources, sinks in tasks)
+    if pairs > MAX_SOURCE_SINK_PAIRS:
+        raise PackageError(f"too wide: its data flow tasks feed {sum(len(s) for _, s in tasks):,} destinations from "
+                           f"{pairs:,} source-destination pairs in all, more than the {MAX_SOURCE_SINK_PAIRS:,} one "
+                           "activity's lineage may hold")
+    flows = [Flow(sink=sink, sources=sources) for sources, sinks in tasks for sink in sinks]  # one tuple per task
     return flows, notes
 
 
