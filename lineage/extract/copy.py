@@ -36,7 +36,7 @@ def copy_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapp
     source_ds = resolver.dataset(inputs[0], scope)
     sink_ds = resolver.dataset(outputs[0], scope)
     group = resolver.options.resource_sets
-    sources = _source_assets(source_ds, source_settings, result, group, resolver.options.stores.linked_service_hosts)
+    sources = _source_assets(source_ds, source_settings, result, group, resolver.options.stores)
     sink, sink_location = sink_ds.asset()
     if group is not None and sink_location.file and not sink_location.wildcard:
         sink = stores.naming.resource_set(sink, group.group)
@@ -74,7 +74,7 @@ def _settings(run_input: Mapping[str, Any], props: Mapping[str, Any], key: str, 
 
 
 def _source_assets(dataset: ResolvedDataset, settings: Mapping[str, Any], result: ActivityResult,
-                   group: ResourceSetRules | None, hosts: Mapping[str, Any]) -> tuple[stores.Asset, ...]:
+                   group: ResourceSetRules | None, store_settings: stores.StoreSettings) -> tuple[stores.Asset, ...]:
     for key in _PROC_KEYS:
         if settings.get(key):
             result.notes.append("stored procedure source: the tables it reads are not visible")
@@ -84,7 +84,7 @@ def _source_assets(dataset: ResolvedDataset, settings: Mapping[str, Any], result
         if isinstance(query, str) and query.strip():
             dialect = sql_tables.DIALECT_BY_PLATFORM.get(dataset.endpoint.platform)
             if dialect is not None:
-                return _query_assets(dataset, query, dialect, result, hosts)
+                return _query_assets(dataset, query, dialect, result, store_settings)
     store = _mapping(settings.get("storeSettings"))
     overrides: dict[str, Any] = {}
     if isinstance(store.get("wildcardFolderPath"), str):
@@ -100,7 +100,7 @@ def _source_assets(dataset: ResolvedDataset, settings: Mapping[str, Any], result
 
 
 def _query_assets(dataset: ResolvedDataset, query: str, dialect: str, result: ActivityResult,
-                  hosts: Mapping[str, Any]) -> tuple[stores.Asset, ...]:
+                  settings: stores.StoreSettings) -> tuple[stores.Asset, ...]:
     try:
         tables = sql_tables.tables_read(query, dialect)
     except sql_tables.SqlParseError as exc:
@@ -110,7 +110,7 @@ def _query_assets(dataset: ResolvedDataset, query: str, dialect: str, result: Ac
     assets = []
     for table in tables:
         if table.server is not None:  # read through a linked server: another server, named by the settings
-            asset = _linked_server_table(dataset, table, hosts, result)
+            asset = _linked_server_table(dataset, table, settings, result)
             if asset is not None:
                 assets.append(asset)
             continue
@@ -123,17 +123,17 @@ def _query_assets(dataset: ResolvedDataset, query: str, dialect: str, result: Ac
     return tuple(sorted(set(assets)))
 
 
-def _linked_server_table(dataset: ResolvedDataset, table: sql_tables.TableRef, hosts: Mapping[str, Any],
+def _linked_server_table(dataset: ResolvedDataset, table: sql_tables.TableRef, settings: stores.StoreSettings,
                          result: ActivityResult) -> stores.Asset | None:
-    """A four-part name's table, on the linked server's host as ``linkedServiceHosts`` names it."""
-    configured = hosts.get(str(table.server))
-    host = configured if isinstance(configured, str) else (
-        configured.get("host") if isinstance(configured, Mapping) else None)
+    """A four-part name's table, on the linked server's host (and instance) as ``linkedServiceHosts`` names it."""
+    configured = settings.linked_service_hosts.get(str(table.server))
+    parts = configured if isinstance(configured, Mapping) else {"host": configured} if configured else {}
+    host, instance = parts.get("host"), parts.get("instance") or settings.sql_server_default_instance
     if not host or not table.catalog:
         result.notes.append(f"table {table.name!r} is read through linked server {table.server!r}, whose host is "
                             f'not known: add "{table.server}": "<host>" to linkedServiceHosts')
         return None
-    endpoint = replace(dataset.endpoint, host=host, platform="sql_server", instance=None)  # typed by its host
+    endpoint = replace(dataset.endpoint, host=host, platform="sql_server", instance=instance)  # typed by its host
     return stores.asset(endpoint, stores.Location(database=table.catalog, schema=table.schema, table=table.name))
 
 
