@@ -4,17 +4,18 @@ One lane (``benchmarks.harness``): events go through the real ``on_run_completed
 process drains the queue with the Functions host's semantics, reading runs back from the local Data Factory and
 writing to the local Purview over HTTPS. Two passes of the same pipelines in one worker process: the first with
 cold caches (definitions, known assets, activity facts), the second — the next day's runs of the same pipelines —
-warm. The events of a pass are queued while the worker is paused, so a pass times the drain of a backlog. Then the
-same lineage the naive way (one Purview call per entity, a new connection per call, no definition cache) on a
-subset, for comparison.
+warm. The events of a pass are queued while the worker is paused, so a pass times the drain of a backlog. Then, for
+comparison, the first pass's runs pushed the way the peer accelerators push (one look-up per asset and one bulk
+call per run, nothing cached: ``PeerWriter``), and a subset the naive way (one Purview call per entity, a new
+connection per call, no definition cache).
 
 Calls per run are counted by the local servers (every request they answered); CPU per run is read from /proc for
 the worker process(es), this process (the local Data Factory and Purview, which also checks every Purview request
 body against the published API spec) and Azurite. The worker runs up to ``--threads`` invocations at once, as the
 Functions Python worker runs synchronous functions on a thread pool. Usage::
 
-    python benchmarks/e2e.py [--runs 1000] [--naive-runs 200] [--repeat 1] [--threads 4] [--processes 1]
-                             [--new-assets] [--profile FILE(.pstats)]
+    python benchmarks/e2e.py [--runs 1000] [--peer-runs 1000] [--naive-runs 200] [--repeat 1] [--threads 4]
+                             [--processes 1] [--new-assets] [--profile FILE(.pstats)]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -41,8 +42,9 @@ from pyapacheatlas.core import AtlasClient
 from benchmarks import corpus
 from benchmarks.harness import Lane, lane
 from lineage.azure.datafactory import DataFactoryReader
-from lineage.azure.purview import PurviewWriter, PushResult
+from lineage.azure.purview import PurviewError, PurviewWriter, PushResult, plan_batches
 from lineage.azure.queues import Queues
+from lineage.extract.stores import Asset
 from lineage.local import worker_process
 from lineage.local.azurite import Azurite
 from lineage.local.credential import LocalCredential
@@ -52,7 +54,56 @@ from lineage.service.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 NAIVE_WORKER = "--serve-naive-worker"
+PEER_WORKER = "--serve-peer-worker"
 PROFILED_WORKER = "--serve-cpu-profiled-worker"
+
+
+# ----------------------------------------------------------------------------- the peer accelerators' way
+
+class PeerWriter(PurviewWriter):
+    """What the peer accelerators do, as a fair baseline: each asset the run's lineage names (a source or a sink) looked
+    up once, by its own type and qualifiedName (does Purview hold it?), then the whole run in one bulk call that
+    references the assets Purview holds and creates the others, with their parents (more calls only past 1,000
+    entities, as ours). Nothing is remembered from one call to the next: no known or missing assets, no type
+    definitions, no activity facts; no other identity of an asset (a view, a resource set, the other storage family)
+    is looked for. Its connections are kept alive, as ours are: the comparison is one of calls, not of TLS
+    handshakes."""
+
+    def resolve(self, assets: Iterable[Asset]) -> dict[Asset, Asset]:
+        return {asset: asset for asset in assets}  # each asset as the run names it; looked up in ``push``
+
+    def push(self, entities: Sequence[Mapping[str, Any]]) -> PushResult:
+        result = PushResult()
+        named = {(str(ref["typeName"]), str(ref["uniqueAttributes"]["qualifiedName"]))
+                 for e in entities if str(e["typeName"]).endswith("_operation")
+                 for ref in (*e["attributes"].get("inputs", []), *e["attributes"].get("outputs", []))}
+        existing = {key for key in sorted(named) if self._holds(key)}
+        for batch in plan_batches(entities, existing, self.max_entities_per_call):
+            body = self._call("upload", partial(self._client.upload_entities, batch=batch))
+            mutated = body.get("mutatedEntities") or {} if isinstance(body, Mapping) else {}
+            result.created += len(mutated.get("CREATE", []))
+            result.updated += len(mutated.get("UPDATE", [])) + len(mutated.get("PARTIAL_UPDATE", []))
+            result.calls += 1
+        return result
+
+    def _holds(self, key: tuple[str, str]) -> bool:
+        """One look-up of one asset (pyapacheatlas' ``get_entity``: ``GET /entity/bulk/uniqueAttribute/type/...``)."""
+        try:
+            body = self._call("lookup", partial(self._client.get_entity, qualifiedName=key[1], typeName=key[0],
+                                                ignoreRelationships=True, minExtInfo=True))
+        except PurviewError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return isinstance(body, Mapping) and bool(body.get("entities"))
+
+
+def build_peer_worker(env: Mapping[str, str], queues: Queues, http_timeout_s: float) -> Worker:
+    credential = LocalCredential()
+    reader = DataFactoryReader(credential, base_url=env["DATAFACTORY_ENDPOINT"], timeout_s=http_timeout_s,
+                               cache_ttl_s=0.0)  # every definition read again for every run
+    writer = PeerWriter(credential, wiring.purview_endpoint(env), timeout_s=http_timeout_s)
+    return Worker(reader, writer, queues, wiring.lineage_options(env), wiring.worker_settings(env))
 
 
 # ------------------------------------------------------------------------------------------- the naive way
@@ -188,7 +239,7 @@ def timed_pass(running: Lane, runs: Sequence[corpus.Run], label: str, pause: Pat
 
 def measure(runs: int, naive_runs: int, seed: int, workdir: Path, azurite: Azurite, *,
             profile: Path | None = None, new_assets: bool = False, threads: int = 4,
-            processes: int = 1) -> list[Pass]:
+            processes: int = 1, peer_runs: int = 0) -> list[Pass]:
     tls = make_local_tls(workdir / "tls")
     day1 = corpus.build(runs, seed, own_table=new_assets)
     day2 = corpus.build(runs, seed, start=runs, own_table=new_assets)
@@ -208,6 +259,14 @@ def measure(runs: int, naive_runs: int, seed: int, workdir: Path, azurite: Azuri
         passes.append(timed_pass(running, day1, "cold caches", pause))
         passes.append(timed_pass(running, day2, "warm caches", pause))
         running.stop_workers()
+    if peer_runs:
+        subset = day1[:peer_runs]
+        with lane("peer", subset, azurite, tls, workdir / "peer", worker_args=worker_args) as running:
+            pause.touch()
+            for _ in range(processes):
+                running.start_worker([sys.executable, str(Path(__file__).resolve()), PEER_WORKER])
+            passes.append(timed_pass(running, subset, f"peer way ({len(subset)} runs)", pause))
+            running.stop_workers()
     if naive_runs:
         subset = day1[:naive_runs]
         with lane("naive", subset, azurite, tls, workdir / "naive", worker_args=worker_args) as running:
@@ -254,10 +313,14 @@ def serve_cpu_profiled(out: Path, argv: list[str]) -> int:
 def main(argv: list[str]) -> int:
     if argv[:1] == [NAIVE_WORKER]:
         return worker_process.serve(argv[1:], build=build_naive_worker)
+    if argv[:1] == [PEER_WORKER]:
+        return worker_process.serve(argv[1:], build=build_peer_worker)
     if argv[:1] == [PROFILED_WORKER]:
         return serve_cpu_profiled(Path(argv[1]), argv[2:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1000, help="runs per pass (default 1000)")
+    parser.add_argument("--peer-runs", type=int, help="runs pushed the peer accelerators' way: one look-up per "
+                        "asset, one bulk call per run, nothing cached (default: --runs; 0: skip)")
     parser.add_argument("--naive-runs", type=int, default=200, help="runs pushed the naive way (0: skip)")
     parser.add_argument("--repeat", type=int, default=1, help="measure this many times (the machine is noisy)")
     parser.add_argument("--seed", type=int, default=7)
@@ -278,7 +341,8 @@ def main(argv: list[str]) -> int:
             with tempfile.TemporaryDirectory(prefix="lineage-e2e-") as tmp:
                 load = os.getloadavg()[0]
                 passes = measure(args.runs, args.naive_runs, args.seed, Path(tmp), azurite, profile=args.profile,
-                                 new_assets=args.new_assets, threads=args.threads, processes=args.processes)
+                                 new_assets=args.new_assets, threads=args.threads, processes=args.processes,
+                                 peer_runs=args.runs if args.peer_runs is None else args.peer_runs)
                 print(f"\nmeasurement {attempt + 1} of {args.repeat} (load average {load:.2f} before, "
                       f"{os.getloadavg()[0]:.2f} after; {os.cpu_count()} cores, {args.processes} worker "
                       f"process(es) of {args.threads} invocations at once):")
