@@ -11,7 +11,7 @@ by the iteration matching instead. A changed activity type is drift too.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from lineage.extract.expressions import ExpressionError, Scope, Unresolvable, is_expression, resolve
@@ -35,11 +35,13 @@ def stated_settings(definition: Mapping[str, Any]) -> tuple[tuple[tuple[str, ...
 
 
 def settings_drift(stated: tuple[tuple[tuple[str, ...], Any], ...], run: Mapping[str, Any],
-                   scope: Scope) -> str | None:
-    """The first stated setting that differs from what the run's input shows, or None."""
+                   scope: Callable[[], Scope]) -> str | None:
+    """The first stated setting that differs from what the run's input shows, or None. ``scope`` is asked for only
+    where a stated setting is an expression (most are plain values)."""
     shown = run.get("input")
     if not stated or not isinstance(shown, Mapping):
         return None
+    evaluated_in: Scope | None = None
     for path, stated_value in stated:
         used = _at(shown, path)
         if used is _MISSING:
@@ -48,8 +50,9 @@ def settings_drift(stated: tuple[tuple[tuple[str, ...], Any], ...], run: Mapping
         if is_expression(stated_value):
             if "item()" in json.dumps(stated_value).lower().replace(" ", ""):
                 continue
+            evaluated_in = evaluated_in or scope()
             try:
-                value = resolve(stated_value, scope)
+                value = resolve(stated_value, evaluated_in)
             except (Unresolvable, ExpressionError):
                 continue
         if _same(value, used):

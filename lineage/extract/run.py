@@ -89,7 +89,7 @@ def _activity(resolver: RunResolver, run: Mapping[str, Any]) -> ActivityResult:
             return result.skip(changed)
         kind.lineage(resolver, definition, run, result)
         stated = resolver.memo(("stated settings", run["activityName"]), lambda: stated_settings(definition))
-        changed = settings_drift(stated, run, resolver.scope_for(definition, run)) if stated else None
+        changed = settings_drift(stated, run, lambda: resolver.scope_for(definition, run)) if stated else None
         if changed:
             result.notes.append(changed)
     except Skip as skip:
