@@ -106,9 +106,8 @@ def test_the_default_instance_names_the_servers_ssis_packages_and_queries_name_d
     assert (asset.type_name, asset.qualified_name) == ("mssql_table", f"mssql://{HOST}/SQLEXPRESS/erp/dbo/Orders")
 
 
-@pytest.mark.xfail(strict=True, reason="a four-part name's linked server is named with MSSQLSERVER whatever "
-                                       "sqlServerDefaultInstance says (lineage/extract/copy.py, _linked_server_table)")
-def test_a_linked_servers_table_gets_the_default_instance() -> None:
+@pytest.mark.parametrize(("server", "instance"), [(HOST, "SQLEXPRESS"), ({"host": HOST, "instance": "ERP"}, "ERP")])
+def test_a_linked_servers_table_gets_its_instance_else_the_default(server: Any, instance: str) -> None:
     source = dataset("SalesSource", "AzureSqlTable", "SalesSql", {})
     query = "select * from LEGACY01.erp.dbo.Invoices"
     activity = copy_activity("CopyQuery", "SalesSource", "SalesCsv", sink_params={"day": "2026-11-24"},
@@ -119,10 +118,10 @@ def test_a_linked_servers_table_gets_the_default_instance() -> None:
     sql = linked_service("SalesSql", "AzureSqlDatabase", {
         "connectionString": "Data Source=contoso-sql.database.windows.net;Initial Catalog=sales"})
     doc = record([activity], [run], datasets=[source, CSV_DS], linked_services=[sql, BLOB_LS])
-    options = LineageOptions.from_mapping({"linkedServiceHosts": {"LEGACY01": HOST},
+    options = LineageOptions.from_mapping({"linkedServiceHosts": {"LEGACY01": server},
                                            "sqlServerDefaultInstance": "SQLEXPRESS"})
     written = explain(extract(RunRecord.from_json(doc), options), options.pipeline_factory_attribute)
-    assert names(written, "mssql_table") == [f"mssql://{HOST}/SQLEXPRESS/erp/dbo/Invoices"]
+    assert names(written, "mssql_table") == [f"mssql://{HOST}/{instance}/erp/dbo/Invoices"]
 
 
 # --- pipelineFactoryAttribute -----------------------------------------------------------------------------------------

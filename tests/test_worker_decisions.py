@@ -22,7 +22,9 @@ from azure.core.exceptions import ServiceRequestError
 from lineage.azure.datafactory import DataFactoryError, DataFactoryReader, RunNotFoundError
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.extract.config import LineageOptions
-from lineage.extract.runrecord import FactoryId
+from lineage.extract.entities import explain
+from lineage.extract.run import extract
+from lineage.extract.runrecord import FactoryId, RunRecord
 from lineage.local.adf_server import AdfServer
 from lineage.local.credential import LocalCredential
 from lineage.local.purview_server import PurviewServer
@@ -97,6 +99,11 @@ def another_run(servers: Servers, *, status: str = "Succeeded", pipeline: str | 
     return run_id
 
 
+def logged(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    """The worker's log lines, as (level, message)."""
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "lineage.service.worker"]
+
+
 def operations(servers: Servers) -> list[str]:
     return [e["attributes"]["qualifiedName"] for e in servers.purview.entities()
             if e["typeName"].endswith("_operation")]
@@ -114,11 +121,13 @@ def test_a_transient_failure_is_retried_by_the_queue_and_the_last_attempt_writes
     else:
         servers.purview.inject(status=503, times=3, path_contains="/entity/bulk", method="POST")
     body = message()
+    caplog.set_level(logging.INFO, logger="lineage.service.worker")
     for attempt in (1, 2):
-        with caplog.at_level(logging.WARNING, logger="lineage.service.worker"), pytest.raises(error) as raised:
+        with pytest.raises(error) as raised:
             active.handle(body, attempt, SEEN)
         assert raised.value.transient  # type: ignore[attr-defined]
-        assert f"run {RUN_ID}: transient failure on attempt {attempt}, will retry" in caplog.text
+        assert logged(caplog)[-1] == (
+            logging.WARNING, f"run {RUN_ID}: transient failure on attempt {attempt}, will retry: {raised.value}")
     assert queue.poison == {}  # the host retries those; nothing is poisoned before the last attempt
 
     processed = active.handle(body, 3, SEEN)
@@ -131,6 +140,7 @@ def test_a_transient_failure_is_retried_by_the_queue_and_the_last_attempt_writes
     assert (envelope.message, envelope.first_seen, envelope.run_id, envelope.factory) == (
         body, SEEN, RUN_ID, FACTORY.resource_id)
     assert processed.detail == f"{envelope.error_class}: {envelope.reason}"
+    assert logged(caplog)[-1] == (logging.ERROR, f"message poisoned ({envelope.error_class}): {envelope.reason}")
     assert operations(servers) == []
 
 
@@ -176,11 +186,11 @@ def test_a_run_data_factory_does_not_know_is_poisoned_at_once(servers: Servers) 
 def test_a_run_whose_record_cannot_name_entities_is_poisoned_at_once(servers: Servers) -> None:
     queue = MemoryQueue()
     run_id = another_run(servers, pipeline="Load/Daily")
-    processed = make_worker(servers, queue).handle(message(run_id), 1, SEEN)
+    processed = make_worker(servers, queue).handle(message(run_id), 2, SEEN)
     assert processed.outcome is Outcome.POISONED
     [envelope] = queue.envelopes()
     assert envelope.error_class == "RunRecordError" and "slash" in envelope.reason
-    assert envelope.run_id == run_id and envelope.first_seen == SEEN
+    assert (envelope.run_id, envelope.first_seen, envelope.attempts) == (run_id, SEEN, 2)
 
 
 def test_a_body_that_is_no_work_message_is_poisoned_with_what_it_held(servers: Servers) -> None:
@@ -202,12 +212,15 @@ def test_a_failure_of_our_own_is_retried_and_poisoned_on_the_last_attempt(
     with caplog.at_level(logging.ERROR, logger="lineage.service.worker"), \
             pytest.raises(ServiceRequestError):
         active.handle(message(), 1)
-    assert f"run {RUN_ID}: unexpected failure on attempt 1" in caplog.text
-    processed = active.handle(message(), 2, SEEN)
+    [record] = [r for r in caplog.records if r.name == "lineage.service.worker"]
+    assert record.getMessage() == f"run {RUN_ID}: unexpected failure on attempt 1"
+    assert record.exc_info is not None  # with its traceback: a defect to fix
+    processed = active.handle(message(), 2)
     assert processed.outcome is Outcome.POISONED
     [envelope] = queue.envelopes()
     assert (envelope.error_class, envelope.reason, envelope.attempts) == (
         "ServiceRequestError", "queue storage unreachable", 2)
+    assert (envelope.first_seen, envelope.run_id, envelope.factory) == (RECEIVED, RUN_ID, FACTORY.resource_id)
 
 
 def test_an_error_without_a_message_is_named_by_its_class(servers: Servers) -> None:
@@ -219,15 +232,18 @@ def test_an_error_without_a_message_is_named_by_its_class(servers: Servers) -> N
 
 # --- waits: a run that has not ended --------------------------------------------------------------------------------
 
-def test_each_wait_doubles_the_delay_up_to_its_cap_and_the_last_wait_poisons_the_run(servers: Servers) -> None:
+def test_each_wait_doubles_the_delay_up_to_its_cap_and_the_last_wait_poisons_the_run(
+        servers: Servers, caplog: pytest.LogCaptureFixture) -> None:
     queue = MemoryQueue()
     active = make_worker(servers, queue, max_waits=5, wait_base_s=7, wait_cap_s=50)
     servers.adf.hold_in_progress(RUN_ID, reads=6)
+    caplog.set_level(logging.INFO, logger="lineage.service.worker")
     body = message()
     details = []
     for waited in range(5):
         processed = active.handle(body, 1, SEEN)
-        assert processed.outcome is Outcome.WAITING
+        assert (processed.outcome, processed.run_id) == (Outcome.WAITING, RUN_ID)
+        assert logged(caplog)[-1] == (logging.INFO, f"run {RUN_ID} {processed.detail}")
         details.append(processed.detail)
         again = WorkMessage.from_json(queue.sent[-1].text)
         assert again == WorkMessage(RunRef(FACTORY, RUN_ID), "e-1", RECEIVED, waits=waited + 1)
@@ -245,6 +261,7 @@ def test_each_wait_doubles_the_delay_up_to_its_cap_and_the_last_wait_poisons_the
     assert envelope.error_class == "RunNotEndedError"
     assert envelope.reason == "run still InProgress after 5 waits; replay it once it has ended"
     assert envelope.attempts == 0  # waits are not failed attempts
+    assert json.loads(next(iter(queue.poison.values())))["attempts"] == 0
     assert (envelope.first_seen, envelope.message, envelope.run_id) == (RECEIVED, body, RUN_ID)
 
 
@@ -334,10 +351,11 @@ def test_a_poisoned_run_is_processed_when_the_queue_cannot_say_whether_its_envel
     active.handle(message(), 1)
     servers.adf.allow_all()
     queue.unreachable = ServiceRequestError("queue storage unreachable")
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="lineage.service.worker"):
         assert active.handle(message(event_id="e-2"), 1).outcome is Outcome.PUSHED
-    assert "cannot tell whether its poison envelope is still queued (ServiceRequestError); processing it" in \
-        caplog.text
+    assert logged(caplog) == [(logging.WARNING, f"run {RUN_ID}: cannot tell whether its poison envelope is still "
+                                                "queued (ServiceRequestError); processing it")]
 
 
 def test_once_its_envelope_is_gone_the_run_is_forgotten(servers: Servers) -> None:
@@ -352,6 +370,24 @@ def test_once_its_envelope_is_gone_the_run_is_forgotten(servers: Servers) -> Non
     queue.purge()
     assert active.handle(message(run_id, event_id="e-3"), 1).outcome is Outcome.POISONED
     assert queue.asked == 2  # the second envelope is the one asked about, not the first
+
+
+def test_a_run_whose_envelope_is_gone_is_not_asked_about_again_while_it_waits(
+        servers: Servers, caplog: pytest.LogCaptureFixture) -> None:
+    queue = MemoryQueue()
+    active = make_worker(servers, queue)
+    servers.adf.deny(RECORD["factory"], "queryActivityruns")
+    active.handle(message(), 1)
+    servers.adf.allow_all()
+    queue.purge()
+    servers.adf.hold_in_progress(RUN_ID, reads=2)
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="lineage.service.worker")
+    assert active.handle(message(event_id="e-2"), 1).outcome is Outcome.WAITING
+    assert logged(caplog)[0] == (
+        logging.INFO, f"run {RUN_ID}: its poison envelope is no longer queued; processing the run again")
+    assert active.handle(message(event_id="e-2", waits=1), 1).outcome is Outcome.WAITING
+    assert queue.asked == 1  # the memory went with the envelope
 
 
 def test_a_reconciled_run_this_worker_already_processed_costs_no_call(servers: Servers) -> None:
@@ -457,3 +493,59 @@ def test_a_catalog_that_keeps_changing_under_the_push_fails_it_after_one_more_lo
     assert processed.outcome is Outcome.POISONED
     [envelope] = queue.envelopes()
     assert envelope.error_class == "CatalogChangedError"
+
+
+def test_each_message_reads_its_run_once(servers: Servers) -> None:
+    queue = MemoryQueue()
+    active = make_worker(servers, queue)
+    run_gets = "GET */*/*/*/*/*/*/*/pipelineruns/*"  # the local server's counter of GET pipelineruns/{runId}
+    before = servers.adf.stats[run_gets]
+    assert active.handle(message(), 1).outcome is Outcome.PUSHED
+    assert servers.adf.stats[run_gets] - before == 1  # the body read to see it ended is the one the record holds
+
+
+def test_a_run_processed_at_once_is_read_first(servers: Servers) -> None:
+    """``push`` and ``backfill --now`` hand the worker a run without its body: it reads it itself."""
+    queue = MemoryQueue()
+    processed = make_worker(servers, queue).process_run(WorkMessage(RunRef(FACTORY, RUN_ID), "push", RECEIVED))
+    assert processed.outcome is Outcome.PUSHED and processed.run_id == RUN_ID
+    assert len(operations(servers)) == 1
+
+
+def test_pushed_and_skipped_runs_are_logged_with_what_became_of_them(
+        servers: Servers, caplog: pytest.LogCaptureFixture) -> None:
+    queue = MemoryQueue()
+    active = make_worker(servers, queue)
+    caplog.set_level(logging.INFO, logger="lineage.service.worker")
+    pushed = active.handle(message(), 1)
+    skipped_run = another_run(servers, status="Failed", run_id="7d0c3f6e-0000-4000-8000-0000000000ff")
+    record = copy.deepcopy(RECORD)
+    record["pipelineRun"].update(runId=skipped_run, status="Failed")
+    for activity_run in record["activityRuns"]:
+        activity_run.update(pipelineRunId=skipped_run, status="Failed")
+    servers.adf.put_run(record)
+    skipped = active.handle(message(skipped_run), 1)
+    assert skipped.outcome is Outcome.SKIPPED
+    assert logged(caplog) == [(logging.INFO, f"run {RUN_ID} pushed: {pushed.detail}"),
+                              (logging.INFO, f"run {skipped_run} skipped: {skipped.detail}")]
+
+
+def test_an_asset_the_catalog_holds_as_a_scanned_view_is_referenced_not_created_as_a_table(
+        servers: Servers) -> None:
+    table = "mssql://contoso-sql.database.windows.net/sales/dbo/DailySales"
+    written = {e["typeName"]: e for e in explain(extract(RunRecord.from_json(RECORD), LineageOptions()),
+                                                 "dataFactory")["entities"]}
+    schema = written["azure_sql_schema"]["attributes"]["qualifiedName"]
+    view = {"typeName": "azure_sql_view", "attributes": {"qualifiedName": table, "name": "DailySales"},
+            "relationshipAttributes": {"dbSchema": {"typeName": "azure_sql_schema",
+                                                    "uniqueAttributes": {"qualifiedName": schema}}}}
+    for entity in (written["azure_sql_server"], written["azure_sql_db"], written["azure_sql_schema"], view):
+        servers.purview.seed([{**entity, "guid": "-1"}])  # as a scan wrote them, parents first
+    processed = make_worker(servers, MemoryQueue()).handle(message(), 1)
+    assert processed.outcome is Outcome.PUSHED
+    held = {(e["typeName"], e["attributes"]["qualifiedName"]) for e in servers.purview.entities()}
+    assert ("azure_sql_view", table) in held and ("azure_sql_table", table) not in held
+    [operation] = [e for e in processed.document["entities"]  # type: ignore[index]
+                   if e["typeName"] == "adf_copy_operation"]
+    assert operation["attributes"]["outputs"] == [{"typeName": "azure_sql_view",
+                                                   "uniqueAttributes": {"qualifiedName": table}}]
