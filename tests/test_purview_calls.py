@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pyapacheatlas.auth.azcredential import AzCredentialWrapper
+from pyapacheatlas.core.util import AtlasException
 
-from lineage.azure.purview import PurviewError, PurviewWriter
+from lineage.azure.purview import PurviewError, PurviewWriter, _SessionAtlasClient
 from lineage.extract.config import LineageOptions
 from lineage.extract.entities import explain
 from lineage.extract.run import extract
@@ -286,10 +288,11 @@ def test_what_several_bulk_calls_changed_adds_up(purview: PurviewServer) -> None
     result = writer(purview, max_entities_per_call=4).push(ENTITIES)
     assert result.calls == purview.stats["POST */*/*/*/entity/bulk"] >= 2
     assert (result.created, result.updated) == (len(ENTITIES), 0)
-    later = [{**e, "attributes": {**e["attributes"], "lastRunTime": 1_900_000_000_000}}
-             if e["typeName"] == "adf_copy_activity" else e for e in ENTITIES]
-    again = writer(purview, max_entities_per_call=4).push([*later])
-    assert (again.created, again.updated) == (0, 1)
+    changed = {"adf_copy_activity": {"lastRunTime": 1_900_000_000_000},  # in the first call
+               "adf_copy_operation": {"description": "nightly load"}}  # in another
+    later = [{**e, "attributes": {**e["attributes"], **changed.get(e["typeName"], {})}} for e in ENTITIES]
+    again = writer(purview, max_entities_per_call=2).push(later)
+    assert again.calls >= 2 and (again.created, again.updated) == (0, 2)
 
 
 @pytest.mark.parametrize("answer", [{"guidAssignments": {}}, {"mutatedEntities": {}},
@@ -353,3 +356,32 @@ def test_a_look_up_asks_for_forty_names_a_call_one_type_at_a_time(purview: Purvi
     names = {("azure_sql_table", f"mssql://h/db/dbo/T{i:03d}") for i in range(81)} | {("azure_sql_view", "v")}
     assert list(writer(purview)._lookup(names)) == []
     assert purview.stats["GET */*/*/*/entity/bulk/uniqueAttribute/type/*"] == 3 + 1
+
+
+# --- the client: pyapacheatlas' own requests, on kept-alive connections -----------------------------------------------
+
+def client(purview: PurviewServer) -> _SessionAtlasClient:
+    return _SessionAtlasClient(f"{purview.url}/datamap/api/atlas/v2", AzCredentialWrapper(LocalCredential()),
+                               deadline_s=30.0, requests_timeout=10.0)
+
+
+def test_the_client_passes_on_pyapacheatlas_header_options(purview: RecordingPurview) -> None:
+    url = f"{purview.url}/datamap/api/atlas/v2/types/typedef/name/adf_pipeline"
+    answer = client(purview)._get_http(url, headers_include={"X-Probe": "on"})
+    assert (answer.status_code, answer.method, answer.is_successful) == (200, "GET", True)
+    assert answer.body["name"] == "adf_pipeline"
+    assert purview.requests[-1].headers.get("X-Probe") == "on"
+    with pytest.raises(AtlasException, match="missing or invalid bearer token"):
+        client(purview)._get_http(url, headers_exclude=["Authorization"])
+
+
+def test_the_client_reads_an_answer_as_bytes_when_asked(purview: PurviewServer) -> None:
+    url = f"{purview.url}/datamap/api/atlas/v2/types/typedef/name/adf_pipeline"
+    answer = client(purview)._get_http(url, responseNotJson=True)
+    assert isinstance(answer.body, bytes) and json.loads(answer.body)["name"] == "adf_pipeline"
+
+
+def test_the_client_uploads_files(purview: PurviewServer) -> None:
+    with pytest.raises(AtlasException, match="body is not JSON"):  # the local Purview takes JSON bodies only
+        client(purview)._post_http(f"{purview.url}/datamap/api/atlas/v2/entity/bulk",
+                                   files={"file": ("rules.csv", b"a,b\n")})

@@ -333,3 +333,56 @@ def test_the_attributes_written_per_asset_type_are_those_the_chains_carry() -> N
         expected |= {f"{family}_{level}": links for level, links in sql_levels.items()}
     assert naming.written_attributes() == {t: frozenset(plain | links) for t, links in expected.items()}
     assert frozenset(naming.written_attributes()) == naming.ASSET_TYPES
+
+
+# --- names and paths --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("a\x00", "a control character (U+0000)"), ("a\ud800", "a lone surrogate (U+D800)"),
+    ("a\u2028", "a line separator (U+2028)"), ("a\u2029", "a paragraph separator (U+2029)"),
+    ("a\u200b", "an invisible character (U+200B)"), ("a\u202e", "a bidirectional mark (U+202E)"),
+    ("a\U000e0041", "an invisible character (U+E0041)"), ("plain name", None)])
+def test_what_makes_a_name_unfit_is_said(text: str, problem: str | None) -> None:
+    assert naming.unsafe_character(text) == problem
+
+
+@pytest.mark.parametrize(("value", "shown"), [("a" * 80, "'" + "a" * 80 + "'"), ("a" * 81, "'" + "a" * 80 + "...'")])
+def test_a_long_value_is_quoted_in_part(value: str, shown: str) -> None:
+    with pytest.raises(StoreError) as refused:
+        KustoTable(value, "d", "t").asset()
+    assert str(refused.value) == f"Data Explorer cluster {shown} is not a valid host name"
+
+
+def test_names_and_paths_are_held_to_the_longest_a_store_allows() -> None:
+    assert naming.name_part("y" * 1024, "path segment") == "y" * 1024
+    with pytest.raises(StoreError, match=r"^path segment of 1025 characters is longer than the 1024 a store allows$"):
+        naming.name_part("y" * 1025, "path segment")
+    longest = "/".join(["x" * 1000, "x" * 1000, "x" * 46])
+    assert naming.path(longest, is_file=False) == (longest, False)
+    with pytest.raises(StoreError, match=r"^path of 2049 characters is longer than the 2048 a store allows$"):
+        naming.path(longest + "x", is_file=False)
+    assert SqlTable("h.corp", "d", "s", "t" * 255, "sql_server").asset().name == "t" * 255
+
+
+@pytest.mark.parametrize(("parts", "is_file", "normalized"), [
+    (("dir\\sub\\f.CSV",), True, ("dir/sub/f.csv", True)),  # backslashes are separators
+    (("\tdir\t/ f.csv",), True, ("dir/f.csv", True)),  # tabs and spaces around sections trimmed
+    (("d/*.csv",), True, ("d", False)),  # cut before a wildcard: a folder, not a file
+    (("d", "f.TXT"), False, ("d/f.TXT", False)),  # a folder's "extension" is kept
+])
+def test_a_path_as_purview_normalizes_it(parts: tuple[str, ...], is_file: bool,
+                                         normalized: tuple[str, bool]) -> None:
+    assert naming.path(*parts, is_file=is_file) == normalized
+
+
+def test_a_line_break_in_a_path_is_refused_not_trimmed() -> None:
+    with pytest.raises(StoreError, match=r"^path segment 'a\\n' contains a control character \(U\+000A\)$"):
+        BlobPath("acct", "c", "a\n/f.csv").asset()
+
+
+def test_spaces_in_names_are_encoded_in_the_qualified_name_only() -> None:
+    asset = AzureFile("acct", "share", "my dir/F.TXT").asset()
+    assert (asset.qualified_name, asset.name) == ("https://acct.file.core.windows.net/share/my dir/F.txt", "F.txt")
+    schema = PostgresTable("pg.example.com", "d", "ops team", "t").asset().parent
+    assert schema is not None
+    assert (schema.qualified_name, schema.name) == ("postgresql://pg.example.com/d/ops%20team", "ops team")
