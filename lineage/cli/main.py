@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     _selection_arguments(listing)
     listing.add_argument("--top", type=_count, metavar="N", help="the N oldest messages only")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    output_arguments(listing)
     listing.set_defaults(handler=_poison_list)
     show = actions.add_parser("show", help="one message in full, with the original message")
     show.add_argument("id", help="a message id, or the start of one that no other id starts with")
@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument("ids", nargs="*", default=[], metavar="ID", help="ids or unique starts of ids")
     target.add_argument("--all", action="store_true", help="every message the filters admit")
     _selection_arguments(replay)
-    replay.add_argument("--json", action="store_true")
+    output_arguments(replay)
     replay.set_defaults(handler=_poison_replay)
     purge = actions.add_parser("purge", help="delete messages (asks before deleting more than the ids named)",
                                epilog="examples:\n  python -m lineage poison purge 3f2a\n"
@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every message the filters admit")
     _selection_arguments(purge)
     purge.add_argument("--yes", action="store_true", help="do not ask before deleting")
-    purge.add_argument("--json", action="store_true")
+    output_arguments(purge)
     purge.set_defaults(handler=_poison_purge)
 
     push = commands.add_parser(
@@ -116,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
                     "synchronously (settings: DATAFACTORY_ENDPOINT, PURVIEW_ACCOUNT_NAME, LINEAGE_SETTINGS).")
     push.add_argument("--factory", required=True, metavar="RESOURCE_ID", help="the factory's ARM resource id")
     push.add_argument("--run-id", required=True)
-    push.add_argument("--json", action="store_true", help="the entities and per-activity outcomes as JSON")
+    output_arguments(push)
     push.add_argument("--dry-run", action="store_true",
                       help="read the run and the catalog, print what would be written, write nothing")
     push.set_defaults(handler=_push)
@@ -141,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument("--until", type=_moment, help="ISO time or date, or an age (default: now)")
     backfill.add_argument("--pipeline", action="append", default=[], help="only runs of this pipeline (repeatable)")
     backfill.add_argument("--now", action="store_true", help="process each run here instead of queueing it")
-    backfill.add_argument("--json", action="store_true")
+    output_arguments(backfill)
     backfill.set_defaults(handler=_backfill)
 
     wrap = commands.add_parser(
@@ -171,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Check everything the service needs and say exactly what to fix.")
     doctor.add_argument("--factory", action="append", default=[], metavar="RESOURCE_ID",
                         help="also check this factory (default: the LINEAGE_FACTORIES setting)")
-    doctor.add_argument("--json", action="store_true")
+    output_arguments(doctor)
     doctor.set_defaults(handler=_doctor)
 
     rules = commands.add_parser(
@@ -182,6 +182,20 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_argument("--out", type=Path, metavar="FILE", help="write here (default: standard output)")
     rules.set_defaults(handler=_resource_sets)
     return parser
+
+
+def output_arguments(parser: argparse.ArgumentParser) -> None:
+    """The one output convention of every command that prints results: ``--output table|json`` (``-o``), as ``az``.
+
+    ``--json`` stays as the short form scripts already use.
+    """
+    parser.add_argument("--output", "-o", choices=("table", "json"), default="table",
+                        help="table: for people (default); json: one JSON document, for scripts")
+    parser.add_argument("--json", dest="output", action="store_const", const="json", help="the same as --output json")
+
+
+def _json(args: argparse.Namespace) -> bool:
+    return getattr(args, "output", "table") == "json"
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -225,10 +239,10 @@ def _push(args: argparse.Namespace) -> int:
         catalog = worker.writer.resolve(assets_of(lineage))  # reads only: what the catalog already holds
         document = explain(lineage, worker.options.pipeline_factory_attribute, catalog)
         detail = f"{len(document['entities'])} entities would be written (nothing was written)"
-        _print_processed(Processed(Outcome.SKIPPED, ref.run_id, detail, document), args.json, outcome="dry-run")
+        _print_processed(Processed(Outcome.SKIPPED, ref.run_id, detail, document), _json(args), outcome="dry-run")
         return 0
     processed = worker.process_run(reconcile.work_message(ref.factory, run, "push"), run)
-    _print_processed(processed, args.json)
+    _print_processed(processed, _json(args))
     return 0
 
 
@@ -285,7 +299,7 @@ def _backfill(args: argparse.Namespace) -> int:
         failed = bool(report.failures)
     else:
         summary, failed = _backfill_now(credential, factories, window, args.pipeline)
-    if args.json:
+    if _json(args):
         sys.stdout.write(dumps(summary))
     else:
         for key, value in summary.items():
@@ -371,7 +385,7 @@ def _doctor(args: argparse.Namespace) -> int:
     from lineage.cli import doctor  # noqa: PLC0415 - only this command needs it
 
     checks = doctor.run_checks(_credential(args), os.environ, [FactoryId.parse(f) for f in args.factory])
-    if args.json:
+    if _json(args):
         sys.stdout.write(dumps({"ok": all(c.ok for c in checks), "checks": [c.to_json() for c in checks]}))
     else:
         for check in checks:
@@ -445,7 +459,7 @@ def _poison_list(args: argparse.Namespace) -> int:
     items = [item.displayed() for item in browsed.items]  # never print what a body held unmasked
     partial = "" if browsed.complete else (
         " among the first 32 (reading past them needs Storage Queue Data Message Processor or Contributor)")
-    if args.json:
+    if _json(args):
         sys.stdout.write(dumps({"count": len(items), "complete": browsed.complete,
                                 "messages": [i.to_json() for i in items]}))
         return 0
@@ -467,7 +481,7 @@ def _poison_show(args: argparse.Namespace) -> int:
 
 def _poison_replay(args: argparse.Namespace) -> int:
     done = poison_queue.replay(_queues(), _selection(args, None if args.all else args.ids))
-    if args.json:
+    if _json(args):
         sys.stdout.write(dumps({"replayed": [{"id": i.id, "runId": i.envelope.run_id, "outcome": outcome}
                                              for i, outcome in done]}))
     else:
@@ -491,7 +505,7 @@ def _poison_purge(args: argparse.Namespace) -> int:
             print("nothing deleted")
             return 0
     done = poison_queue.purge(queues, selection)
-    if args.json:
+    if _json(args):
         sys.stdout.write(dumps({"purged": [i.id for i in done]}))
     else:
         print(f"purged {len(done)} message(s)")
