@@ -23,33 +23,41 @@ _MAX_DEPTH = 16
 def type_drift(definition: Mapping[str, Any], run: Mapping[str, Any]) -> str | None:
     """The activity's type changed since the run."""
     now, then = definition.get("type"), run.get("activityType")
-    if isinstance(now, str) and isinstance(then, str) and now.lower() != then.lower():
+    if now != then and isinstance(now, str) and isinstance(then, str) and now.lower() != then.lower():
         return f"{DRIFT}: the activity is a {now} in today's definition but ran as a {then}"
     return None
 
 
-def stated_settings(definition: Mapping[str, Any]) -> tuple[tuple[tuple[str, ...], Any], ...]:
-    """(path, value) of every setting the definition's typeProperties state: read once per activity and run."""
+Stated = tuple[tuple[tuple[str, ...], Any, bool], ...]
+
+
+def stated_settings(definition: Mapping[str, Any]) -> Stated:
+    """(path, value, whether it is an expression) of every setting the definition's typeProperties state, leaving
+    out expressions of the ForEach item (the iteration matching compares those): read once per activity and run."""
     props = definition.get("typeProperties")
-    return tuple(_leaves(props)) if isinstance(props, Mapping) else ()
+    if not isinstance(props, Mapping):
+        return ()
+    stated = []
+    for path, value in _leaves(props):
+        expression = is_expression(value)
+        if not (expression and "item()" in json.dumps(value).lower().replace(" ", "")):
+            stated.append((path, value, expression))
+    return tuple(stated)
 
 
-def settings_drift(stated: tuple[tuple[tuple[str, ...], Any], ...], run: Mapping[str, Any],
-                   scope: Callable[[], Scope]) -> str | None:
+def settings_drift(stated: Stated, run: Mapping[str, Any], scope: Callable[[], Scope]) -> str | None:
     """The first stated setting that differs from what the run's input shows, or None. ``scope`` is asked for only
     where a stated setting is an expression (most are plain values)."""
     shown = run.get("input")
-    if not stated or not isinstance(shown, Mapping):
+    if not stated or (type(shown) is not dict and not isinstance(shown, Mapping)):
         return None
     evaluated_in: Scope | None = None
-    for path, stated_value in stated:
+    for path, stated_value, expression in stated:
         used = _at(shown, path)
         if used is _MISSING:
             continue
         value = stated_value
-        if is_expression(stated_value):
-            if "item()" in json.dumps(stated_value).lower().replace(" ", ""):
-                continue
+        if expression:
             evaluated_in = evaluated_in or scope()
             try:
                 value = resolve(stated_value, evaluated_in)
@@ -80,13 +88,15 @@ def _leaves(value: Any, path: tuple[str, ...] = (), depth: int = 0) -> Iterator[
 
 def _at(value: Any, path: tuple[str, ...]) -> Any:
     for key in path:
-        if not isinstance(value, Mapping) or key not in value:
+        if (type(value) is not dict and not isinstance(value, Mapping)) or key not in value:  # dict: no ABC check
             return _MISSING
         value = value[key]
     return value
 
 
 def _same(a: Any, b: Any) -> bool:
+    if a == b and type(a) is type(b):
+        return True
     if isinstance(a, str) and isinstance(b, str):
         return a.strip() == b.strip()
     if isinstance(a, bool) or isinstance(b, bool):

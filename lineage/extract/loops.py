@@ -35,6 +35,9 @@ class Iteration:
     note: str | None = None
 
 
+_NOT_LOOPED = Iteration()
+
+
 @dataclass(slots=True)
 class _Plan:
     """One looped activity: its items, their index by the values the run's input shows, its runs in start order."""
@@ -44,7 +47,7 @@ class _Plan:
     by_signature: dict[str, list[int]] = field(default_factory=dict)
     order: dict[str, int] = field(default_factory=dict)  # activityRunId -> rank among the succeeded runs
     sequential: bool = False
-    error: str | None = None
+    unknown: Iteration | None = None  # the same answer for every run: why its item is not known
     used: bool = True  # whether the activity's definition reads item() at all
 
 
@@ -108,14 +111,14 @@ class Iterations:
         """The item of this run of a looped activity (``NO_ITEM`` outside loops)."""
         name = str(definition.get("name"))
         if name not in self._loops:
-            return Iteration()
+            return _NOT_LOOPED
         plan = self._plans.get(name)
         if plan is None:
             plan = self._plans[name] = self._plan(name, definition) if _uses_item(definition) else _Plan(used=False)
         if not plan.used:  # in a loop, but reads nothing of the item: every run is the same
-            return Iteration()
-        if plan.error is not None:
-            return Iteration(note=plan.error)
+            return _NOT_LOOPED
+        if plan.unknown is not None:
+            return plan.unknown
         if plan.paths:
             signature = _signature(_input_values(run, plan.paths))
             matches = plan.by_signature.get(signature) if signature is not None else None
@@ -138,7 +141,8 @@ class Iterations:
             plan.items = self._items(loops)
         except (Unresolvable, ExpressionError) as exc:
             reason = exc.reason if isinstance(exc, Unresolvable) else str(exc)
-            plan.error = f"the items of ForEach {loops[-1].get('name')!r} are not known from the run: {reason}"
+            plan.unknown = Iteration(
+                note=f"the items of ForEach {loops[-1].get('name')!r} are not known from the run: {reason}")
             return plan
         plan.paths = tuple(_item_paths(_props(definition)))
         if plan.paths:
@@ -154,6 +158,10 @@ class Iterations:
         runs = sorted((str(r.get("activityRunStart") or ""), str(r.get("activityRunId")))
                       for r in self._runs if r.get("activityName") == name and r.get("status") == "Succeeded")
         plan.order = {run_id: rank for rank, (_, run_id) in enumerate(runs)}
+        if not plan.paths and len(plan.order) != len(plan.items):  # no run can be told to its item: the same for all
+            plan.unknown = Iteration(note=f"the ForEach has {len(plan.items)} item(s) and {len(plan.order)} succeeded "
+                                          "run(s) of this activity, and the runs' input does not tell which item each "
+                                          "processed")
         return plan
 
     def _items(self, loops: tuple[Mapping[str, Any], ...]) -> list[Any]:

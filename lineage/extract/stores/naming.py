@@ -43,7 +43,7 @@ class StoreError(ValueError):
     """A store location that cannot be named; the message says what is missing or wrong."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(slots=True, order=True, unsafe_hash=True)
 class Asset:
     """A data asset as Purview knows it: identity is the type and the qualifiedName.
 
@@ -52,6 +52,9 @@ class Asset:
     type definitions make mandatory), and under which other identities the catalog may already hold the same data
     (``alternatives``: a view rather than a table, the same account scanned as the other storage family, the file
     itself where the account does not group it). The writer looks those up before creating anything.
+
+    Never changed once made, but not a frozen dataclass: a frozen one's constructor costs five times as much, and a
+    ForEach iteration makes half a dozen (a file, the other family's name, the resource set, a table and its view).
     """
 
     type_name: str
@@ -228,10 +231,10 @@ def _storage_family(account_name: str, container: str, path_text: str, is_file: 
     acct = account(account_name)
     text = _container_path("storage", container, path_text, is_file)
     name = _last(text, container)
-    blob = Asset("azure_blob_path", f"https://{acct}.blob.core.windows.net/{text}", name)
-    dfs = Asset("azure_datalake_gen2_path", f"https://{acct}.dfs.core.windows.net/{text}", name)
+    blob = ("azure_blob_path", f"https://{acct}.blob.core.windows.net/{text}")
+    dfs = ("azure_datalake_gen2_path", f"https://{acct}.dfs.core.windows.net/{text}")
     primary, other = (blob, dfs) if first == "blob" else (dfs, blob)
-    return Asset(primary.type_name, primary.qualified_name, name, alternatives=(other,))
+    return Asset(*primary, name, alternatives=(Asset(*other, name),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,18 +308,18 @@ def resource_set(asset: Asset, group: Callable[[str], str | None]) -> Asset:
     grouped = group(path_text) if path_text else None
     if grouped is None:
         return asset
-    rs = Asset(rs_type, f"{base}/{grouped}", _last(grouped, grouped))
+    rs_name = _last(grouped, grouped)
     others: list[Asset] = []
     for alternative in asset.alternatives:
         alt_type = RESOURCE_SET_TYPES.get(alternative.type_name)
         alt_base, alt_path = _split(alternative.qualified_name)
         alt_grouped = grouped if alt_path == path_text else group(alt_path) if alt_path else None
         if alt_grouped is not None and alt_type is not None:
-            others.append(Asset(alt_type, f"{alt_base}/{alt_grouped}", rs.name))
-    plain = Asset(asset.type_name, asset.qualified_name, asset.name, asset.parent, asset.link, asset.attributes)
-    others.append(plain)
+            others.append(Asset(alt_type, f"{alt_base}/{alt_grouped}", rs_name))
+    others.append(Asset(asset.type_name, asset.qualified_name, asset.name, asset.parent, asset.link,
+                        asset.attributes) if asset.alternatives else asset)
     others.extend(asset.alternatives)
-    return Asset(rs.type_name, rs.qualified_name, rs.name, alternatives=tuple(others))
+    return Asset(rs_type, f"{base}/{grouped}", rs_name, alternatives=tuple(others))
 
 
 def _split(qualified_name: str) -> tuple[str, str]:
@@ -364,6 +367,7 @@ SQL_DECLARED = {"azure_sql": "azure_sql_table", "azure_sql_mi": "azure_sql_mi_ta
                 "synapse": "azure_synapse_dedicated_sql_table", "sql_server": "mssql_table"}
 
 
+@lru_cache(maxsize=1024)  # every table of a server asks again
 def sql_type(server_host: str, declared: str) -> str:
     """The table type of a SQL server, by its host: Purview types an asset by what its scan registered, whatever
     linked-service type reached it (field notes §5). ``declared`` decides only for hosts that say nothing."""
@@ -378,6 +382,7 @@ def sql_type(server_host: str, declared: str) -> str:
     return SQL_DECLARED.get(declared, "mssql_table")
 
 
+@lru_cache(maxsize=1024)  # every table of a server asks again
 def sql_server_host(server: str) -> tuple[str, str | None]:
     """The host a scan registers for a server as connection strings write it (``tcp:``, ``,port``, ``\\instance``,
     a private endpoint's ``privatelink`` label), and the named instance if any."""

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 import regex  # type: ignore[import-untyped, unused-ignore]  # .NET-style look-behind (`(?<=[-.]|^)`) and timeouts
 
@@ -54,7 +54,7 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024  # the default document is 26 KB
 MAX_REGEX_CHARS = 8_192
 MAX_ITEMS = 1_000  # replacers, rules, filters, entity types of one rule
 REGEX_TIMEOUT_SECONDS = 0.25  # one regex operation on one segment or name; a configured regex that takes longer is bad
-_CACHE_LIMIT = 16_384  # distinct (segment, is file) results kept per rules object
+_CACHE_LIMIT = 16_384  # distinct paths, and (segment, is file) results, kept per rules object
 
 SPARK_PARTITIONS = "{SparkPartitions}"
 SPARK_PATH_TYPE = "Microsoft.DataMap.PathPattern.SparkPathReplacer"
@@ -215,9 +215,10 @@ class FastRegex:
 
     def admits(self, text: str) -> bool:
         """Whether the pre-filters let the regex run on ``text``."""
-        if not self.checks:
-            return True
-        counts = _counts(text)
+        return not self.checks or self.admits_counts(_counts(text))
+
+    def admits_counts(self, counts: Mapping[str, int]) -> bool:
+        """``admits`` for a text whose counts are known (one text meets many replacers)."""
         for what, is_minimum, limit in self.checks:
             if (counts[what] < limit) if is_minimum else (counts[what] > limit):
                 return False
@@ -350,11 +351,15 @@ class RegexReplacer:
 
     def apply(self, text: str) -> tuple[str, bool]:
         """``text`` with this replacer applied, and whether it replaced anything. Raises TimeoutError."""
-        # Tokens already inserted and encoded braces are never matched again; most segments hold neither.
-        protected = [m.span() for m in _PROTECTED.finditer(text)] if "{" in text or "%7" in text else []
-        literal = _PROTECTED.sub("", text) if protected else text
-        if not self.regex.admits(literal):
-            return text, False
+        return self.apply_to(_Text.of(text))
+
+    def apply_to(self, text: _Text) -> tuple[str, bool]:
+        """``apply`` for a text already read (its protected spans and counts)."""
+        if self.regex.checks and not self.regex.admits_counts(text.counts):
+            return text.value, False
+        return self._replace(text.value, text.literal, text.protected)
+
+    def _replace(self, text: str, literal: str, protected: list[tuple[int, int]]) -> tuple[str, bool]:
         kept = protected
         guard = self.do_not_replace
         if guard is not None and guard.admits(literal):
@@ -371,6 +376,23 @@ class RegexReplacer:
 
         result = self.regex.sub(swap, text)
         return result, hits > 0
+
+
+class _Text(NamedTuple):
+    """A segment as the regex replacers see it: tokens already inserted and encoded braces are never matched again
+    (``literal`` leaves them out, ``protected`` are their spans; most segments hold neither), and the counts the
+    replacers' pre-filters read. Read once per distinct text, not once per replacer."""
+
+    value: str
+    literal: str
+    protected: list[tuple[int, int]]
+    counts: Mapping[str, int]
+
+    @classmethod
+    def of(cls, text: str) -> _Text:
+        protected = [m.span() for m in _PROTECTED.finditer(text)] if "{" in text or "%7" in text else []
+        literal = _PROTECTED.sub("", text) if protected else text
+        return cls(text, literal, protected, _counts(literal))
 
 
 @dataclass(frozen=True, slots=True)
@@ -606,6 +628,9 @@ class ResourceSetRules:
     rejected_patterns: tuple[PathFilter, ...] = ()
     scoped_rules: tuple[ScopedRuleSet, ...] = ()
     never_grouped: frozenset[str] = NEVER_GROUPED_EXTENSIONS
+    # Results already worked out: a run's files are named again by every retry, replay and reconcile pass of it, and
+    # a pipeline that reads fixed files by every run; a ForEach's folders repeat in every iteration.
+    _paths: dict[str, str | None] = field(default_factory=dict, init=False, repr=False, compare=False)
     _segments: dict[tuple[str, bool], str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
@@ -649,12 +674,25 @@ class ResourceSetRules:
         """
         if not self.enabled or len(path) > MAX_PATH_CHARS:
             return None
-        segments = [s.replace("{", "%7B").replace("}", "%7D") for s in path.split("/") if s]
+        try:
+            return self._paths[path]  # not `in` then `[]`: another thread may clear the cache in between
+        except KeyError:
+            pass
+        grouped = self._group(path)
+        if len(self._paths) >= _CACHE_LIMIT:
+            self._paths.clear()
+        self._paths[path] = grouped
+        return grouped
+
+    def _group(self, path: str) -> str | None:
+        segments = [s for s in path.split("/") if s]
+        if "{" in path or "}" in path:
+            segments = [s.replace("{", "%7B").replace("}", "%7D") for s in segments]
         if not 2 <= len(segments) <= MAX_SEGMENTS or _extension(segments[-1]) in self.never_grouped:
             return None
         joined = "/".join(segments)
         try:
-            if any(f.matches(joined) for f in self.rejected_patterns) or (
+            if (self.rejected_patterns and any(f.matches(joined) for f in self.rejected_patterns)) or (
                     self.accepted_patterns and not any(f.matches(joined) for f in self.accepted_patterns)):
                 return None
             grouped = "/".join(self._grouped(segments))
@@ -676,17 +714,21 @@ class ResourceSetRules:
         cached = self._segments.get(key)
         if cached is not None:
             return cached
-        result = text
+        result = _Text.of(text)
         for replacer in self.regex_replacers:
             if replacer.disabled or (replacer.file_name_only and not is_file):
                 continue
-            result, replaced = replacer.apply(result)
-            if replaced and replacer.final:
-                break
+            replaced_text, replaced = replacer.apply_to(result)
+            if replaced:
+                if replacer.final:
+                    result = result._replace(value=replaced_text)
+                    break
+                result = _Text.of(replaced_text)
+        value = result.value
         if len(self._segments) >= _CACHE_LIMIT:
             self._segments.clear()
-        self._segments[key] = result
-        return result
+        self._segments[key] = value
+        return value
 
     # ------------------------------------------------------------------------------------------ normalization
 
