@@ -250,12 +250,33 @@ class PurviewWriter:
         self._mandatory[type_name] = frozenset(required)
         return self._mandatory[type_name]
 
+    @property
+    def endpoint(self) -> str:
+        """The Atlas v2 base URL it writes to (``.../datamap/api/atlas/v2``)."""
+        return str(self._client.endpoint_url)
+
+    def request(self, what: str, method: str, url: str, *, params: Mapping[str, str] | None = None,
+                body: Any = None) -> Any:
+        """One call to another API of the same account (search, delete, collections, policies), with the writer's
+        token, retries, deadline and checks of the answer; its JSON body."""
+        client, query = self._client, dict(params or {})
+        if method == "GET":
+            return self._call(what, lambda: client._get_http(url, params=query).body)
+        if method == "POST":
+            return self._call(what, lambda: client._post_http(url, params=query, json=body).body)
+        if method == "DELETE":
+            return self._call(what, lambda: client._delete_http(url, params=query).body)
+        raise ValueError(f"unsupported method {method}")
+
+    def account_url(self, path: str) -> str:
+        """A URL of the account API beside the Data Map's (``https://{account}.purview.azure.com{path}``)."""
+        parts = urlsplit(self._client.endpoint_url)
+        return f"{parts.scheme}://{parts.netloc}{path}"
+
     def resource_set_config(self) -> dict[str, Any]:
         """The account's resource-set rule configuration (the account API beside the Data Map's)."""
-        parts = urlsplit(self._client.endpoint_url)
-        url = f"{parts.scheme}://{parts.netloc}/account/resourceSetRuleConfigs/defaultResourceSetRuleConfig"
-        body = self._call("resource-set rules", lambda: self._client._get_http(
-            url, params={"api-version": RESOURCE_SET_API_VERSION}).body)
+        url = self.account_url("/account/resourceSetRuleConfigs/defaultResourceSetRuleConfig")
+        body = self.request("resource-set rules", "GET", url, params={"api-version": RESOURCE_SET_API_VERSION})
         if not isinstance(body, dict):
             raise PurviewError("Purview resource-set rules: the answer is not a rule configuration", status=None,
                                code=None, transient=False)
