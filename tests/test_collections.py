@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from lineage.azure.purview import PurviewError, PurviewWriter
+from lineage.cli.main import main
 from lineage.extract.collection_map import CollectionConfigError, Collections
 from lineage.extract.config import ConfigError, LineageOptions
 from lineage.extract.runrecord import FactoryId
@@ -127,6 +129,7 @@ def stack(azurite: Azurite) -> Iterator[LocalStack]:
         purview.set_curators("sales1", [LOCAL_PRINCIPAL_ID])
         purview.set_curators("finance", [LOCAL_PRINCIPAL_ID])
         purview.add_collection("locked")  # exists, but the identity holds no role there
+        purview.add_collection("salesteam", parent="sales1")  # the role inherited from sales1
         yield running
 
 
@@ -202,3 +205,44 @@ def test_the_local_purview_page_shows_each_entity_s_collection(stack: LocalStack
     assert "<li>sales1 (under localpurview): 9 entities</li>" in page
     assert "<li>scans (under localpurview): 0 entities</li>" in page
     assert f"<tr><td>sales1</td><td>adf_pipeline</td><td>{SALES}/pipelines/Load4</td></tr>" in page
+
+
+def test_doctor_checks_each_mapped_collection_exists_and_the_identity_is_data_curator_there(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    mapping = {"collections": {"default": "nosuch", "factories": {SALES: "salesteam", LOCKED: "locked"},
+                               "subscriptions": {SUB: "finance"}}}
+    monkeypatch.setenv("LINEAGE_SETTINGS", json.dumps(mapping))
+    monkeypatch.setenv("PURVIEW_ENDPOINT", f"{stack.purview.url}/datamap/api/atlas/v2")
+    monkeypatch.setenv("DATAFACTORY_ENDPOINT", stack.adf.url)
+    monkeypatch.setenv("AzureWebJobsStorage", stack.azurite.connection_string)
+    capsys.readouterr()
+    assert main(["doctor", "--json"], credential=stack.credential) == 1
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"] if c["name"].startswith("collection")}
+    assert sorted(checks) == ["collection finance", "collection locked", "collection nosuch", "collection salesteam"]
+    assert checks["collection finance"]["ok"] and checks["collection finance"]["detail"] == \
+        f"exists; {LOCAL_PRINCIPAL_ID} is Data Curator"
+    team, locked = checks["collection salesteam"], checks["collection locked"]
+    assert team["ok"] and "(inherited from sales1)" in team["detail"]
+    assert not locked["ok"] and "is not Data Curator there" in locked["detail"]
+    assert "--collection locked" in checks["collection locked"]["fix"]
+    assert not checks["collection nosuch"]["ok"] and checks["collection nosuch"]["detail"] == \
+        "no such collection in the account"
+
+
+def test_explain_with_a_mapping_shows_the_collection_each_run_would_go_to(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "settings.json"
+    config.write_text(json.dumps({"collections": {"factories": {SALES: "sales1"}}}))
+    runs = []
+    for n, factory_id in enumerate((SALES, FIN)):
+        path = tmp_path / f"run{n}.json"
+        path.write_text(json.dumps(blob_to_sql(n, factory=factory_id)))
+        runs.append(str(path))
+    capsys.readouterr()
+    assert main(["explain", runs[0], "--config", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out)["collection"] == "sales1"
+    assert main(["explain", *runs, "--config", str(config)]) == 0
+    printed = capsys.readouterr().out
+    assert '"collection": "sales1"' in printed and '"collection": null' in printed  # FIN: no rule, the root
+    assert main(["explain", runs[0]]) == 0
+    assert "collection" not in json.loads(capsys.readouterr().out), "without a mapping the document is unchanged"

@@ -565,7 +565,10 @@ def explain_file(path: Path, options: LineageOptions) -> dict[str, Any]:
         record = RunRecord.from_text(text)  # any JSON that cannot be read back (huge integers too) is refused
     except RunRecordError as exc:
         raise RunRecordError(f"{path}: {exc}") from exc
-    return explain(extract(record, options), options.pipeline_factory_attribute)
+    document = explain(extract(record, options), options.pipeline_factory_attribute)
+    if options.collections.named():  # a mapping is set: say where this run's lineage goes (null: the root)
+        document["collection"] = options.collections.collection_for(record.factory)
+    return document
 
 
 def dumps(doc: Any) -> str:
