@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from lineage.local.azurite import Azurite
 from lineage.local.credential import LOCAL_PRINCIPAL_ID, TOKEN_PREFIX
 from lineage.local.host import HostSettings
 from lineage.local.stack import LocalStack, local_stack
+from lineage.service.prune import PruneError
+from lineage.service.wiring import SettingsError
 from tests.conftest import SHARED
 from tests.records import BLOB_LS, CSV_DS, SQL_LS, SUB, TABLE_DS, activity_run, copy_activity, expr, record
 from tests.test_catalog import push, with_run_id
@@ -260,3 +263,41 @@ def test_a_deletion_purview_refuses_is_reported_with_its_reason_and_the_command_
     table = capsys.readouterr().out
     assert "would remove" in table and "because pipeline 'Gone' no longer exists in the factory" in table
     assert "would remove: 1 adf_copy_activity, 1 adf_copy_operation, 1 adf_pipeline (dry run" in table
+
+
+def test_the_timer_does_nothing_unless_enabled_then_dry_runs_or_applies_and_fails_on_an_unreadable_factory(
+        stack: LocalStack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import function_app
+
+    timer = function_app.prune_lineage.build().get_user_function()
+    timer_factory = F.replace("prune-adf", "timer-adf")
+    push(stack, load(timer_factory, 8, "Gone"))
+    adf(stack, "DELETE", f"{timer_factory}/pipelines/Gone").raise_for_status()
+    monkeypatch.setenv("LINEAGE_FACTORIES", json.dumps([timer_factory]))
+    before = under(stack, timer_factory)
+    assert len(before) == 4
+
+    monkeypatch.delenv("LINEAGE_PRUNE", raising=False)
+    with caplog.at_level(logging.INFO, logger="lineage"):
+        timer(timer=None)
+    assert "LINEAGE_PRUNE is off" in caplog.text and under(stack, timer_factory) == before
+
+    monkeypatch.setenv("LINEAGE_PRUNE", "dry-run")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="lineage"):
+        timer(timer=None)
+    assert f"would remove adf_pipeline {timer_factory}/pipelines/Gone" in caplog.text
+    assert under(stack, timer_factory) == before
+
+    monkeypatch.setenv("LINEAGE_PRUNE", "apply")
+    timer(timer=None)
+    assert under(stack, timer_factory) == {("azure_data_factory", timer_factory)}
+
+    missing = F.replace("prune-adf", "no-such-adf")
+    monkeypatch.setenv("LINEAGE_FACTORIES", json.dumps([missing, timer_factory]))
+    with pytest.raises(PruneError, match="no-such-adf"):
+        timer(timer=None)
+
+    monkeypatch.setenv("LINEAGE_PRUNE", "yes")
+    with pytest.raises(SettingsError, match="LINEAGE_PRUNE must be one of off, dry-run, apply"):
+        timer(timer=None)

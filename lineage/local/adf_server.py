@@ -178,6 +178,10 @@ class AdfServer(LocalServer):
         """ARM's list: a page of ``value`` and a ``nextLink`` to the next, as long as there is one."""
         if skip is not None and not skip.isdigit():
             return self._error(400, "BadRequest", "invalid $skipToken")
+        with self._state:
+            created = any(owner == factory.lower() for owner, _ in self.created_pipelines)
+        if not created and not self._records(factory):  # ARM: a factory that does not exist has no list
+            return self._error(404, "ResourceNotFound", f"The Resource '{factory}' was not found")
         pipelines = [body for _, body in sorted(self._pipelines(factory).items())]
         start = int(skip or 0)
         result: dict[str, Any] = {"value": pipelines[start:start + self.page_size]}

@@ -9,16 +9,18 @@ factory read wrongly must never look like a factory emptied.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from lineage.azure import catalog
-from lineage.azure.datafactory import DataFactoryReader
+from lineage.azure.datafactory import DataFactoryError, DataFactoryReader
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.extract.config import LineageOptions
 from lineage.extract.prune import PRUNABLE_TYPES, Stale, current_definitions, stale_entities
-from lineage.extract.runrecord import FactoryId
+from lineage.extract.runrecord import FactoryId, RunRecordError
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +76,35 @@ def prune_factory(reader: DataFactoryReader, writer: PurviewWriter, factory: Fac
     log.info("prune %s: %d removed, %d failed, of %d stale", factory.factory_name, len(report.removed),
              len(report.failed), len(report.stale))
     return report
+
+
+class PruneError(RuntimeError):
+    """Some factories could not be pruned, or some deletions were refused; the rest was done."""
+
+
+def prune_factories(reader: DataFactoryReader, writer: PurviewWriter, factories: Sequence[FactoryId],
+                    options: LineageOptions, *, apply: bool, shown: int = 20) -> list[PruneReport]:
+    """The timer's pass: every factory, each logged; a factory that cannot be read or a refused deletion fails
+    the pass at its end (the others are done), so it shows in the host's logs and alerts."""
+    reports: list[PruneReport] = []
+    failures: dict[str, str] = {}
+    for factory in factories:
+        try:
+            report = prune_factory(reader, writer, factory, options, apply=apply)
+        except (DataFactoryError, PurviewError, RunRecordError) as exc:
+            failures[factory.factory_name] = str(exc)
+            continue
+        reports.append(report)
+        verb = "removed" if apply else "would remove"
+        for item in report.stale[:shown]:
+            log.info("prune %s: %s %s %s: %s", factory.factory_name, verb, item.type_name, item.qualified_name,
+                     item.reason)
+        if len(report.stale) > shown:
+            log.info("prune %s: ... and %d more", factory.factory_name, len(report.stale) - shown)
+        log.info("prune %s: %s", factory.factory_name, json.dumps({"applied": apply, "counts": report.counts(),
+                                                                     "failed": len(report.failed)}))
+        if report.failed:
+            failures[factory.factory_name] = f"{len(report.failed)} deletions refused, e.g. {report.failed[0][1]}"
+    if failures:
+        raise PruneError("; ".join(f"{name}: {why}" for name, why in sorted(failures.items())))
+    return reports
