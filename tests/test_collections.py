@@ -246,3 +246,21 @@ def test_explain_with_a_mapping_shows_the_collection_each_run_would_go_to(
     assert '"collection": "sales1"' in printed and '"collection": null' in printed  # FIN: no rule, the root
     assert main(["explain", runs[0]]) == 0
     assert "collection" not in json.loads(capsys.readouterr().out), "without a mapping the document is unchanged"
+
+
+def test_our_entities_written_elsewhere_before_move_into_the_mapped_collection_only_with_the_role_there(
+        stack: LocalStack) -> None:
+    """Purview's own integration (or an earlier mapping) may hold the factory's entities in another collection: the
+    bulk write moves them, which needs Data Curator where they are as well."""
+    factory_entity = {"typeName": "azure_data_factory", "guid": "-1", "attributes": {
+        "qualifiedName": SALES, "name": "sales-adf", "subscriptionId": SUB, "resourceGroupName": "rg-sales"}}
+    stack.purview.seed([factory_entity], collection="locked")
+    push(stack, blob_to_sql(5, factory=SALES))
+    assert stack.purview.collection_of("azure_data_factory", SALES) == "locked"
+    [message] = stack.queues.poison.peek_messages(max_messages=32)
+    assert "not authorized to move it out of 'locked'" in read_poison(str(message.content)).reason
+    stack.queues.poison.clear_messages()
+    stack.purview.seed([factory_entity], collection="finance")  # moved by someone with the role, where we have it
+    push(stack, blob_to_sql(6, factory=SALES))
+    assert stack.purview.collection_of("azure_data_factory", SALES) == "sales1"
+    assert set(own(stack, SALES).values()) == {"sales1"}
