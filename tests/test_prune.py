@@ -301,3 +301,29 @@ def test_the_timer_does_nothing_unless_enabled_then_dry_runs_or_applies_and_fail
     monkeypatch.setenv("LINEAGE_PRUNE", "yes")
     with pytest.raises(SettingsError, match="LINEAGE_PRUNE must be one of off, dry-run, apply"):
         timer(timer=None)
+
+
+def test_the_reader_lists_every_page_of_pipelines_and_follows_next_links_only_on_its_own_host(
+        tmp_path: Path) -> None:
+    from lineage.azure.datafactory import DataFactoryError, DataFactoryReader
+    from lineage.local.adf_server import AdfServer
+    from lineage.local.credential import LocalCredential
+    from lineage.local.tls import make_local_tls
+
+    tls = make_local_tls(tmp_path / "tls")
+    with AdfServer(None, tls, page_size=2) as server:
+        for n in range(5):
+            server.put_run(load(F, 10 + n, f"Page{n}"))
+        reader = DataFactoryReader(LocalCredential(), base_url=server.url, connection_verify=str(tls.ca_bundle))
+        doc = reader.factory_definitions(FactoryId.parse(F))
+        assert sorted(doc["pipelines"]) == [f"Page{n}" for n in range(5)]
+        assert reader.calls["pipelines"] == 3  # pages of 2, 2 and 1
+        assert set(doc["datasets"]) == {"SalesCsv", "SalesTable"} and set(doc["linkedServices"]) == {"RawBlob",
+                                                                                                       "SalesSql"}
+        server.inject(status=200, path_contains="/pipelines", method="GET",
+                      body={"value": [], "nextLink": f"https://elsewhere.example{F}/pipelines?$skipToken=2"})
+        with pytest.raises(DataFactoryError, match="nextLink points to another host"):
+            reader.factory_definitions(FactoryId.parse(F))
+        with pytest.raises(DataFactoryError) as missing:
+            reader.factory_definitions(FactoryId.parse(OTHER))
+        assert missing.value.status == 404
