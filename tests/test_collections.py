@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.cli.main import main
@@ -66,6 +68,18 @@ def test_resource_group_then_subscription_then_default_then_nothing() -> None:
     assert MAPPING.collection_for(fid(SUB, "rg-x", "ledger")) == "shared1"
     assert Collections().collection_for(fid(SUB, "rg-x", "ledger")) is None
     assert Collections.from_setting({"factories": {SALES: "sales1"}}).collection_for(fid(SUB, "rg", "x")) is None
+
+
+@given(st.lists(st.booleans(), min_size=len(SALES), max_size=len(SALES)),
+       st.sampled_from(["rg-sales", "rg-fin", "rg-x"]), st.sampled_from(["sales-adf", "fin-daily", "ledger"]),
+       st.sampled_from([SUB, OTHER_SUB]))
+def test_resolution_ignores_case_everywhere_as_arm_does(flips: list[bool], rg: str, name: str, sub: str) -> None:
+    def recased(text: str) -> str:
+        return "".join(c.upper() if flip else c.lower() for c, flip in zip(text, flips, strict=False))
+
+    plain = fid(sub, rg, name)
+    assert MAPPING.collection_for(fid(recased(sub), recased(rg), recased(name))) == MAPPING.collection_for(plain)
+    assert MAPPING.collection_for(factory(recased(SALES))) == "sales1"
 
 
 def test_every_collection_the_mapping_can_send_lineage_to_is_named_once() -> None:
