@@ -93,8 +93,11 @@ def test_only_our_types_under_this_factory_with_names_we_write_are_ever_touched(
                        ("azure_sql_table", f"{F}/pipelines/Gone"), ("adf_copy_activity_run", f"{F}/pipelines/Gone/x"),
                        ("adf_copy_activity", f"{F}/pipelines/Gone/steps/Copy"),
                        ("adf_copy_operation", f"{F}/pipelines/Gone/activities/Copy"),
-                       ("adf_pipeline", f"{F}/pipelines/Gone/more"))
+                       ("adf_pipeline", f"{F}/pipelines/Gone/more"),
+                       ("adf_copy_activity", f"{F}/pipelines/Load/activities/CopySales#x#azure_blob_path"),
+                       ("adf_copy_operation", f"{F}/pipelines/Load/activities/CopySales#no-type-after-the-sink"))
     assert stale_entities(untouchable, now({})) == []
+    assert stale_entities(untouchable, now({"load": {"copysales": COPY_FIXED}})) == []
 
 
 def test_the_current_definitions_tell_a_fixed_sink_from_one_that_depends_on_the_run() -> None:

@@ -131,7 +131,10 @@ def _why_stale(type_name: str, rest: str, now: FactoryNow) -> str | None:
     pipeline, marker, activity = path.partition("/activities/")
     if not marker or not activity or "/" in pipeline or "/" in activity:
         return None  # not a name we write
-    if type_name in OPERATION_TYPES and not hash_:
+    if bool(hash_) != (type_name in OPERATION_TYPES):  # an operation's name has its sink after '#', no other's
+        return None
+    sink_qn, separator, sink_type = sink.rpartition("#")  # {activity}#{sink qualifiedName}#{sink typeName}
+    if hash_ and not (separator and sink_qn and sink_type):
         return None
     activities = now.pipelines.get(pipeline.lower())
     if activities is None:
@@ -145,7 +148,6 @@ def _why_stale(type_name: str, rest: str, now: FactoryNow) -> str | None:
                 f"adf_{kind}_activity")
     if type_name in ACTIVITY_TYPES or current.sinks is None:
         return None
-    sink_qn, _, sink_type = sink.rpartition("#")
     if (sink_type, sink_qn) in current.sinks:
         return None
     now_writes = ", ".join(sorted(f"{t} {q}" for t, q in current.sinks)) or "nothing"
