@@ -167,6 +167,7 @@ class PurviewServer(LocalServer):
         if principal is not None and not self._is_curator(principal, collection):
             raise AtlasError(403, "ATLAS-403-00-001", f"The caller {principal} is not authorized to {what}: it is "
                              f"not a Data Curator of collection {collection!r}")
+
     def seed(self, entities: Iterable[Mapping[str, Any]], collection: str | None = None) -> list[str]:
         """Store assets as a scanner would, through every check a bulk call gets: their guids, in order; in the
         collection the scan writes to (the root unless named).
