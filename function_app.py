@@ -1,9 +1,11 @@
-"""The Function App: three triggers, each a few lines handing off to ``lineage``.
+"""The Function App: four triggers, each a few lines handing off to ``lineage``.
 
 - ``on_run_completed`` (Event Grid): validates a run-completed event and queues a small work message; an event that
   can never be processed goes to the poison queue with its reason instead.
 - ``push_lineage`` (queue): reads the run back from Data Factory, extracts its lineage, pushes it to Purview.
 - ``reconcile_runs`` (timer): queues the runs that ended recently, so a run whose event was lost still gets lineage.
+- ``prune_lineage`` (timer): removes lineage the factories' current definitions no longer support; does nothing
+  unless ``LINEAGE_PRUNE`` is ``dry-run`` or ``apply``.
 """
 
 import azure.functions as func
@@ -40,3 +42,9 @@ def push_lineage(msg: func.QueueMessage) -> None:
 @app.timer_trigger(arg_name="timer", schedule="%LINEAGE_RECONCILE_SCHEDULE%")
 def reconcile_runs(timer: func.TimerRequest) -> None:
     wiring.reconcile(past_due=bool(timer and timer.past_due))
+
+
+@app.function_name("prune_lineage")
+@app.timer_trigger(arg_name="timer", schedule="%LINEAGE_PRUNE_SCHEDULE%")
+def prune_lineage(timer: func.TimerRequest) -> None:
+    wiring.prune()

@@ -72,7 +72,9 @@ class PeerWriter(PurviewWriter):
     def resolve(self, assets: Iterable[Asset]) -> dict[Asset, Asset]:
         return {asset: asset for asset in assets}  # each asset as the run names it; looked up in ``push``
 
-    def push(self, entities: Sequence[Mapping[str, Any]]) -> PushResult:
+    def push(self, entities: Sequence[Mapping[str, Any]], collection: str | None = None) -> PushResult:
+        if collection is not None:  # the comparison runs without collections: the root, as these writers write
+            raise NotImplementedError("the naive writers write to the root collection only")
         result = PushResult()
         named = {(str(ref["typeName"]), str(ref["uniqueAttributes"]["qualifiedName"]))
                  for e in entities if str(e["typeName"]).endswith("_operation")
@@ -117,7 +119,9 @@ class NaiveWriter(PurviewWriter):
         self._plain = AtlasClient(endpoint, authentication=AzCredentialWrapper(credential),
                                   requests_timeout=timeout_s)
 
-    def push(self, entities: Sequence[Mapping[str, Any]]) -> PushResult:
+    def push(self, entities: Sequence[Mapping[str, Any]], collection: str | None = None) -> PushResult:
+        if collection is not None:  # the comparison runs without collections: the root, as these writers write
+            raise NotImplementedError("the naive writers write to the root collection only")
         result = PushResult()
         for entity in _parents_first(entities):  # every entity after the ones it references
             self._call("upload", partial(self._plain.upload_entities, batch=[{**entity, "guid": "-1"}]))

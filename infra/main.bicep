@@ -37,6 +37,17 @@ param reconcileSchedule string = '0 */15 * * * *'
 @description('How far back reconcile_runs looks for ended runs, in minutes (LINEAGE_RECONCILE_WINDOW_MINUTES).')
 param reconcileWindowMinutes int = 120
 
+@allowed([
+  'off'
+  'dry-run'
+  'apply'
+])
+@description('What the prune_lineage timer does (LINEAGE_PRUNE): off, log what it would remove, or remove it.')
+param pruneMode string = 'off'
+
+@description('NCRONTAB schedule of the prune_lineage timer (LINEAGE_PRUNE_SCHEDULE); it does nothing while pruneMode is off.')
+param pruneSchedule string = '0 30 3 * * *'
+
 @description('Object id of the person (or pipeline) running the deployment, for `python -m lineage poison ...` and `doctor` against the queues; empty: grant nothing.')
 param principalId string = ''
 
@@ -274,6 +285,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     LINEAGE_FACTORIES: string(factoryIds)
     LINEAGE_RECONCILE_SCHEDULE: reconcileSchedule
     LINEAGE_RECONCILE_WINDOW_MINUTES: string(reconcileWindowMinutes)
+    LINEAGE_PRUNE: pruneMode
+    LINEAGE_PRUNE_SCHEDULE: pruneSchedule
   }
 }
 

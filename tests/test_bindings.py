@@ -27,10 +27,10 @@ def bindings(function: Any) -> list[dict[str, Any]]:
 
 
 def test_function_names_and_triggers(functions: dict[str, Any]) -> None:
-    assert set(functions) == {"on_run_completed", "push_lineage", "reconcile_runs"}
+    assert set(functions) == {"on_run_completed", "push_lineage", "reconcile_runs", "prune_lineage"}
     kinds = {name: sorted(b["type"] for b in bindings(f)) for name, f in functions.items()}
     assert kinds == {"on_run_completed": ["eventGridTrigger", "queue", "queue"], "push_lineage": ["queueTrigger"],
-                     "reconcile_runs": ["timerTrigger"]}
+                     "reconcile_runs": ["timerTrigger"], "prune_lineage": ["timerTrigger"]}
 
 
 def test_reconcile_schedule_comes_from_a_setting(functions: dict[str, Any]) -> None:
@@ -38,6 +38,14 @@ def test_reconcile_schedule_comes_from_a_setting(functions: dict[str, Any]) -> N
     assert timer["schedule"] == "%LINEAGE_RECONCILE_SCHEDULE%"
     example = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
     assert len(example["LINEAGE_RECONCILE_SCHEDULE"].split()) == 6  # NCRONTAB: seconds first
+
+
+def test_prune_schedule_comes_from_a_setting_and_the_example_leaves_it_off(functions: dict[str, Any]) -> None:
+    [timer] = bindings(functions["prune_lineage"])
+    assert timer["schedule"] == "%LINEAGE_PRUNE_SCHEDULE%"
+    example = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
+    assert len(example["LINEAGE_PRUNE_SCHEDULE"].split()) == 6
+    assert example["LINEAGE_PRUNE"] == "off"
 
 
 def test_queue_bindings_use_the_setting_and_its_poison_queue(functions: dict[str, Any]) -> None:

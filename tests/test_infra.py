@@ -71,6 +71,8 @@ REQUIRED_SETTINGS = {
     "LINEAGE_FACTORIES",
     "LINEAGE_RECONCILE_SCHEDULE",
     "LINEAGE_RECONCILE_WINDOW_MINUTES",
+    "LINEAGE_PRUNE",
+    "LINEAGE_PRUNE_SCHEDULE",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 }
@@ -667,12 +669,34 @@ def test_the_hook_grants_data_curator_on_each_named_collection_and_never_on_the_
         tmp_path: Path) -> None:
     done, granted = _run_hook(tmp_path / "none", None)
     assert done.returncode == 0, done.stderr
-    assert granted == []  # not the root collection behind the operator's back
-    assert "PURVIEW_COLLECTION is not set: no Purview role granted" in done.stderr
+    # only the collections the lineage settings map; not the root collection behind the operator's back
+    assert [g[g.index("--settings") + 1] for g in granted] == [str(ROOT / "infra" / "lineage-settings.json")]
+    assert not any("--collection" in g for g in granted)
+    assert "PURVIEW_COLLECTION is not set: no Purview role granted beyond the collections the lineage" in done.stderr
     done, granted = _run_hook(tmp_path / "two", "k3x9qa, finance1")
     assert done.returncode == 0, done.stderr
-    assert [g[g.index("--collection") + 1] for g in granted] == ["k3x9qa", "finance1"]
-    assert all(g[g.index("--object-id") + 1] == "app-oid" for g in granted)
+    assert [g[g.index("--collection") + 1] for g in granted if "--collection" in g] == ["k3x9qa", "finance1"]
+    assert len(granted) == 3 and all(g[g.index("--object-id") + 1] == "app-oid" for g in granted)
+
+
+def test_the_grant_covers_exactly_the_collections_the_mapping_can_send_lineage_to(
+        curator: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lineage.extract.collection_map import Collections
+
+    mapping = {"default": "shared1", "factories": {"/subscriptions/s/resourceGroups/rg/providers/Microsoft."
+                                                   "DataFactory/factories/f": "sales1"},
+               "resourceGroups": {"/subscriptions/s/resourceGroups/fin": "fin1"}, "subscriptions": {"s2": "sub1"},
+               "namePatterns": [{"pattern": "hr-*", "collection": "hr1"}, {"pattern": "x*", "collection": "sales1"}]}
+    assert curator.mapped_collections({"collections": mapping}) == Collections.from_setting(mapping).named() == [
+        "fin1", "hr1", "sales1", "shared1", "sub1"]
+    assert curator.mapped_collections({}) == [] == Collections.from_setting(None).named()
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"emitFailedActivities": False}))
+    assert curator.main(["--account", "contoso", "--object-id", "app-oid", "--settings", str(settings)]) == 0
+    assert "maps no collections: nothing granted from it" in capsys.readouterr().out
+    settings.write_text(json.dumps({"collections": {"default": ""}}))
+    assert curator.main(["--account", "contoso", "--object-id", "app-oid", "--settings", str(settings)]) == 2
+    assert "not a non-empty string" in capsys.readouterr().err
 
 
 def test_the_grant_script_has_no_default_collection(curator: ModuleType, capsys: pytest.CaptureFixture[str],

@@ -12,9 +12,11 @@ sign-in, through azure-identity) must be a Collection Admin of that collection. 
 only; no token is ever printed.
 
     python infra/hooks/grant_purview_curator.py --account ACCOUNT --collection NAME --object-id OBJECT_ID
+    python infra/hooks/grant_purview_curator.py --account ACCOUNT --settings infra/lineage-settings.json --object-id ID
 
-The collection is always named: the root collection (named like the account) is granted only when asked for, since
-Data Curator there can edit every asset of the account.
+The collection is always named, or mapped by the lineage settings' ``collections`` (every collection a factory's
+lineage can go to, the default included): the root collection (named like the account) is granted only when named or
+mapped, since Data Curator there can edit every asset of the account.
 """
 
 from __future__ import annotations
@@ -108,6 +110,23 @@ def select_policy(listing: dict[str, Any], collection: str) -> dict[str, Any]:
                       "not its display name")
 
 
+def mapped_collections(settings: Any) -> list[str]:
+    """Every collection the lineage settings' ``collections`` mapping can send lineage to, sorted (the same list as
+    ``lineage.extract.collection_map.Collections.named``; this script stays standard-library only)."""
+    mapping = settings.get("collections") if isinstance(settings, dict) else None
+    if mapping is None:
+        return []
+    if not isinstance(mapping, dict):
+        raise PolicyError("the lineage settings' collections must be an object")
+    names: set[Any] = {mapping["default"]} if mapping.get("default") is not None else set()
+    for key in ("factories", "resourceGroups", "subscriptions"):
+        names.update((mapping.get(key) or {}).values())
+    names.update(entry.get("collection") for entry in mapping.get("namePatterns") or [] if isinstance(entry, dict))
+    if not all(isinstance(n, str) and n for n in names):
+        raise PolicyError("the lineage settings' collections name a collection that is not a non-empty string")
+    return sorted(names)
+
+
 def _request(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     where = f"{method} {url.partition('?')[0]}"
     data = None if body is None else json.dumps(body).encode("utf-8")
@@ -158,6 +177,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--collection", default=os.environ.get("PURVIEW_COLLECTION"),
                         help="collection name, not display name (default: $PURVIEW_COLLECTION; the root "
                              "collection is named like the account, and is never chosen for you)")
+    parser.add_argument("--settings", type=argparse.FileType("r", encoding="utf-8"),
+                        help="lineage settings (JSON): grant every collection its collections mapping names")
     parser.add_argument("--object-id", default=os.environ.get("FUNCTION_APP_PRINCIPAL_ID"),
                         help="object id to grant the role to (default: $FUNCTION_APP_PRINCIPAL_ID)")
     parser.add_argument("--endpoint", help="policy store base URL (default: https://ACCOUNT.purview.azure.com)")
@@ -171,11 +192,23 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
-    collection = (args.collection or "").strip()
-    if not collection or "," in collection:
-        print("grant_purview_curator: name one collection: --collection or PURVIEW_COLLECTION (the root collection "
-              "is named like the account; it is not the default)", file=sys.stderr)
-        return 2
+    if args.settings is not None:
+        try:
+            with args.settings:
+                collections = mapped_collections(json.load(args.settings))
+        except (ValueError, PolicyError) as exc:
+            print(f"grant_purview_curator: {args.settings.name}: {exc}", file=sys.stderr)
+            return 2
+        if not collections:
+            print(f"grant_purview_curator: {args.settings.name} maps no collections: nothing granted from it")
+            return 0
+    else:
+        collection = (args.collection or "").strip()
+        if not collection or "," in collection:
+            print("grant_purview_curator: name one collection: --collection or PURVIEW_COLLECTION (the root "
+                  "collection is named like the account; it is not the default), or --settings", file=sys.stderr)
+            return 2
+        collections = [collection]
     endpoint = args.endpoint or f"https://{args.account}.purview.azure.com"
     # Only the real run needs them (the functions above are tested without).
     from azure.core.exceptions import ClientAuthenticationError  # noqa: PLC0415
@@ -183,7 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     credential = DefaultAzureCredential(exclude_managed_identity_credential=True)
     try:
-        grant(endpoint, collection, args.object_id, credential)
+        for collection in collections:
+            grant(endpoint, collection, args.object_id, credential)
     except PolicyError as exc:
         print(f"grant_purview_curator: {exc}", file=sys.stderr)
         return 1

@@ -2,10 +2,10 @@
 # azd post-deploy hook (azure.yaml), also runnable by hand with the same variables set:
 #   1. subscribes on_run_completed to the Event Grid topic (infra/subscription.bicep); only possible once the code is
 #      deployed, because Event Grid checks that the function exists;
-#   2. makes the Function App's identity a Purview Data Curator of each collection in PURVIEW_COLLECTION (names,
-#      comma-separated) through the metadata-policy API (infra/hooks/grant_purview_curator.py). Not the root
-#      collection by default: Data Curator there can edit every asset of the account. Name it (the account name) only
-#      if that is where the lineage goes; with PURVIEW_COLLECTION unset nothing is granted and the hook says so.
+#   2. makes the Function App's identity a Purview Data Curator of each collection the lineage settings' collections
+#      mapping names (infra/lineage-settings.json) and of each in PURVIEW_COLLECTION (names, comma-separated),
+#      through the metadata-policy API (infra/hooks/grant_purview_curator.py). Not the root collection unless named
+#      or mapped: Data Curator there can edit every asset of the account.
 # Both steps are idempotent. Set SKIP_PURVIEW_GRANT=true to leave step 2 to a Purview collection admin.
 set -eu
 
@@ -70,11 +70,17 @@ elif [ -x "$root/.venv/bin/python" ]; then
 else
   python=python3
 fi
+# Every collection the lineage settings map factories to (infra/lineage-settings.json, deployed as LINEAGE_SETTINGS).
+"$python" "$here/grant_purview_curator.py" \
+  --account "$PURVIEW_ACCOUNT_NAME" \
+  --settings "${LINEAGE_SETTINGS_FILE:-$root/infra/lineage-settings.json}" \
+  --object-id "$FUNCTION_APP_PRINCIPAL_ID"
 collections=${PURVIEW_COLLECTION:-}
 if [ -z "$collections" ]; then
-  echo "postdeploy: PURVIEW_COLLECTION is not set: no Purview role granted. Set it to the collection(s) the lineage" \
-       "is written to (azd env set PURVIEW_COLLECTION <name>[,<name>...]; the root collection is named like the" \
-       "account) and run azd hooks run postdeploy, or grant Data Curator yourself (infra/README.md)" >&2
+  echo "postdeploy: PURVIEW_COLLECTION is not set: no Purview role granted beyond the collections the lineage" \
+       "settings map. Set it to further collection(s) the lineage is written to (azd env set PURVIEW_COLLECTION" \
+       "<name>[,<name>...]; the root collection is named like the account) and run azd hooks run postdeploy, or" \
+       "grant Data Curator yourself (infra/README.md)" >&2
   exit 0
 fi
 old_ifs=$IFS

@@ -21,7 +21,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
@@ -209,6 +209,45 @@ class DataFactoryReader:
                 record["globalParameters"] = parameters.get("properties") or {}
         return record
 
+    def factory_definitions(self, factory: FactoryId) -> dict[str, Any]:
+        """Every pipeline of the factory now, with the datasets, data flows, linked services and global parameters
+        they name, in the run record's shape (``prune`` compares Purview with it). The factory id is ARM's
+        canonical case when a pipeline says it."""
+        doc: dict[str, Any] = {"factory": factory.resource_id, "pipelines": {}, "datasets": {}, "linkedServices": {},
+                               "dataflows": {}}
+        for pipeline in self._list("pipelines", factory):
+            name = pipeline.get("name")
+            if not isinstance(name, str) or not name:
+                raise DataFactoryError("Data Factory pipelines: an item of the list has no name")
+            doc["pipelines"][name] = pipeline
+            doc["factory"] = canonical_factory(pipeline, factory).resource_id
+            self._add_references(factory, pipeline, doc)
+        if any("globalParameters" in _text(d) for kind in ("pipelines", "datasets") for d in doc[kind].values()):
+            parameters = self._definition(factory, "globalParameters", "default")
+            if parameters is not None:
+                doc["globalParameters"] = parameters.get("properties") or {}
+        return doc
+
+    def _list(self, kind: str, factory: FactoryId) -> Iterator[dict[str, Any]]:
+        """Every item of ``GET {kind}``, following ``nextLink`` only on the same host (it would carry the token)."""
+        path = f"{_base(factory)}/{kind}"
+        params: dict[str, str] = {}
+        for number in range(1, self.max_pages + 1):
+            page = self._json(kind, "GET", path, params=params)
+            items = page.get("value")
+            if not isinstance(items, list):
+                raise DataFactoryError(f"Data Factory {kind}: page {number} has no list of values")
+            yield from (item for item in items if isinstance(item, dict))
+            link = page.get("nextLink")
+            if not link:
+                return
+            parts = urlsplit(str(link))
+            if f"{parts.scheme}://{parts.netloc}".lower() != self.base_url.lower():
+                raise DataFactoryError(f"Data Factory {kind}: nextLink points to another host "
+                                       f"({parts.netloc or 'none'}); not followed")
+            path, params = parts.path, {k: v for k, v in parse_qsl(parts.query) if k != "api-version"}
+        raise DataFactoryError(f"Data Factory {kind}: more than {self.max_pages:,} pages; stopped")
+
     def factory(self, factory: FactoryId) -> dict[str, Any]:
         """The factory resource itself (``doctor``: does it exist, may we read it)."""
         return self._json("factory", "GET", _base(factory))
@@ -269,8 +308,9 @@ class DataFactoryReader:
     # ----------------------------------------------------------------------------------------------- HTTP
 
     def _json(self, kind: str, method: str, path: str, *, body: Mapping[str, Any] | None = None,
-              not_found: type[DataFactoryError] = DataFactoryError) -> dict[str, Any]:
-        request = HttpRequest(method, f"{self.base_url}{path}", params={"api-version": API_VERSION},
+              not_found: type[DataFactoryError] = DataFactoryError,
+              params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        request = HttpRequest(method, f"{self.base_url}{path}", params={**(params or {}), "api-version": API_VERSION},
                               json=dict(body) if body is not None else None)
         self.calls[kind] += 1
         kwargs: dict[str, Any] = {"connection_timeout": self._timeout_s, "read_timeout": self._timeout_s}

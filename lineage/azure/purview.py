@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 OWN_TYPE_PREFIXES = ("azure_data_factory", "adf_")
 MAX_ENTITIES_PER_CALL = 1_000  # Purview fails somewhere above ~4,000; stay well below
 RESOURCE_SET_API_VERSION = "2019-11-01-preview"
+DATA_MAP_API_VERSION = "2023-09-01"  # the first Data Map API whose bulk write takes collectionId
 ABSENT_TTL_S = 60.0  # an asset found missing is not asked about again for this long (a scan may add it later)
 _LOOKUP_CHUNK = 40  # qualifiedNames per lookup call (keeps the URL short)
 _TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -199,8 +200,12 @@ class PurviewWriter:
         self._activity_locks = tuple(threading.Lock() for _ in range(64))
         self.calls = 0
 
-    def push(self, entities: Sequence[Mapping[str, Any]]) -> PushResult:
-        """Upsert the entities of one run; replaying the same entities changes nothing."""
+    def push(self, entities: Sequence[Mapping[str, Any]], collection: str | None = None) -> PushResult:
+        """Upsert the entities of one run; replaying the same entities changes nothing.
+
+        With a ``collection``, every entity the call sends (our Data Factory entities and the assets it creates)
+        lands in it; assets the catalog already holds are only referenced, so they stay where their scan put them.
+        """
         result = PushResult()
         if not entities:
             return result
@@ -209,7 +214,7 @@ class PurviewWriter:
         with ExitStack() as held:
             for stripe in stripes:
                 held.enter_context(self._activity_locks[stripe])
-            return self._push(self._latest_facts(entities), result)
+            return self._push(self._latest_facts(entities), result, collection)
 
     def resolve(self, assets: Iterable[Asset]) -> dict[Asset, Asset]:
         """Each asset as the catalog holds it: the first of the asset and its alternatives that Purview has, else
@@ -245,12 +250,33 @@ class PurviewWriter:
         self._mandatory[type_name] = frozenset(required)
         return self._mandatory[type_name]
 
+    @property
+    def endpoint(self) -> str:
+        """The Atlas v2 base URL it writes to (``.../datamap/api/atlas/v2``)."""
+        return str(self._client.endpoint_url)
+
+    def request(self, what: str, method: str, url: str, *, params: Mapping[str, str] | None = None,
+                body: Any = None) -> Any:
+        """One call to another API of the same account (search, delete, collections, policies), with the writer's
+        token, retries, deadline and checks of the answer; its JSON body."""
+        client, query = self._client, dict(params or {})
+        if method == "GET":
+            return self._call(what, lambda: client._get_http(url, params=query).body)
+        if method == "POST":
+            return self._call(what, lambda: client._post_http(url, params=query, json=body).body)
+        if method == "DELETE":
+            return self._call(what, lambda: client._delete_http(url, params=query).body)
+        raise ValueError(f"unsupported method {method}")
+
+    def account_url(self, path: str) -> str:
+        """A URL of the account API beside the Data Map's (``https://{account}.purview.azure.com{path}``)."""
+        parts = urlsplit(self._client.endpoint_url)
+        return f"{parts.scheme}://{parts.netloc}{path}"
+
     def resource_set_config(self) -> dict[str, Any]:
         """The account's resource-set rule configuration (the account API beside the Data Map's)."""
-        parts = urlsplit(self._client.endpoint_url)
-        url = f"{parts.scheme}://{parts.netloc}/account/resourceSetRuleConfigs/defaultResourceSetRuleConfig"
-        body = self._call("resource-set rules", lambda: self._client._get_http(
-            url, params={"api-version": RESOURCE_SET_API_VERSION}).body)
+        url = self.account_url("/account/resourceSetRuleConfigs/defaultResourceSetRuleConfig")
+        body = self.request("resource-set rules", "GET", url, params={"api-version": RESOURCE_SET_API_VERSION})
         if not isinstance(body, dict):
             raise PurviewError("Purview resource-set rules: the answer is not a rule configuration", status=None,
                                code=None, transient=False)
@@ -271,13 +297,14 @@ class PurviewWriter:
                     f"definition makes {', '.join(sorted(missing))} mandatory, and the run does not tell them",
                     status=None, code="MANDATORY_ATTRIBUTE", transient=False)
 
-    def _push(self, entities: Sequence[Mapping[str, Any]], result: PushResult) -> PushResult:
+    def _push(self, entities: Sequence[Mapping[str, Any]], result: PushResult,
+              collection: str | None) -> PushResult:
         assets = [e for e in entities if not _is_own(e)]
         existing = self._existing(assets)
         self._check_creatable(entities, existing)
         try:
             try:
-                self._upload(entities, existing, result)
+                self._upload(entities, existing, result, collection)
             except PurviewError as exc:
                 if exc.code != "ATLAS-404-00-00A" or not existing:
                     raise
@@ -360,11 +387,19 @@ class PurviewWriter:
         return body if isinstance(body, dict) else None
 
     def _upload(self, entities: Sequence[Mapping[str, Any]], existing: set[tuple[str, str]],
-                result: PushResult) -> None:
+                result: PushResult, collection: str | None) -> None:
         for batch in plan_batches(entities, existing, self.max_entities_per_call):
-            body = self._call("upload", partial(self._client.upload_entities, batch=batch))
+            if collection is None:  # as before collections: the endpoint's default (root) collection
+                body = self._call("upload", partial(self._client.upload_entities, batch=batch))
+            else:  # pyapacheatlas 0.16 sends no query string on a bulk write: collectionId needs the 2023-09-01 API
+                body = self._call("upload", partial(self._bulk_into, batch, collection))
             _count(body, result)
         self._remember_assets(_key(e) for e in entities if not _is_own(e))
+
+    def _bulk_into(self, batch: list[dict[str, Any]], collection: str) -> Any:
+        params = {"api-version": DATA_MAP_API_VERSION, "collectionId": collection}
+        return self._client._post_http(f"{self._client.endpoint_url}/entity/bulk", params=params,
+                                       json={"entities": batch}).body
 
     def _existing(self, assets: Sequence[Mapping[str, Any]]) -> set[tuple[str, str]]:
         """Which referenced assets Purview already has."""

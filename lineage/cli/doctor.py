@@ -7,6 +7,7 @@ doctor asks each dependency directly, with the same clients and settings the Fun
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
+from lineage.azure import catalog
 from lineage.azure.datafactory import ARM_SCOPE, DataFactoryError, DataFactoryReader
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.extract.config import ConfigError, LineageOptions
@@ -274,7 +276,7 @@ def _purview(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]
                         if missing_assets else f"{len(ASSET_TYPES)} known"))
     checks.append(_mandatory(writer, set(ASSET_TYPES) - set(missing_assets)))
     checks.append(_resource_sets(writer, options))
-    return checks
+    return checks + _collections(writer, credential, options)
 
 
 def _mandatory(writer: PurviewWriter, known: set[str]) -> Check:
@@ -360,3 +362,83 @@ class _Definitions:
             related.update(a["name"] for a in definition.get("relationshipAttributeDefs") or [] if "name" in a)
             pending.extend(definition.get("superTypes") or [])
         return frozenset(plain), frozenset(related)
+
+
+# ------------------------------------------------------------------------------------------------ collections
+
+
+def _collections(writer: PurviewWriter, credential: TokenCredential, options: LineageOptions) -> list[Check]:
+    """Every collection the mapping names exists, and the identity is Data Curator there (directly, or through a
+    parent collection, as Purview's roles inherit)."""
+    named = options.collections.named()
+    if not named:
+        return [Check("purview", "collections", True, "none mapped: lineage goes to the root collection")]
+    try:
+        parents = catalog.collections(writer)
+    except PurviewError as exc:
+        return [Check("purview", "collections", False, first_line(exc),
+                      "let the identity read the account's collections (any collection role), then run doctor again")]
+    who = _object_id(credential)
+    curators: dict[str, set[str]] = {}
+    checks = []
+    for name in named:
+        check = f"collection {name}"
+        if name not in parents:
+            checks.append(Check("purview", check, False, "no such collection in the account",
+                                "create it, or correct the collections setting: a collection's name is the short "
+                                "id in the portal's URL, not its display name"))
+            continue
+        if who is None:
+            checks.append(Check("purview", check, False, "exists; the identity's object id is unknown (its token "
+                                "carries none), so its Data Curator role cannot be checked",
+                                "check in the portal that the app's identity is Data Curator here"))
+            continue
+        try:
+            granted = _curator_at(writer, name, parents, who, curators)
+        except PurviewError as exc:
+            checks.append(Check("purview", check, False, f"exists; its metadata policy cannot be read: "
+                                f"{first_line(exc)}", "check in the portal that the app's identity is Data Curator "
+                                "here (reading policies needs Collection Admin)"))
+            continue
+        if granted is None:
+            checks.append(Check("purview", check, False, f"exists, but {who} is not Data Curator there",
+                                f"grant it: python infra/hooks/grant_purview_curator.py --collection {name} "
+                                f"--object-id {who} (infra/README.md)"))
+        else:
+            via = "" if granted == name else f" (inherited from {granted})"
+            checks.append(Check("purview", check, True, f"exists; {who} is Data Curator{via}"))
+    return checks
+
+
+def _curator_at(writer: PurviewWriter, name: str, parents: Mapping[str, str | None], who: str,
+                known: dict[str, set[str]]) -> str | None:
+    """The collection, from ``name`` up to the root, whose policy makes ``who`` Data Curator; each read once."""
+    at: str | None = name
+    seen: set[str] = set()
+    while at is not None and at not in seen:
+        seen.add(at)
+        if at not in known:
+            known[at] = catalog.curators(writer, at)
+        if who.lower() in known[at]:
+            return at
+        at = parents.get(at)
+    return None
+
+
+def _object_id(credential: TokenCredential) -> str | None:
+    """The identity's object id: the ``oid`` claim of its Purview token (read, never printed), else what the
+    credential says of itself (the local credential)."""
+    try:
+        parts = credential.get_token(PURVIEW_SCOPE).token.split(".")
+    except AzureError:  # the identity checks report it
+        parts = []
+    if len(parts) == 3:
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        except (ValueError, UnicodeDecodeError):
+            claims = None
+        oid = claims.get("oid") if isinstance(claims, dict) else None
+        if isinstance(oid, str):
+            return oid
+    own = getattr(credential, "object_id", None)
+    return own if isinstance(own, str) else None

@@ -174,6 +174,19 @@ def _parser() -> argparse.ArgumentParser:
     output_arguments(doctor)
     doctor.set_defaults(handler=_doctor)
 
+    prune = commands.add_parser(
+        "prune", help="remove lineage a factory's current definitions no longer support (dry run unless --apply)",
+        description="Compare what Purview holds under each factory (our Data Factory types only) with its current "
+                    "pipelines: deleted pipelines and activities lose their entities, a Copy with a fixed sink its "
+                    "operations to other sinks. Prints what would go; --apply soft-deletes it.")
+    prune.add_argument("--factory", action="append", default=[], metavar="RESOURCE_ID",
+                       help="a factory resource id (repeatable; default: the LINEAGE_FACTORIES setting)")
+    mode = prune.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", dest="apply", action="store_false", help="only print what would go (default)")
+    mode.add_argument("--apply", dest="apply", action="store_true", help="remove it, and report the counts")
+    output_arguments(prune)
+    prune.set_defaults(handler=_prune, apply=False)
+
     rules = commands.add_parser(
         "resource-sets", help="save the Purview account's resource-set rules (for the resourceSetRules setting)",
         description="Read the account's resource-set rule configuration and write it as JSON; set the file as "
@@ -395,6 +408,17 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if all(c.ok for c in checks) else EXIT_REJECTED
 
 
+def _prune(args: argparse.Namespace) -> int:
+    from lineage.cli import prune  # noqa: PLC0415 - only this command needs it
+
+    reports = prune.run(_credential(args), os.environ, _factories(args), apply=args.apply)
+    if _json(args):
+        sys.stdout.write(dumps({"factories": [r.to_json() for r in reports]}))
+    else:
+        sys.stdout.write(prune.table(reports))
+    return EXIT_REJECTED if any(r.failed for r in reports) else 0
+
+
 def _resource_sets(args: argparse.Namespace) -> int:
     writer = PurviewWriter(_credential(args), wiring.purview_endpoint(os.environ), max_attempts=2)
     config = writer.resource_set_config()
@@ -541,7 +565,10 @@ def explain_file(path: Path, options: LineageOptions) -> dict[str, Any]:
         record = RunRecord.from_text(text)  # any JSON that cannot be read back (huge integers too) is refused
     except RunRecordError as exc:
         raise RunRecordError(f"{path}: {exc}") from exc
-    return explain(extract(record, options), options.pipeline_factory_attribute)
+    document = explain(extract(record, options), options.pipeline_factory_attribute)
+    if options.collections.named():  # a mapping is set: say where this run's lineage goes (null: the root)
+        document["collection"] = options.collections.collection_for(record.factory)
+    return document
 
 
 def dumps(doc: Any) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lineage.extract.collection_map import CollectionConfigError, Collections
 from lineage.extract.stores import StoreSettings
 from lineage.extract.stores.resource_sets import ResourceSetConfigError, ResourceSetRules
 
@@ -34,6 +35,8 @@ class LineageOptions:
     pipeline_factory_attribute: str = PIPELINE_FACTORY_ATTRIBUTE
     # How the Purview account groups files into resource sets (None: it does not; Copy lineage then names files).
     resource_sets: ResourceSetRules | None = field(default_factory=ResourceSetRules.default)
+    # Which Purview collection each factory's lineage goes to (none mapped: Purview's root collection).
+    collections: Collections = field(default_factory=Collections)
 
     @classmethod
     def from_mapping(cls, doc: Mapping[str, Any]) -> LineageOptions:
@@ -41,7 +44,7 @@ class LineageOptions:
         known = {
             "linkedServiceHosts", "adlsGen2Accounts", "blobAccounts", "sqlServerDefaultInstance",
             "emitFailedActivities", "skipReportedByDataFactory", "pipelineFactoryAttribute", "resourceSets",
-            "resourceSetRules",
+            "resourceSetRules", "collections",
         }
         unknown = sorted(set(doc) - known)
         if unknown:
@@ -62,6 +65,7 @@ class LineageOptions:
             skip_reported_by_data_factory=_flag(doc, "skipReportedByDataFactory", default=True),
             pipeline_factory_attribute=str(doc.get("pipelineFactoryAttribute", PIPELINE_FACTORY_ATTRIBUTE)),
             resource_sets=_resource_sets(doc),
+            collections=_collections(doc),
         )
 
     @classmethod
@@ -104,6 +108,13 @@ def _resource_sets(doc: Mapping[str, Any]) -> ResourceSetRules | None:
     except ResourceSetConfigError as exc:
         raise ConfigError(f"resourceSetRules: {exc}") from exc
     raise ConfigError("resourceSetRules must be a JSON file path or the rule configuration object")
+
+
+def _collections(doc: Mapping[str, Any]) -> Collections:
+    try:
+        return Collections.from_setting(doc.get("collections"))
+    except CollectionConfigError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _strings(doc: Mapping[str, Any], key: str) -> list[str]:

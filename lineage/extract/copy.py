@@ -37,15 +37,21 @@ def copy_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapp
     sink_ds = resolver.dataset(outputs[0], scope)
     group = resolver.options.resource_sets
     sources = _source_assets(source_ds, source_settings, result, group, resolver.options.stores)
-    sink, sink_location = sink_ds.asset()
-    if group is not None and sink_location.file and not sink_location.wildcard:
-        sink = stores.naming.resource_set(sink, group.group)
+    sink = sink_asset(sink_ds, group)
     column_pairs = _column_pairs(run_input, props, scope, source=source_ds, sink=sink_ds, result=result)
     column_maps: tuple[ColumnMap, ...] = ()
     if column_pairs:
         origin = sources[0].qualified_name if len(sources) == 1 else "*"
         column_maps = (ColumnMap(origin, sink.qualified_name, column_pairs),)
     result.flows.append(Flow(sink=sink, sources=sources, column_maps=column_maps))
+
+
+def sink_asset(sink: ResolvedDataset, group: ResourceSetRules | None) -> stores.Asset:
+    """The asset a Copy writes: its sink dataset's, named as its resource set where the account groups the file."""
+    asset, location = sink.asset()
+    if group is not None and location.file and not location.wildcard:
+        return stores.naming.resource_set(asset, group.group)
+    return asset
 
 
 def copy_facts(run: Mapping[str, Any]) -> tuple[int | None, int | None]:

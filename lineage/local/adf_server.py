@@ -43,6 +43,7 @@ class AdfServer(LocalServer):
         self._holds: dict[str, int] = {}
         self._denied: set[tuple[str, str]] = set()
         self.created_pipelines: dict[tuple[str, str], dict[str, Any]] = {}
+        self._deleted: set[tuple[str, str]] = set()  # (factory lower-cased, pipeline name lower-cased)
         self._state = threading.Lock()
         for record in read_records(root)[0] if root else []:
             self.put_run(record)
@@ -78,8 +79,8 @@ class AdfServer(LocalServer):
         factory = FactoryId.parse(match["factory"]).resource_id
         parts = [unquote(p) for p in (match["rest"] or "").split("/") if p]  # names are percent-encoded, as in ARM
         action = parts[-1] if parts and parts[-1].startswith("query") else (parts[0] if parts else "")
-        if request.method == "PUT":
-            action += "/write"
+        if request.method in ("PUT", "DELETE"):
+            action += "/write" if request.method == "PUT" else "/delete"
         if (factory.lower(), action.lower()) in self._denied:
             return self._error(403, "AuthorizationFailed",
                                f"The client does not have authorization to perform action on {factory}")
@@ -96,6 +97,10 @@ class AdfServer(LocalServer):
             return self._definition(factory, _DEFINITION_KEYS[parts[0].lower()], parts[1])
         if request.method == "PUT" and len(parts) == 2 and parts[0].lower() == "pipelines":
             return self._put_pipeline(factory, parts[1], request.body)
+        if request.method == "DELETE" and len(parts) == 2 and parts[0].lower() == "pipelines":
+            return self._delete_pipeline(factory, parts[1])
+        if request.method == "GET" and parts == ["pipelines"]:
+            return self._list_pipelines(factory, query_value(request.query, "$skipToken"))
         if request.method == "GET" and not parts:
             if not self._records(factory):
                 return self._error(404, "ResourceNotFound", f"The Resource '{factory}' was not found")
@@ -156,7 +161,48 @@ class AdfServer(LocalServer):
             result["continuationToken"] = base64.b64encode(str(start + self.page_size).encode()).decode()
         return Response(200, result)
 
+    def _pipelines(self, factory: str) -> dict[str, dict[str, Any]]:
+        """The factory's pipelines now: those of its run records, replaced by those put since, less the deleted."""
+        found: dict[str, dict[str, Any]] = {}
+        for record in self._records(factory):
+            for name, definition in (record.get("pipelines") or {}).items():
+                found.setdefault(name, {"id": f"{record['factory']}/pipelines/{name}", "name": name, **definition})
+        with self._state:
+            for (owner, name), stored in self.created_pipelines.items():
+                if owner == factory.lower():
+                    found[name] = stored
+            deleted = {name for owner, name in self._deleted if owner == factory.lower()}
+        return {name: body for name, body in found.items() if name.lower() not in deleted}
+
+    def _list_pipelines(self, factory: str, skip: str | None) -> Response:
+        """ARM's list: a page of ``value`` and a ``nextLink`` to the next, as long as there is one."""
+        if skip is not None and not skip.isdigit():
+            return self._error(400, "BadRequest", "invalid $skipToken")
+        with self._state:
+            created = any(owner == factory.lower() for owner, _ in self.created_pipelines)
+        if not created and not self._records(factory):  # ARM: a factory that does not exist has no list
+            return self._error(404, "ResourceNotFound", f"The Resource '{factory}' was not found")
+        pipelines = [body for _, body in sorted(self._pipelines(factory).items())]
+        start = int(skip or 0)
+        result: dict[str, Any] = {"value": pipelines[start:start + self.page_size]}
+        if start + self.page_size < len(pipelines):
+            result["nextLink"] = (f"{self.url}{factory}/pipelines?api-version=2018-06-01"
+                                  f"&$skipToken={start + self.page_size}")
+        return Response(200, result)
+
+    def _delete_pipeline(self, factory: str, name: str) -> Response:
+        """ARM's delete: 200 when it was there, 204 when it was not."""
+        present = name in self._pipelines(factory)
+        with self._state:
+            self._deleted.add((factory.lower(), name.lower()))
+            self.created_pipelines.pop((factory.lower(), name), None)
+        return Response(200 if present else 204)
+
     def _definition(self, factory: str, key: str, name: str) -> Response:
+        if key == "pipelines":
+            with self._state:
+                if (factory.lower(), name.lower()) in self._deleted:
+                    return self._error(404, "ResourceNotFound", f"{key} {name} not found")
         created = self.created_pipelines.get((factory.lower(), name)) if key == "pipelines" else None
         if created is not None:
             return Response(200, created)
@@ -175,6 +221,7 @@ class AdfServer(LocalServer):
                   "type": "Microsoft.DataFactory/factories/pipelines", "etag": f"{time.time_ns():x}"}
         with self._state:
             self.created_pipelines[(factory.lower(), name)] = stored
+            self._deleted.discard((factory.lower(), name.lower()))
         return Response(200, stored)
 
     def _global_parameters(self, factory: str) -> Response:

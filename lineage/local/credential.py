@@ -13,6 +13,9 @@ from typing import Any
 from azure.core.credentials import AccessToken
 
 TOKEN_PREFIX = "local-token:"  # noqa: S105 - a marker, not a secret
+# The one identity every local token stands for (an Entra object id in shape): the local Purview's collection roles
+# are granted to it, or withheld from it, by object id, as Purview's metadata policies are.
+LOCAL_PRINCIPAL_ID = "00000000-0000-4000-8000-00000000c0de"
 
 
 def audience_of(token: str) -> str | None:
@@ -22,6 +25,8 @@ def audience_of(token: str) -> str | None:
 
 class LocalCredential:
     """Issues one-hour tokens whose text carries the requested scope's audience."""
+
+    object_id = LOCAL_PRINCIPAL_ID
 
     def __init__(self) -> None:
         self.requests = 0

@@ -6,6 +6,12 @@ reference types); a bulk call applied atomically or not at all, with Atlas' erro
 attribute that show relationships from both ends, as Atlas does; soft delete; Data Map search; the lineage graph;
 the typedef API. Every request is checked against Purview's published OpenAPI spec when it is present, and its
 absence is said, never silent. A human view shows the lineage it holds as a Mermaid graph.
+
+Collections: every entity lives in one (the root, named like the account, unless a bulk write names another with
+``collectionId``); a write or delete needs the caller to be a Data Curator of the collections it touches, directly or
+inherited from a parent collection, as Purview's metadata policies grant it. The caller is the local credential's
+identity (``LOCAL_PRINCIPAL_ID``), Data Curator of the root unless a test says otherwise. The account API's collection
+list and the policy store's metadata policies answer in Purview's shapes, for ``doctor``.
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ import logging
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from lineage.extract.mermaid import flowchart
+from lineage.local.credential import LOCAL_PRINCIPAL_ID
 from lineage.local.httpserver import LocalServer, Request, Response, query_value
 from lineage.local.purview_types import DEFAULT_SHARED, TypeRegistry, warn_once
 from lineage.local.tls import LocalTLS, make_local_tls
@@ -33,6 +41,12 @@ DEFAULT_SPEC = DEFAULT_SHARED / "contracts" / "purview" / "purviewdatamap.json"
 RESOURCE_SET_RULES_PATH = "/account/resourceSetRuleConfigs/defaultResourceSetRuleConfig"
 RESOURCE_SET_RULES = Path("contracts/purview/resource-sets/defaultResourceSetRuleConfig-2022-02.json")
 PREFIXES = ("/datamap/api", "/catalog/api")
+COLLECTIONS_PATH = "/account/collections"
+COLLECTIONS_API_VERSION = "2019-11-01-preview"
+POLICIES_PATH = "/policystore/metadataPolicies"
+POLICIES_API_VERSION = "2021-07-01-preview"
+CURATOR_RULE = "purviewmetadatarole_builtin_data-curator:"
+DEFAULT_ACCOUNT = "localpurview"
 MAX_ENTITIES = 4_000
 MAX_ATTRIBUTE_BYTES = 32 * 1024
 MAX_LINEAGE_DEPTH = 10  # deeper asks are answered at this depth: no request holds the store for long
@@ -72,8 +86,13 @@ class PurviewServer(LocalServer):
     audience = "https://purview.azure.net"
 
     def __init__(self, tls: LocalTLS, host: str = "127.0.0.1", port: int = 0, spec_path: Path | None = DEFAULT_SPEC,
-                 exclude_types: Iterable[str] = (), *, shared: Path | None = DEFAULT_SHARED) -> None:
+                 exclude_types: Iterable[str] = (), *, shared: Path | None = DEFAULT_SHARED,
+                 account: str = DEFAULT_ACCOUNT) -> None:
         super().__init__(tls, host, port)
+        self.root_collection = account
+        # collection name -> parent (None for the root), and who is Data Curator of each (directly)
+        self._parents: dict[str, str | None] = {account: None}
+        self._curators: dict[str, set[str]] = {account: {LOCAL_PRINCIPAL_ID}}
         self.types = TypeRegistry(exclude_types, shared)
         self._rules_file = shared / RESOURCE_SET_RULES if shared is not None else None
         self._entities: dict[str, dict[str, Any]] = {}
@@ -113,8 +132,45 @@ class PurviewServer(LocalServer):
             self._by_key.clear()
             self._referrers.clear()
 
-    def seed(self, entities: Iterable[Mapping[str, Any]]) -> list[str]:
-        """Store assets as a scanner would, through every check a bulk call gets: their guids, in order.
+    def add_collection(self, name: str, parent: str | None = None, *, curators: Iterable[str] = ()) -> None:
+        """A collection under ``parent`` (the root by default), with these Data Curators of its own; the root's
+        curators are curators here too, as Purview's role inheritance makes them."""
+        with self._store:
+            parent = parent or self.root_collection
+            if parent not in self._parents:
+                raise ValueError(f"no collection {parent!r} to add {name!r} under")
+            self._parents[name] = parent
+            self._curators[name] = set(curators)
+
+    def set_curators(self, collection: str, curators: Iterable[str]) -> None:
+        """Replace a collection's own Data Curators (``[]`` withdraws the role, inherited grants aside)."""
+        with self._store:
+            if collection not in self._parents:
+                raise ValueError(f"no collection {collection!r}")
+            self._curators[collection] = set(curators)
+
+    def collection_of(self, type_name: str, qualified_name: str) -> str | None:
+        """The collection of an active entity, None when there is none."""
+        with self._store:
+            guid = self._by_key.get((type_name, qualified_name))
+            return None if guid is None else str(self._entities[guid]["collectionId"])
+
+    def _is_curator(self, principal: str, collection: str) -> bool:
+        at: str | None = collection
+        while at is not None:
+            if principal in self._curators.get(at, set()):
+                return True
+            at = self._parents.get(at)
+        return False
+
+    def _may_write(self, principal: str | None, collection: str, what: str) -> None:
+        if principal is not None and not self._is_curator(principal, collection):
+            raise AtlasError(403, "ATLAS-403-00-001", f"The caller {principal} is not authorized to {what}: it is "
+                             f"not a Data Curator of collection {collection!r}")
+
+    def seed(self, entities: Iterable[Mapping[str, Any]], collection: str | None = None) -> list[str]:
+        """Store assets as a scanner would, through every check a bulk call gets: their guids, in order; in the
+        collection the scan writes to (the root unless named).
 
         Entities without a guid get a placeholder; they may reference each other by placeholder guid or by unique
         attributes of what is already stored. An invalid seed raises ``AtlasError`` and stores nothing.
@@ -128,7 +184,7 @@ class PurviewServer(LocalServer):
         problem = self._spec.check("POST", "/atlas/v2/entity/bulk", body) if self._spec is not None else None
         if problem:
             raise _invalid(f"request violates the API spec: {problem}")
-        self._bulk(body)
+        self._bulk(body, collection, None)
         with self._store:
             return [self._by_key[(e["typeName"], e["attributes"]["qualifiedName"])] for e in batch]
 
@@ -154,6 +210,11 @@ class PurviewServer(LocalServer):
     def route(self, request: Request) -> Response:
         if request.path == RESOURCE_SET_RULES_PATH:
             return self._resource_set_rules(request.method)
+        if request.path.startswith((COLLECTIONS_PATH, POLICIES_PATH)):
+            try:
+                return self._account(request)
+            except AtlasError as exc:
+                return self._atlas_error(exc)
         path = next((request.path[len(p):] for p in PREFIXES if request.path.startswith(p + "/")), None)
         parts = [p for p in (path or "").split("/") if p]
         allowed = next((methods for pattern, methods in ROUTES if _matches(pattern, parts)), None)
@@ -191,7 +252,10 @@ class PurviewServer(LocalServer):
         parts = parts[2:]  # after atlas/v2
         if parts == ["entity", "bulk"]:
             if method == "POST":
-                return Response(200, self._bulk(request.body))
+                collection = query_value(query, "collectionId")
+                if collection is not None and query_value(query, "api-version") != "2023-09-01":
+                    raise _invalid("collectionId needs api-version=2023-09-01")
+                return Response(200, self._bulk(request.body, collection, LOCAL_PRINCIPAL_ID))
             return Response(200, {"entities": self._read_guids(query.get("guid") or []), "referredEntities": {}})
         if parts[:3] == ["entity", "bulk", "uniqueAttribute"]:
             names = [v[0] for k, v in sorted(query.items()) if k.startswith("attr_") and k.endswith(":qualifiedName")]
@@ -209,7 +273,7 @@ class PurviewServer(LocalServer):
                 return Response(200, {"entity": self._render(self._entities[guid]), "referredEntities": {}})
         if parts[:2] == ["entity", "guid"]:
             if method == "DELETE":
-                return Response(200, self._delete(parts[2]))
+                return Response(200, self._delete(parts[2], LOCAL_PRINCIPAL_ID))
             [entity] = self._read_guids([parts[2]])
             return Response(200, {"entity": entity, "referredEntities": {}})
         if parts[0] == "lineage":
@@ -229,7 +293,55 @@ class PurviewServer(LocalServer):
 
     # ------------------------------------------------------------------------------------------- bulk upsert
 
-    def _bulk(self, body: Any) -> dict[str, Any]:
+    def _account(self, request: Request) -> Response:
+        """The account API's collections and the policy store's metadata policies (GET only), in Purview's shapes."""
+        if request.method != "GET":
+            error = AtlasError(405, "ATLAS-405-00-001", f"{request.method} is not supported on {request.path}")
+            return Response(405, self.error_body(405, error.code, error.message), {"Allow": "GET"})
+        version = query_value(request.query, "api-version")
+        if request.path.startswith(COLLECTIONS_PATH):
+            if version != COLLECTIONS_API_VERSION:
+                raise _invalid(f"api-version {COLLECTIONS_API_VERSION} is required")
+            name = request.path[len(COLLECTIONS_PATH):].strip("/")
+            with self._store:
+                if name:
+                    if name not in self._parents:
+                        raise AtlasError(404, "CollectionNotFound", f"Collection {name} not found")
+                    return Response(200, self._collection_body(name))
+                return Response(200, {"value": [self._collection_body(c) for c in sorted(self._parents)],
+                                      "count": len(self._parents)})
+        if version != POLICIES_API_VERSION:
+            raise _invalid(f"api-version {POLICIES_API_VERSION} is required")
+        wanted = query_value(request.query, "collectionName")
+        with self._store:
+            names = sorted(self._parents) if wanted is None else [wanted] if wanted in self._parents else []
+            return Response(200, {"values": [self._policy(c) for c in names]})
+
+    def _collection_body(self, name: str) -> dict[str, Any]:
+        parent = self._parents[name]
+        body: dict[str, Any] = {"name": name, "friendlyName": name, "collectionProvisioningState": "Succeeded"}
+        if parent is not None:
+            body["parentCollection"] = {"type": "CollectionReference", "referenceName": parent}
+        return body
+
+    def _policy(self, collection: str) -> dict[str, Any]:
+        """A collection's metadata policy with its data-curator rule: direct grants, then the parent's role."""
+        clauses: list[list[dict[str, Any]]] = [[
+            {"attributeName": "principal.microsoft.id", "attributeValueIncludedIn": sorted(self._curators[collection])},
+        ]]
+        parent = self._parents[collection]
+        if parent is not None:
+            clauses.append([{"fromRule": CURATOR_RULE + parent, "attributeName": "derived.purview.role",
+                             "attributeValueIncludes": CURATOR_RULE + parent}])
+        return {"name": f"policy_{collection}", "id": f"policy-{collection}", "version": 1,
+                "properties": {"collection": {"type": "CollectionReference", "referenceName": collection},
+                               "parentCollectionName": parent or "",
+                               "attributeRules": [{"kind": "attributerule", "id": CURATOR_RULE + collection,
+                                                   "name": CURATOR_RULE + collection, "dnfCondition": clauses}]}}
+
+    def _bulk(self, body: Any, collection: str | None, principal: str | None) -> dict[str, Any]:
+        """Upsert; ``collection`` (``collectionId``) is where every sent entity goes, else a new one goes to the
+        root and an existing one stays. ``principal`` None is a scanner's seed, which no role limits."""
         if not isinstance(body, Mapping) or not isinstance(body.get("entities"), list):
             raise _invalid("body must be {\"entities\": [...]}")
         entities = body["entities"]
@@ -239,6 +351,8 @@ class PurviewServer(LocalServer):
             self._check_entity(entity)
         placeholders = {str(e["guid"]): e for e in entities}
         with self._store:
+            if collection is not None and collection not in self._parents:
+                raise AtlasError(404, "ATLAS-404-00-001", f"collection {collection!r} does not exist")
             assignments: dict[str, str] = {}
             planned: list[tuple[str, Mapping[str, Any], bool]] = []  # (guid, entity, created?)
             in_call: dict[tuple[str, str], str] = {}
@@ -250,7 +364,16 @@ class PurviewServer(LocalServer):
                 if _is_placeholder(entity["guid"]):
                     assignments[str(entity["guid"])] = guid
                 planned.append((guid, entity, existing is None))
-            staged = [(guid, *self._merge(guid, self._resolve_entity(entity, assignments, placeholders)), created)
+            homes: dict[str, str] = {}
+            for guid, entity, created in planned:
+                current = None if created else str(self._entities[guid]["collectionId"])
+                homes[guid] = collection or current or self.root_collection
+                what = f"write {entity['typeName']} {entity['attributes']['qualifiedName']}"
+                self._may_write(principal, homes[guid], what)
+                if current is not None and current != homes[guid]:
+                    self._may_write(principal, current, f"move it out of {current!r} ({what})")
+            staged = [(guid, *self._merge(guid, self._resolve_entity(entity, assignments, placeholders),
+                                          homes[guid]), created)
                       for guid, entity, created in planned]
             mutated: dict[str, list[dict[str, Any]]] = {"CREATE": [], "UPDATE": []}
             for guid, merged, changed, created in staged:  # nothing failed: apply everything
@@ -334,16 +457,18 @@ class PurviewServer(LocalServer):
             raise _invalid(f"{where}: {type_name} is not a {expected}")
         return {"guid": real, "typeName": type_name}
 
-    def _merge(self, guid: str, new: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def _merge(self, guid: str, new: dict[str, Any], collection: str) -> tuple[dict[str, Any], bool]:
         old = self._entities.get(guid)
         now = int(time.time() * 1000)
         if old is None:
-            return {"guid": guid, "status": ACTIVE, "createTime": now, "updateTime": now, **new}, True
+            return {"guid": guid, "status": ACTIVE, "createTime": now, "updateTime": now, "collectionId": collection,
+                    **new}, True
         merged = copy.deepcopy(old)
+        merged["collectionId"] = collection
         merged["attributes"].update(new["attributes"])
         merged["relationshipAttributes"].update(new["relationshipAttributes"])
         changed = merged["attributes"] != old["attributes"] or \
-            merged["relationshipAttributes"] != old["relationshipAttributes"]
+            merged["relationshipAttributes"] != old["relationshipAttributes"] or collection != old["collectionId"]
         if changed:
             merged["updateTime"] = now
         return merged, changed
@@ -369,12 +494,14 @@ class PurviewServer(LocalServer):
                     raise AtlasError(404, "ATLAS-404-00-005", f"Given instance guid {guid} is invalid/not found")
             return [self._render(self._entities[g]) for g in guids]
 
-    def _delete(self, guid: str) -> dict[str, Any]:
+    def _delete(self, guid: str, principal: str | None) -> dict[str, Any]:
         """Atlas' soft delete: the entity stays readable by guid, marked DELETED, and is found no other way."""
         with self._store:
             entity = self._entities.get(guid)
             if entity is None:
                 raise AtlasError(404, "ATLAS-404-00-005", f"Given instance guid {guid} is invalid/not found")
+            self._may_write(principal, str(entity["collectionId"]),
+                            f"delete {entity['typeName']} {entity['attributes']['qualifiedName']}")
             if entity["status"] == DELETED:
                 return {}
             entity["status"], entity["updateTime"] = DELETED, int(time.time() * 1000)
@@ -433,14 +560,23 @@ class PurviewServer(LocalServer):
             raise _invalid("keywords must be a string or null")
         words = [] if keywords in (None, "", "*") else str(keywords).lower().split()
         matches = self._filter(body.get("filter"))
+        token = body.get("continuationToken")
+        if token is not None and (not isinstance(token, str) or not token.isdigit()):
+            raise _invalid(f"invalid continuationToken {str(token)[:40]!r}")
+        start = int(token or 0)
         with self._store:
             found = sorted((e for e in self._active() if matches(e) and all(
                 w in f"{e['attributes'].get('name') or ''} {e['attributes']['qualifiedName']}".lower()
                 for w in words)), key=lambda e: (e["attributes"]["qualifiedName"], e["typeName"]))
+            end = start + min(limit, MAX_SEARCH_LIMIT)
             value = [{"@search.score": 1.0, "id": e["guid"], "qualifiedName": e["attributes"]["qualifiedName"],
-                      "entityType": e["typeName"], "name": e["attributes"].get("name")}
-                     for e in found[:min(limit, MAX_SEARCH_LIMIT)]]
-        return {"@search.count": len(found), "@search.count.approximate": False, "value": value}
+                      "entityType": e["typeName"], "name": e["attributes"].get("name"),
+                      "collectionId": e["collectionId"]}
+                     for e in found[start:end]]
+        result: dict[str, Any] = {"@search.count": len(found), "@search.count.approximate": False, "value": value}
+        if end < len(found):  # the next page's start, as an opaque token
+            result["continuationToken"] = str(end)
+        return result
 
     def _filter(self, spec: Any) -> Callable[[Mapping[str, Any]], bool]:
         """A Data Map search filter as a predicate: type, attribute comparison, and/or/not of filters."""
@@ -460,6 +596,9 @@ class PurviewServer(LocalServer):
         if type_name is not None:
             subtypes = spec.get("includeSubTypes", True) is not False
             return lambda e: e["typeName"] == type_name or (subtypes and self.types.is_a(e["typeName"], type_name))
+        if "collectionId" in spec:
+            wanted = spec["collectionId"]
+            return lambda e: e["collectionId"] == wanted
         if "attributeName" in spec:
             return _comparison(spec)
         raise _invalid(f"unsupported search filter {json.dumps(spec)[:200]}")
@@ -525,15 +664,19 @@ class PurviewServer(LocalServer):
         if path == "/lineage.mmd":
             return Response(200, graph, content_type="text/plain; charset=utf-8")
         entities = self.entities()
-        rows = "".join(f"<tr><td>{_html(e['typeName'])}</td><td>{_html(e['attributes']['qualifiedName'])}</td></tr>"
-                       for e in entities)
+        rows = "".join(f"<tr><td>{_html(e['collectionId'])}</td><td>{_html(e['typeName'])}</td>"
+                       f"<td>{_html(e['attributes']['qualifiedName'])}</td></tr>" for e in entities)
+        held = Counter(str(e["collectionId"]) for e in entities)
+        with self._store:
+            tree = "".join(f"<li>{_html(name)}{' (under ' + _html(parent) + ')' if parent else ' (root)'}: "
+                           f"{held[name]} entities</li>" for name, parent in sorted(self._parents.items()))
         page = (
             "<!doctype html><html><head><meta charset='utf-8'><title>Local Purview</title>"
             "<script src='/mermaid.min.js'></script>"
             "<script>window.mermaid && mermaid.initialize({startOnLoad: true});</script></head><body>"
             f"<h1>Local Purview: {len(entities)} entities</h1><h2>Lineage</h2>"
-            f"<pre class='mermaid'>{_html(graph)}</pre><h2>Entities</h2>"
-            f"<table><tr><th>type</th><th>qualifiedName</th></tr>{rows}</table></body></html>"
+            f"<pre class='mermaid'>{_html(graph)}</pre><h2>Collections</h2><ul>{tree}</ul><h2>Entities</h2>"
+            f"<table><tr><th>collection</th><th>type</th><th>qualifiedName</th></tr>{rows}</table></body></html>"
         )
         return Response(200, page, content_type="text/html; charset=utf-8")
 

@@ -38,6 +38,7 @@ from lineage.service.events import (
     run_ref,
 )
 from lineage.service.poison import PoisonEnvelope
+from lineage.service.prune import PruneReport, prune_factories
 from lineage.service.reconcile import (
     FACTORIES_SETTING,
     Window,
@@ -374,6 +375,33 @@ def reconcile(env: Mapping[str, str] | None = None, *, past_due: bool = False) -
 
 class ReconcileError(RuntimeError):
     """Some factories could not be reconciled; the runs of the others were queued."""
+
+
+PRUNE_MODES = ("off", "dry-run", "apply")
+
+
+def prune_mode(env: Mapping[str, str]) -> str:
+    """``LINEAGE_PRUNE``: what the ``prune_lineage`` timer does; off unless set, since it deletes."""
+    mode = (env.get("LINEAGE_PRUNE") or "off").strip().lower()
+    if mode not in PRUNE_MODES:
+        raise SettingsError(f"LINEAGE_PRUNE must be one of {', '.join(PRUNE_MODES)}, not {mode[:40]!r}")
+    return mode
+
+
+def prune(env: Mapping[str, str] | None = None) -> list[PruneReport]:
+    """The ``prune_lineage`` pass over the factories of ``LINEAGE_FACTORIES`` (``python -m lineage prune`` by
+    timer): nothing when ``LINEAGE_PRUNE`` is off, a logged dry run, or removal."""
+    env = os.environ if env is None else env
+    mode = prune_mode(env)
+    if mode == "off":
+        log.info("prune_lineage: LINEAGE_PRUNE is off; nothing compared, nothing removed")
+        return []
+    try:
+        factories = factories_from_setting(env)
+    except WindowError as exc:
+        raise SettingsError(str(exc)) from exc
+    active = worker()
+    return prune_factories(active.reader, active.writer, factories, active.options, apply=mode == "apply")
 
 
 def default_credential() -> TokenCredential:

@@ -193,7 +193,8 @@ class Worker:
             catalog = self.writer.resolve(assets_of(lineage))
             document = explain(lineage, self.options.pipeline_factory_attribute, catalog)
             try:
-                return document, self.writer.push(document["entities"])
+                collection = self.options.collections.collection_for(lineage.record.factory)
+                return document, self.writer.push(document["entities"], collection)
             except CatalogChangedError:
                 if attempt == 2:
                     raise
