@@ -2,11 +2,21 @@
 
 import logging
 
+from azure.core.credentials import TokenCredential
+
 from lineage.cli.main import main
+
+
+def _local_credential() -> TokenCredential:
+    """``--local``: the local servers take only their own tokens (the entry point is where the two rooms meet)."""
+    from lineage.local.credential import LocalCredential  # noqa: PLC0415 - only --local needs it
+
+    return LocalCredential()
+
 
 # Our warnings on stderr; the Azure SDKs' own (a credential chain's every attempt, each retry) only when they fail
 # for good, which the commands then report in one line.
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 logging.getLogger("azure").setLevel(logging.ERROR)
 
-raise SystemExit(main())
+raise SystemExit(main(local_credential=_local_credential))

@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from lineage import __version__
 from lineage.azure.datafactory import DataFactoryError
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.azure.queues import Queues
-from lineage.cli import wrap
+from lineage.cli import local, wrap
 from lineage.extract.config import ConfigError, LineageOptions
 from lineage.extract.drift import DRIFT
 from lineage.extract.entities import assets_of, explain
@@ -41,13 +41,22 @@ from lineage.service.worker import NOT_ENDED, Outcome, Processed
 EXIT_REJECTED = 1
 
 
-def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | None = None) -> int:
-    """Run one command; ``credential`` replaces ``DefaultAzureCredential`` (the local stack passes its own)."""
+def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | None = None,
+         local_credential: Callable[[], TokenCredential] | None = None) -> int:
+    """Run one command; ``credential`` replaces ``DefaultAzureCredential`` (the local stack passes its own), and
+    ``local_credential`` makes the one ``--local`` uses (the local servers take no Entra ID token)."""
     parser = _parser()
     args = parser.parse_args(argv)
     args.credential = credential
     try:
-        return int(args.handler(args))
+        if args.local_env is None:
+            return int(args.handler(args))
+        if args.credential is None:
+            if local_credential is None:
+                raise SettingsError("--local needs the local stack's credential: run python -m lineage --local")
+            args.credential = local_credential()
+        with local.local_environment(args.local_env):
+            return int(args.handler(args))
     except (RunRecordError, ConfigError, SettingsError, EventError, reconcile.WindowError, DataFactoryError,
             PurviewError, ResourceSetConfigError, poison_queue.SelectionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -60,6 +69,9 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lineage", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--local", dest="local_env", action="store_const", const=local.ENV_FILE,
+                        help="work on the local stack of ./run-local --serve (its settings: .local/env), not on Azure")
+    parser.add_argument("--local-env", type=Path, metavar="FILE", help="--local with the settings in FILE")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     explain_cmd = commands.add_parser(
         "explain",

@@ -6,6 +6,7 @@ drives ``function_app``'s handlers through ``LocalHost``. The tests and ``./run-
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import uuid
@@ -54,6 +55,18 @@ class LocalStack:
         self.queues.work.clear_messages()
         self.queues.poison.clear_messages()
         self.worker.outcomes.clear()
+
+    def cli_settings(self, factories: list[str]) -> dict[str, str]:
+        """The app settings ``python -m lineage`` needs to work on this stack (``lineage.local.envfile``)."""
+        return {
+            "AzureWebJobsStorage": self.azurite.connection_string,
+            "LINEAGE_QUEUE_NAME": self.queues.work.queue_name,
+            "DATAFACTORY_ENDPOINT": self.adf.url,
+            "PURVIEW_ENDPOINT": f"{self.purview.url}/datamap/api/atlas/v2",
+            "REQUESTS_CA_BUNDLE": str(self.adf.tls.ca_bundle),
+            "LINEAGE_FACTORIES": json.dumps(sorted(set(factories))),
+            "LINEAGE_RECONCILE_SCHEDULE": "0 */15 * * * *",
+        }
 
     def send_completed(self, record: Mapping[str, Any], *, schema: str = "eventgrid") -> str:
         """Deliver the run-completed event of a run record, as our Data Factory emitter would send it."""
