@@ -575,3 +575,9 @@ output PURVIEW_ACCOUNT_NAME string = purviewAccountName
 output LINEAGE_QUEUE_NAME string = workQueue.name
 output AzureWebJobsStorage__queueServiceUri string = storage.properties.primaryEndpoints.queue
 output APPLICATIONINSIGHTS_NAME string = appInsights.name
+// What `python -m lineage doctor` reads after `eval "$(azd env get-values)"` (infra/README.md, 7): the app itself,
+// so that its identity's roles are checked rather than the operator's, and the settings it is given by their names.
+output LINEAGE_FUNCTION_APP_ID string = functionApp.id
+output LINEAGE_FACTORIES string = string(factoryIds)
+output LINEAGE_RECONCILE_SCHEDULE string = reconcileSchedule
+output DATAFACTORY_ENDPOINT string = dataFactoryEndpoint

@@ -890,3 +890,14 @@ def test_grant_explains_a_refusal_without_the_token(
     assert _Credential.TOKEN not in str(failure.value)
     with pytest.raises(curator.PolicyError, match="no metadata policy for collection 'k3x9qa'"):
         curator.grant(endpoint, "k3x9qa", APP, _Credential(), log=lambda _: None)
+
+
+def test_doctor_finds_the_app_and_its_settings_in_the_azd_environment() -> None:
+    """``eval "$(azd env get-values)"`` then ``doctor``: the app to check and the settings it runs with, by the
+    names the code reads, so that doctor checks the app's identity and reports no setting the app has as missing."""
+    outputs = set(parsed(MAIN)["outputs"])
+    assert {"LINEAGE_FUNCTION_APP_ID", "LINEAGE_FACTORIES", "LINEAGE_RECONCILE_SCHEDULE", "DATAFACTORY_ENDPOINT",
+            "PURVIEW_ACCOUNT_NAME", "LINEAGE_QUEUE_NAME", "AzureWebJobsStorage__queueServiceUri"} <= outputs
+    from lineage.cli.app_identity import APP_SETTING
+
+    assert APP_SETTING == "LINEAGE_FUNCTION_APP_ID"

@@ -8,17 +8,20 @@ doctor asks each dependency directly, with the same clients and settings the Fun
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
 from lineage.azure.datafactory import ARM_SCOPE, DataFactoryError, DataFactoryReader
 from lineage.azure.purview import PurviewError, PurviewWriter
+from lineage.cli import app_identity
+from lineage.cli.checks import Check
 from lineage.extract.config import ConfigError, LineageOptions
 from lineage.extract.entities import written_schema
 from lineage.extract.redact import first_line
@@ -37,27 +40,14 @@ PROBE_NAME = "lineage-doctor-probe"
 ROLE_HINT = "assign the custom role from infra/ (Data Factory lineage reader) to the identity on this factory"
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One finding: what was checked, whether it holds, and if not, what to do."""
+def run_checks(credential: TokenCredential, env: Mapping[str, str], factories: Sequence[FactoryId] = (), *,
+               app: str | None = None, write_probe: bool = False) -> list[Check]:
+    """Every check, in the order a deployment is built: settings, identity, queues, Data Factory, Purview.
 
-    area: str
-    name: str
-    ok: bool
-    detail: str = ""
-    fix: str = ""
-
-    def line(self) -> str:
-        text = f"[{'ok' if self.ok else 'FIX'}] {self.area}: {self.name}" + (f" - {self.detail}" if self.detail else "")
-        return text + (f"\n      fix: {self.fix}" if self.fix and not self.ok else "")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"area": self.area, "name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
-
-
-def run_checks(credential: TokenCredential, env: Mapping[str, str],
-               factories: Sequence[FactoryId] = ()) -> list[Check]:
-    """Every check, in the order a deployment is built: settings, identity, queues, Data Factory, Purview."""
+    With the Function App named (``app``, else LINEAGE_FUNCTION_APP_ID), its own identity's roles are what is
+    checked, and a permission only the signer-in lacks is said, not failed: the app is what needs it.
+    """
+    app = app or env.get(app_identity.APP_SETTING) or None
     checks = _settings(env)
     checks += _tokens(credential)
     checks += _queues(credential, env)
@@ -69,14 +59,27 @@ def run_checks(credential: TokenCredential, env: Mapping[str, str],
     if not wanted:
         checks.append(Check("datafactory", "factories to check", False, "none named",
                             "set LINEAGE_FACTORIES (the factories to reconcile) or pass --factory RESOURCE_ID"))
+    reader: DataFactoryReader | None = None
     try:
         reader = wiring.build_reader(credential, env)
     except wiring.SettingsError:
         wanted = []  # DATAFACTORY_ENDPOINT refused: the settings checks say why, and no token goes there
-    for factory in wanted:
-        checks += _factory(reader, factory)
-    checks += _purview(credential, env)
+    if reader is not None:
+        for factory in wanted:
+            checks += _factory(reader, factory, as_operator=app is not None)
+    if app is not None and reader is not None:
+        checks += app_identity.app_checks(reader, app, wanted, _storage_account(env), env.get("AZURE_CLIENT_ID"))
+    checks += _purview(credential, env, as_operator=app is not None, write_probe=write_probe)
     return checks
+
+
+def _storage_account(env: Mapping[str, str]) -> str | None:
+    """The app's storage account by name: from its queue endpoint, or the AccountName of a connection string."""
+    host = urlsplit(env.get("AzureWebJobsStorage__queueServiceUri") or "").hostname
+    if host:
+        return host.split(".", 1)[0]
+    parts = dict(p.split("=", 1) for p in (env.get("AzureWebJobsStorage") or "").split(";") if "=" in p)
+    return parts.get("AccountName") or None
 
 
 # --------------------------------------------------------------------------------------------------- settings
@@ -201,8 +204,10 @@ def _queue(what: str, client: Any) -> Check:
 # ------------------------------------------------------------------------------------------------ Data Factory
 
 
-def _factory(reader: DataFactoryReader, factory: FactoryId) -> list[Check]:
-    """Each permission the worker uses, by a call that needs exactly it (a probe id answers 404 when allowed)."""
+def _factory(reader: DataFactoryReader, factory: FactoryId, *, as_operator: bool = False) -> list[Check]:
+    """Each permission the worker uses, by a call that needs exactly it (a probe id answers 404 when allowed).
+
+    ``as_operator``: the identity probing is not the app's, whose roles are checked on their own."""
     now = datetime.now(UTC)
     try:
         reader.factory(factory)
@@ -233,6 +238,10 @@ def _factory(reader: DataFactoryReader, factory: FactoryId) -> list[Check]:
         except DataFactoryError as exc:
             if exc.status == 404 and probed_by_name:
                 checks.append(Check("datafactory", name, True, "allowed (probe not found, as expected)"))
+            elif exc.status == 403 and as_operator:
+                checks.append(Check("datafactory", name, True, "denied to your sign-in, which push, backfill and save "
+                                                               "from this machine need; the app's own roles are "
+                                                               "checked under app identity"))
             elif exc.status == 403:
                 checks.append(Check("datafactory", name, False, "denied", ROLE_HINT))
             else:
@@ -248,7 +257,8 @@ def _definition_probe(reader: DataFactoryReader, factory: FactoryId, kind: str) 
 # ----------------------------------------------------------------------------------------------------- Purview
 
 
-def _purview(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]:
+def _purview(credential: TokenCredential, env: Mapping[str, str], *, as_operator: bool = False,
+             write_probe: bool = False) -> list[Check]:
     try:
         writer = PurviewWriter(credential, wiring.purview_endpoint(env), max_attempts=2)
     except wiring.SettingsError:
@@ -263,6 +273,10 @@ def _purview(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]
                   in written_schema([k.purview for k in KINDS.values()], options.pipeline_factory_attribute).items()]
         missing_assets = sorted(t for t in ASSET_TYPES if definitions.get(t) is None)
     except PurviewError as exc:
+        if exc.status in (401, 403) and as_operator:
+            return [Check("purview", "read type definitions", True,
+                          "denied to your sign-in: the types are not checked. The app's Data Curator role is a "
+                          "collection role ARM does not show: the post-deploy hook grants it")]
         fix = ("grant the identity Data Curator on the collection (infra/README.md)" if exc.status in (401, 403)
                else "check PURVIEW_ACCOUNT_NAME / PURVIEW_ENDPOINT")
         return [Check("purview", "read type definitions", False, str(exc), fix)]
@@ -274,7 +288,35 @@ def _purview(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]
                         if missing_assets else f"{len(ASSET_TYPES)} known"))
     checks.append(_mandatory(writer, set(ASSET_TYPES) - set(missing_assets)))
     checks.append(_resource_sets(writer, options))
+    if write_probe:
+        checks.append(_write_probe(writer))
     return checks
+
+
+def _write_probe(writer: PurviewWriter) -> Check:
+    """Write access proven the only way Purview shows it: an entity created where the lineage goes, then deleted.
+    A generic DataSet under a name no scan uses, so it can never be mistaken for, or merged with, a real asset."""
+    name = "write access (probe entity created and deleted)"
+    qualified_name = f"{PROBE_NAME}://{uuid.uuid4()}"
+    probe = {"typeName": "DataSet", "attributes": {"qualifiedName": qualified_name, "name": PROBE_NAME}}
+    try:
+        written = writer.push([probe])
+    except PurviewError as exc:
+        fix = ("grant the identity Data Curator on the collection the lineage is written to (infra/README.md)"
+               if exc.status in (401, 403) else "check PURVIEW_ACCOUNT_NAME / PURVIEW_ENDPOINT")
+        return Check("purview", name, False, first_line(exc), fix)
+    guids = list(written.guid_assignments.values())
+    try:
+        for guid in guids:
+            writer.delete(guid)
+    except PurviewError as exc:
+        return Check("purview", name, False, f"created {qualified_name} but could not delete "
+                                             f"it: {first_line(exc)}", "delete it in the portal; Data Curator "
+                                                                       "deletes too, so check the role")
+    if not guids:
+        return Check("purview", name, False, "Purview accepted the probe but assigned it no guid",
+                     "report this answer: a bulk write must assign guids")
+    return Check("purview", name, True, "the identity may write entities")
 
 
 def _mandatory(writer: PurviewWriter, known: set[str]) -> Check:

@@ -183,6 +183,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Check everything the service needs and say exactly what to fix.")
     doctor.add_argument("--factory", action="append", default=[], metavar="RESOURCE_ID",
                         help="also check this factory (default: the LINEAGE_FACTORIES setting)")
+    doctor.add_argument("--app", metavar="RESOURCE_ID",
+                        help="the Function App: check its managed identity's roles rather than your sign-in's "
+                             "(default: the LINEAGE_FUNCTION_APP_ID setting)")
+    doctor.add_argument("--write-probe", action="store_true",
+                        help="also create and delete a probe entity in Purview, to prove write access")
     output_arguments(doctor)
     doctor.set_defaults(handler=_doctor)
 
@@ -396,7 +401,8 @@ def _pipeline_file(path: Path) -> dict[str, Any]:
 def _doctor(args: argparse.Namespace) -> int:
     from lineage.cli import doctor  # noqa: PLC0415 - only this command needs it
 
-    checks = doctor.run_checks(_credential(args), os.environ, [FactoryId.parse(f) for f in args.factory])
+    checks = doctor.run_checks(_credential(args), os.environ, [FactoryId.parse(f) for f in args.factory],
+                               app=args.app, write_probe=args.write_probe)
     if _json(args):
         sys.stdout.write(dumps({"ok": all(c.ok for c in checks), "checks": [c.to_json() for c in checks]}))
     else:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from lineage.extract.runrecord import FactoryId, RunRecord, decode
+from lineage.local.arm import ArmDirectory
 from lineage.local.httpserver import LocalServer, Request, Response, query_value
 from lineage.local.tls import LocalTLS, make_local_tls
 
@@ -42,6 +43,7 @@ class AdfServer(LocalServer):
         self._runs: dict[str, dict[str, Any]] = {}
         self._holds: dict[str, int] = {}
         self._denied: set[tuple[str, str]] = set()
+        self.arm = ArmDirectory()
         self.created_pipelines: dict[tuple[str, str], dict[str, Any]] = {}
         self._state = threading.Lock()
         for record in read_records(root)[0] if root else []:
@@ -70,6 +72,9 @@ class AdfServer(LocalServer):
     # --------------------------------------------------------------------------------------------- routing
 
     def route(self, request: Request) -> Response:
+        answer = self.arm.route(request)  # the Function App and its roles, for doctor
+        if answer is not None:
+            return answer
         if query_value(request.query, "api-version") != "2018-06-01":
             return self._error(400, "InvalidApiVersionParameter", "api-version 2018-06-01 is required")
         match = _FACTORY.match(request.path)

@@ -52,6 +52,7 @@ class LocalStack:
         self.purview.clear_faults()
         self.adf.clear_faults()
         self.adf.allow_all()
+        self.adf.arm.clear()
         self.queues.work.clear_messages()
         self.queues.poison.clear_messages()
         self.worker.outcomes.clear()
