@@ -1,6 +1,8 @@
 """``python -m lineage``: the command line."""
 
 import logging
+import os
+import sys
 
 from azure.core.credentials import TokenCredential
 
@@ -19,4 +21,13 @@ def _local_credential() -> TokenCredential:
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 logging.getLogger("azure").setLevel(logging.ERROR)
 
-raise SystemExit(main(local_credential=_local_credential))
+try:
+    code = main(local_credential=_local_credential)
+    sys.stdout.flush()
+except KeyboardInterrupt:
+    print("interrupted", file=sys.stderr)
+    code = 130
+except BrokenPipeError:  # the reader of our output went away (`| head`): nothing more to say, and no one to say it to
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit does not fail again
+    code = 1
+raise SystemExit(code)

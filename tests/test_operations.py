@@ -442,7 +442,7 @@ def test_commands_report_storage_and_argument_errors_without_a_traceback(
     monkeypatch.setenv("AzureWebJobsStorage", stack.azurite.connection_string)
     monkeypatch.setenv("LINEAGE_QUEUE_NAME", "no-such-queue")
     assert run(stack, "poison", "list") == 1
-    assert "Azure Storage call failed: ResourceNotFoundError" in capsys.readouterr().err
+    assert "The specified queue does not exist: check LINEAGE_QUEUE_NAME" in capsys.readouterr().err
     assert run(stack, "push", "--factory", FACTORY, "--run-id", "bad id!") == 1
     assert "--run-id" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -32,6 +32,7 @@ from lineage.extract.stores.naming import written_attributes
 from lineage.extract.stores.resource_sets import ResourceSetConfigError, ResourceSetRules
 from lineage.service import reconcile, wiring
 from lineage.service.events import EVENT_TYPE
+from lineage.service.worker import WorkerSettings
 
 PURVIEW_SCOPE = "https://purview.azure.net/.default"
 HOST_JSON = Path(__file__).resolve().parents[2] / "host.json"
@@ -91,7 +92,7 @@ def _settings(env: Mapping[str, str]) -> list[Check]:
                  "set PURVIEW_ACCOUNT_NAME to the Purview account's name"),
         _setting("LINEAGE_SETTINGS", lambda: "valid" if wiring.lineage_options(env) else "",
                  "correct LINEAGE_SETTINGS: a JSON object with the keys of README 'Settings'"),
-        _setting("retry and wait limits", lambda: str(wiring.worker_settings(env)),
+        _setting("retry and wait limits", lambda: _limits(wiring.worker_settings(env)),
                  "set LINEAGE_MAX_DEQUEUE_COUNT, LINEAGE_MAX_WAITS and LINEAGE_WAIT_SECONDS to whole numbers"),
         _setting("DATAFACTORY_ENDPOINT", lambda: wiring.datafactory_endpoint(env),
                  "set DATAFACTORY_ENDPOINT to the cloud's Resource Manager over https:// (or leave it unset)"),
@@ -111,6 +112,12 @@ def _settings(env: Mapping[str, str]) -> list[Check]:
                             "set it to an NCRONTAB schedule, e.g. '0 */15 * * * *' (every 15 minutes)"))
     checks.append(_dequeue_count(env))
     return checks
+
+
+def _limits(settings: WorkerSettings) -> str:
+    return (f"{settings.max_dequeue_count} attempts per message; a run not ended yet is read again up to "
+            f"{settings.max_waits} times, {settings.wait_base_s} s apart at first, doubling up to "
+            f"{settings.wait_cap_s} s")
 
 
 def _event_allow_list(env: Mapping[str, str]) -> Check:

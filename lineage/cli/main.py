@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,12 +24,11 @@ from lineage import __version__
 from lineage.azure.datafactory import DataFactoryError
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.azure.queues import Queues
-from lineage.cli import local, wrap
+from lineage.cli import errors, local, wrap
 from lineage.extract.config import ConfigError, LineageOptions
 from lineage.extract.drift import DRIFT
 from lineage.extract.entities import assets_of, explain
 from lineage.extract.mermaid import flowchart
-from lineage.extract.redact import first_line
 from lineage.extract.run import extract
 from lineage.extract.runrecord import FactoryId, RunRecord, RunRecordError
 from lineage.extract.stores.linked_services import visible_properties
@@ -48,6 +48,8 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     parser = _parser()
     args = parser.parse_args(argv)
     args.credential = credential
+    if args.debug:
+        errors.debug_logging()
     try:
         if args.local_env is None:
             return int(args.handler(args))
@@ -58,11 +60,15 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
         with local.local_environment(args.local_env):
             return int(args.handler(args))
     except (RunRecordError, ConfigError, SettingsError, EventError, reconcile.WindowError, DataFactoryError,
-            PurviewError, ResourceSetConfigError, poison_queue.SelectionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+            PurviewError, ResourceSetConfigError, poison_queue.SelectionError, AzureError) as exc:
+        print(f"error: {errors.message(exc)}", file=sys.stderr)
         return EXIT_REJECTED
-    except AzureError as exc:  # the queues' SDK: unreachable account, missing role, missing queue
-        print(f"error: Azure Storage call failed: {type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
+    except BrokenPipeError:  # whoever read our output stopped reading: the entry point ends quietly
+        raise
+    except Exception as exc:  # noqa: BLE001 - a defect: said in one line, reported, its traceback with --debug
+        print(f"error: {errors.unexpected(exc)}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
         return EXIT_REJECTED
 
 
@@ -72,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--local", dest="local_env", action="store_const", const=local.ENV_FILE,
                         help="work on the local stack of ./run-local --serve (its settings: .local/env), not on Azure")
     parser.add_argument("--local-env", type=Path, metavar="FILE", help="--local with the settings in FILE")
+    parser.add_argument("--debug", action="store_true",
+                        help="log every HTTP exchange (redacted), and a traceback for an unexpected failure")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     explain_cmd = commands.add_parser(
         "explain",
@@ -320,10 +328,20 @@ def _backfill(args: argparse.Namespace) -> int:
         sys.stdout.write(dumps(summary))
     else:
         for key, value in summary.items():
-            print(f"{key}: {value}")
+            print(f"{key}: {' to '.join(value) if key == 'window' else _text(value)}")
     if failed:
         print("error: some runs or factories failed; see failures above", file=sys.stderr)
     return EXIT_REJECTED if failed else 0
+
+
+def _text(value: Any) -> str:
+    """A summary's value for people: ``contoso-adf 7, other-adf 2``, not a Python dict."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_text(v)}" if not isinstance(v, str) else f"{k}: {v}" for k, v in value.items()) \
+            or "none"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
 
 
 def _backfill_now(credential: TokenCredential, factories: list[FactoryId], window: reconcile.Window,
