@@ -114,7 +114,7 @@ def test_a_poison_message_is_listed_shown_replayed_and_processed_by_the_running_
     assert listed.returncode == 0, listed.stderr
     [message] = json.loads(listed.stdout)["messages"]
     assert message["runId"] == RUN_ID
-    shown = cli(served, "poison", "show", message["id"][:8])
+    shown = cli(served, "poison", "show", message["id"][:8], "--json")
     assert shown.returncode == 0 and json.loads(shown.stdout)["reason"] == "HTTP 403: not allowed"
 
     before = served.output().count(f"run {RUN_ID}")
