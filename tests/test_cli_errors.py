@@ -95,6 +95,7 @@ def test_summaries_are_words_not_python_reprs(stack: LocalStack, capsys: pytest.
     assert main(["backfill", "--since", "44d", "--now"], credential=stack.credential) == 0
     out = capsys.readouterr().out
     assert "found: contoso-adf-prod 7" in out and "outcomes: pushed 6, skipped 1" in out and "failures: none" in out
+    assert f"pushed   run {RUN_ID} (LoadDailySales): " in out  # each run's outcome as it ends
     assert not any(mark in out for mark in ("{'", "['", "{}")), out
     main(["doctor", "--factory", FACTORY], credential=stack.credential)
     out = capsys.readouterr().out

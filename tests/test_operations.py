@@ -139,6 +139,8 @@ def test_backfill_now_processes_here_and_reports_outcomes(stack: LocalStack,
     summary = json.loads(capsys.readouterr().out)
     assert summary["outcomes"] == {"pushed": 2}
     assert summary["drifted"] == 1
+    assert [(r["pipeline"], r["outcome"]) for r in summary["runs"]] == [("LoadDailySales", "pushed")] * 2
+    assert all(r["detail"].endswith("updated)") for r in summary["runs"])
     assert summary["failures"] == {}
     assert stack.queues.work.peek_messages() == []
     assert operations(stack)

@@ -376,7 +376,7 @@ def _backfill(args: argparse.Namespace) -> int:
                                    **report.to_json()}
         failed = bool(report.failures)
     else:
-        summary, failed = _backfill_now(credential, factories, window, args.pipeline)
+        summary, failed = _backfill_now(credential, factories, window, args.pipeline, _json(args))
     if _json(args):
         sys.stdout.write(dumps(summary))
     else:
@@ -398,27 +398,39 @@ def _text(value: Any) -> str:
 
 
 def _backfill_now(credential: TokenCredential, factories: list[FactoryId], window: reconcile.Window,
-                  pipelines: list[str]) -> tuple[dict[str, Any], bool]:
-    """Process every ended run of the window here; a run that fails is listed with its reason, the rest go on."""
+                  pipelines: list[str], as_json: bool) -> tuple[dict[str, Any], bool]:
+    """Process every ended run of the window here; a run that fails is listed with its reason, the rest go on.
+    Each run's outcome is printed as it ends (for people) and listed under ``runs`` (for scripts)."""
     worker = wiring.build_worker(credential, os.environ, queues=_NoQueues())
     report = reconcile.WindowReport()
     runs = list(reconcile.ended_runs_of(worker.reader, factories, window, pipelines, report))
     outcomes: dict[str, int] = {}
+    rows: list[dict[str, str]] = []
     drifted = 0
     failures = {f"factory {name}": why for name, why in report.failures.items()}
     with _progress("processed", total=len(runs)) as bar:
         for factory, run in runs:
+            row = {"runId": str(run["runId"]), "pipeline": str(run.get("pipelineName", "")),
+                   "factory": factory.factory_name}
             try:
                 processed = worker.process_run(reconcile.work_message(factory, run, BACKFILLED), run)
                 outcomes[processed.outcome.value] = outcomes.get(processed.outcome.value, 0) + 1
-                drifted += any(DRIFT in str(row.get("reason", ""))
-                               for row in (processed.document or {}).get("activities", []))
+                drifted += any(DRIFT in str(activity.get("reason", ""))
+                               for activity in (processed.document or {}).get("activities", []))
+                row.update(outcome=processed.outcome.value, detail=processed.detail)
             except (DataFactoryError, PurviewError, RunRecordError) as exc:
                 failures[f"run {run['runId']}"] = f"{type(exc).__name__}: {exc}"
+                row.update(outcome="failed", detail=f"{type(exc).__name__}: {exc}")
+            rows.append(row)
+            if not as_json:
+                bar.write(f"{row['outcome']:8} run {row['runId']} ({row['pipeline']}): {row['detail']}",
+                          file=sys.stdout)
             bar.update()
     summary = {"window": [window.after.isoformat(), window.before.isoformat()], "found": dict(report.found),
                "notEnded": dict(report.not_ended), "outcomes": outcomes, "failures": failures,
                "drifted": drifted}  # runs whose definitions changed since they ran: their rows say where
+    if as_json:
+        summary["runs"] = rows
     return summary, bool(failures)
 
 
