@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from lineage.azure.queues import Queues
 from lineage.cli.local import read_env
@@ -83,6 +84,17 @@ def test_serve_prints_and_writes_every_setting_the_commands_need_and_no_real_sec
     printed = served.output()
     assert settings["PURVIEW_ENDPOINT"] in printed and "python -m lineage --local" in printed
     assert f"pushed   run {RUN_ID}" in printed  # each run's outcome as it was processed
+
+
+def test_the_page_shows_each_runs_outcome_and_the_graph_grouped_by_pipeline(served: Served) -> None:
+    settings = read_env(served.env_file)
+    base = settings["PURVIEW_ENDPOINT"].removesuffix("/datamap/api/atlas/v2")
+    page = requests.get(f"{base}/", verify=settings["REQUESTS_CA_BUNDLE"], timeout=30).text
+    runs = page.split("<h2>Runs</h2>", 1)[1].split("</table>", 1)[0]
+    assert f"<td>{RUN_ID}</td><td>LoadDailySales</td><td>pushed</td>" in runs
+    assert runs.count("<td>pushed</td>") == 6 and runs.count("<td>skipped</td>") == 1
+    graph = requests.get(f"{base}/lineage.mmd", verify=settings["REQUESTS_CA_BUNDLE"], timeout=30).text
+    assert graph.count("subgraph ") == 6 and '["LoadDailySales"]' in graph
 
 
 def test_commands_work_on_the_local_stack(served: Served) -> None:
