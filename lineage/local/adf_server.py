@@ -237,7 +237,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Serve run records over Data Factory's REST API, locally.")
     parser.add_argument("--root", type=Path, default=Path("samples"))
     parser.add_argument("--port", type=int, default=8443)
-    parser.add_argument("--tls-dir", type=Path, default=Path(".local/tls"))
+    parser.add_argument("--tls-dir", type=Path, default=Path(".local/tls/adf"),
+                        help="where its CA is written (its own: the local Purview's is beside it)")
     args = parser.parse_args()
     with AdfServer(args.root, make_local_tls(args.tls_dir), port=args.port) as server:
         print(f"Data Factory API at {server.url} (CA: {args.tls_dir / 'local-ca.pem'})", flush=True)

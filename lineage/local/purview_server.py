@@ -686,11 +686,13 @@ def _html(text: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description="A local Purview Data Map (Atlas v2) server.")
     parser.add_argument("--port", type=int, default=8444)
-    parser.add_argument("--tls-dir", type=Path, default=Path(".local/tls"))
+    parser.add_argument("--tls-dir", type=Path, default=Path(".local/tls/purview"),
+                        help="where its CA is written (its own: the local Data Factory's is beside it)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     with PurviewServer(make_local_tls(args.tls_dir), port=args.port) as server:
-        print(f"Purview Data Map at {server.url}/datamap/api/atlas/v2 (view: {server.url}/)", flush=True)
+        print(f"Purview Data Map at {server.url}/datamap/api/atlas/v2 (view: {server.url}/; CA: "
+              f"{args.tls_dir / 'local-ca.pem'})", flush=True)
         print(f"types: {server.types.source}; requests checked against the API spec: "
               f"{'yes' if server.validates_against_spec else 'no'}", flush=True)
         while True:
