@@ -602,13 +602,19 @@ def _poison_show(args: argparse.Namespace) -> int:
 
 
 def _poison_replay(args: argparse.Namespace) -> int:
-    done = poison_queue.replay(_queues(), _selection(args, None if args.all else args.ids))
-    if _json(args):
+    """Each message's outcome as it is replayed (a long ``--all`` shows progress), then the count."""
+    as_json = _json(args)
+    with _progress("replayed") as bar:
+        def told(item: poison_queue.PoisonItem, outcome: str) -> None:
+            if not as_json:
+                bar.write(f"{item.id}  run {item.envelope.run_id or '-':36}  {outcome}", file=sys.stdout)
+            bar.update()
+
+        done = poison_queue.replay(_queues(), _selection(args, None if args.all else args.ids), told)
+    if as_json:
         sys.stdout.write(dumps({"replayed": [{"id": i.id, "runId": i.envelope.run_id, "outcome": outcome}
                                              for i, outcome in done]}))
     else:
-        for item, outcome in done:
-            print(f"{item.id}  run {item.envelope.run_id or '-':36}  {outcome}")
         print(f"replayed {sum(o.startswith('queued') for _, o in done)} of {len(done)} "
               "message(s); the worker processes them as they come")
     return EXIT_REJECTED if any(o.startswith("not") for _, o in done) else 0
