@@ -164,3 +164,14 @@ def test_the_write_probe_creates_and_deletes_an_entity_and_names_the_role_when_r
     code, checks = doctor(stack, capsys, "--factory", FACTORY, "--write-probe")
     probe = checks["write access (probe entity created and deleted)"]
     assert code == 1 and not probe["ok"] and "Data Curator" in probe["fix"] and "403" in probe["detail"]
+
+
+def test_rules_only_a_root_reader_may_read_are_not_a_failure_of_the_deployment(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    """Data Curator on the lineage's collection (what infra/ grants) cannot read the account's resource-set rules;
+    the service never reads them, so doctor says it could not compare them instead of failing."""
+    stack.purview.inject(status=403, path_contains="/account/resourceSetRuleConfigs", times=2, body={
+        "error": {"code": "Forbidden", "message": "Not authorized"}})
+    code, checks = doctor(stack, capsys, "--factory", FACTORY)
+    rules = checks["resource-set rules"]
+    assert code == 0 and rules["ok"] and rules["detail"].startswith("not compared: this identity may not read")

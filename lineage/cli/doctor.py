@@ -354,7 +354,14 @@ def _resource_sets(writer: PurviewWriter, options: LineageOptions) -> Check:
     name = "resource-set rules"
     try:
         live = ResourceSetRules.from_config(writer.resource_set_config())
-    except (PurviewError, ResourceSetConfigError) as exc:
+    except PurviewError as exc:
+        if exc.status in (401, 403):  # the service never reads them: a role it does not need is no failure of it
+            return Check("purview", name, True, "not compared: this identity may not read the account's rules "
+                                                f"({first_line(exc, 120)}); a Data Reader on the root collection can")
+        return Check("purview", name, False, f"cannot read the account's rules: {first_line(exc)}",
+                     "check PURVIEW_ACCOUNT_NAME / PURVIEW_ENDPOINT, or set resourceSets / resourceSetRules in "
+                     "LINEAGE_SETTINGS by hand")
+    except ResourceSetConfigError as exc:
         return Check("purview", name, False, f"cannot read the account's rules: {first_line(exc)}",
                      "grant the identity Data Reader on the root collection, or set resourceSets / resourceSetRules "
                      "in LINEAGE_SETTINGS by hand")
