@@ -175,3 +175,14 @@ def test_rules_only_a_root_reader_may_read_are_not_a_failure_of_the_deployment(
     code, checks = doctor(stack, capsys, "--factory", FACTORY)
     rules = checks["resource-set rules"]
     assert code == 0 and rules["ok"] and rules["detail"].startswith("not compared: this identity may not read")
+
+
+def test_an_app_id_that_is_not_one_is_refused_with_its_form(stack: LocalStack, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(["doctor", "--app", "func-lineage"], credential=stack.credential)
+    assert usage.value.code == 2
+    assert "az functionapp show -n <name> -g <rg> --query id" in capsys.readouterr().err
+    monkeypatch.setenv("LINEAGE_FUNCTION_APP_ID", FACTORY)  # a resource id, of something else
+    code, checks = doctor(stack, capsys, "--factory", FACTORY)
+    assert code == 1 and "not a Function App's resource id" in checks["LINEAGE_FUNCTION_APP_ID"]["detail"]

@@ -10,6 +10,7 @@ the app, or the post-deploy hook's output, shows it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
@@ -29,6 +30,18 @@ QUEUE_DATA_ACTIONS = tuple(f"Microsoft.Storage/storageAccounts/queueServices/que
 FACTORY_FIX = ("assign the custom role of infra/modules/factory-reader-role.bicep to the app's identity on the "
                "factory (azd provision does, for each factory of FACTORY_IDS)")
 QUEUE_FIX = "assign Storage Queue Data Contributor to the app's identity on its storage account (infra/ does)"
+
+
+_APP_ID = re.compile(r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Web/sites/[^/]+", re.IGNORECASE)
+
+
+def app_id(text: str) -> str:
+    """A Function App's resource id, as --app and LINEAGE_FUNCTION_APP_ID take it; ValueError saying the form."""
+    if not _APP_ID.fullmatch(text.strip().rstrip("/")):
+        raise ValueError(f"{text[:200]!r} is not a Function App's resource id: "
+                         "/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Web/sites/<name> "
+                         "(az functionapp show -n <name> -g <rg> --query id)")
+    return text.strip().rstrip("/")
 
 
 def app_checks(reader: DataFactoryReader, app_id: str, factories: Sequence[FactoryId], storage_account: str | None,

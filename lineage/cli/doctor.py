@@ -48,8 +48,13 @@ def run_checks(credential: TokenCredential, env: Mapping[str, str], factories: S
     With the Function App named (``app``, else LINEAGE_FUNCTION_APP_ID), its own identity's roles are what is
     checked, and a permission only the signer-in lacks is said, not failed: the app is what needs it.
     """
-    app = app or env.get(app_identity.APP_SETTING) or None
     checks = _settings(env)
+    if app is None and env.get(app_identity.APP_SETTING):
+        try:
+            app = app_identity.app_id(env[app_identity.APP_SETTING])
+        except ValueError as exc:
+            checks.append(Check("settings", app_identity.APP_SETTING, False, str(exc),
+                                "set it to the Function App's resource id, or leave it unset"))
     checks += _tokens(credential)
     checks += _queues(credential, env)
     try:

@@ -197,7 +197,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Check everything the service needs and say exactly what to fix.")
     doctor.add_argument("--factory", action="append", default=[], metavar="RESOURCE_ID",
                         help="also check this factory (default: the LINEAGE_FACTORIES setting)")
-    doctor.add_argument("--app", metavar="RESOURCE_ID",
+    doctor.add_argument("--app", metavar="RESOURCE_ID", type=_app_id,
                         help="the Function App: check its managed identity's roles rather than your sign-in's "
                              "(default: the LINEAGE_FUNCTION_APP_ID setting)")
     doctor.add_argument("--write-probe", action="store_true",
@@ -646,6 +646,15 @@ def _age(text: str) -> timedelta:
     if age < timedelta(0):
         raise argparse.ArgumentTypeError(f"{text!r} is in the future")
     return age
+
+
+def _app_id(text: str) -> str:
+    from lineage.cli import app_identity  # noqa: PLC0415 - only doctor needs it
+
+    try:
+        return app_identity.app_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _count(text: str) -> int:
