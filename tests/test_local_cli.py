@@ -101,6 +101,9 @@ def test_commands_work_on_the_local_stack(served: Served) -> None:
     doctor = cli(served, "doctor", "--json")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert json.loads(doctor.stdout)["ok"] is True
+    app_checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"] if c["area"] == "app identity"}
+    assert set(app_checks) == {"func-lineage-local: managed identity", "func-lineage-local on contoso-adf-prod",
+                               "func-lineage-local on storage lineagelocal"}  # the app's roles, as in Azure
 
     dry = cli(served, "push", "--factory", FACTORY, "--run-id", RUN_ID, "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr

@@ -86,7 +86,8 @@ def _progress(stack: LocalStack, pipelines: dict[str, str]) -> Callable[[Process
 
 def _serve(stack: LocalStack, factories: list[str], env_file: Path) -> None:
     """Keep everything up: the page, and the queue listener, so runs the CLI queues or replays are processed."""
-    text = write_env(env_file, stack.cli_settings(factories))
+    settings = {**stack.cli_settings(factories), "LINEAGE_FUNCTION_APP_ID": stack.register_app(factories)}
+    text = write_env(env_file, settings)
     print(f"\nlocal Purview view: {stack.purview.url}/")
     print(f"settings for the command line, in {env_file}:\n")
     print(text)
