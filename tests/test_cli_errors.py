@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from lineage.local.envfile import write_env
 from lineage.local.stack import LocalStack, load_records, local_stack
 from lineage.local.tls import make_local_tls
 from tests.conftest import ROOT, SAMPLES
+from tests.records import ended_at
 
 pytestmark = pytest.mark.integration
 RECORD = load_records(SAMPLES)[0]
@@ -92,7 +94,9 @@ def test_a_missing_permission_names_the_role_that_grants_it(stack: LocalStack, c
 
 
 def test_summaries_are_words_not_python_reprs(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["backfill", "--since", "44d", "--now"], credential=stack.credential) == 0
+    for record in load_records(SAMPLES):  # the samples, ended an hour ago
+        stack.adf.put_run(ended_at(record, datetime.now(UTC) - timedelta(hours=1)))
+    assert main(["backfill", "--since", "3h", "--now"], credential=stack.credential) == 0
     out = capsys.readouterr().out
     assert "found: contoso-adf-prod 7" in out and "outcomes: pushed 6, skipped 1" in out and "failures: none" in out
     assert f"pushed   run {RUN_ID} (LoadDailySales): " in out  # each run's outcome as it ends

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from lineage.service.events import WorkMessage, run_ref
 from lineage.service.poison import PoisonEnvelope
 from lineage.service.wiring import SettingsError
 from tests.conftest import ROOT, SAMPLES
+from tests.records import ended_at
 
 pytestmark = pytest.mark.integration
 RECORD = load_records(SAMPLES)[0]
@@ -42,10 +44,14 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     workdir = tmp_path_factory.mktemp("served")
-    env_file, log = workdir / "env", workdir / "stack.log"
+    env_file, log, runs = workdir / "env", workdir / "stack.log", workdir / "runs"
+    runs.mkdir()
+    for path in sorted(SAMPLES.glob("*.json")):  # the samples, ended an hour ago
+        moved = ended_at(json.loads(path.read_text(encoding="utf-8")), datetime.now(UTC) - timedelta(hours=1))
+        (runs / path.name).write_text(json.dumps(moved), encoding="utf-8")
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "lineage.local", "--serve", "--env-file", str(env_file)],
+            [sys.executable, "-m", "lineage.local", "--serve", "--env-file", str(env_file), "--runs", str(runs)],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         deadline = time.monotonic() + 120
@@ -113,7 +119,7 @@ def test_commands_work_on_the_local_stack(served: Served) -> None:
     assert pushed.returncode == 0, pushed.stderr
     assert json.loads(pushed.stdout)["outcome"] == "pushed"
 
-    backfill = cli(served, "backfill", "--since", "44d", "--now", "--json")
+    backfill = cli(served, "backfill", "--since", "3h", "--now", "--json")
     assert backfill.returncode == 0, backfill.stderr
     assert json.loads(backfill.stdout)["outcomes"] == {"pushed": 6, "skipped": 1}
 
