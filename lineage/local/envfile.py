@@ -27,6 +27,7 @@ def write_env(path: Path, settings: Mapping[str, str], pid: int | None = None) -
     text = HEADER.format(pid=pid) + "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
+    path.chmod(0o600)  # a file left by an older stack keeps its mode otherwise
     path.write_text(text, encoding="utf-8")
     return text
 
