@@ -80,6 +80,12 @@ def test_a_missing_permission_names_the_role_that_grants_it(stack: LocalStack, c
     assert "lacks Microsoft.DataFactory/factories/pipelineruns/read" in err and "factory-reader-role.bicep" in err
     stack.adf.allow_all()
 
+    stack.adf.deny(FACTORY, "pipelines/write")
+    err = failed(stack, capsys, "wrap", "--factory", FACTORY, "--pipeline", "LoadDailySales", "--topic-endpoint",
+                 "https://topic.westeurope-1.eventgrid.azure.net/api/events")
+    assert "lacks Microsoft.DataFactory/factories/pipelines/write" in err and "Data Factory Contributor" in err, err
+    stack.adf.allow_all()
+
     stack.purview.inject(status=403, path_contains="/entity/bulk", times=5, body={
         "requestId": "r1", "errorCode": "Forbidden", "errorMessage": "Not authorized"})
     err = failed(stack, capsys, "push", "--factory", FACTORY, "--run-id", RUN_ID)
