@@ -56,7 +56,8 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
             return int(args.handler(args))
         if args.credential is None:
             if local_credential is None:
-                raise SettingsError("--local needs the local stack's credential: run python -m lineage --local")
+                raise SettingsError("--local works from the command line (python -m lineage --local ...), which "
+                                    "gives it the local stack's credential")
             args.credential = local_credential()
         with local.local_environment(args.local_env):
             return int(args.handler(args))
