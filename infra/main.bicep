@@ -24,6 +24,9 @@ param location string = resourceGroup().location
 @description('Name of the Purview account the lineage is written to (PURVIEW_ACCOUNT_NAME).')
 param purviewAccountName string
 
+@description('Full Atlas v2 base URL of the Purview account (PURVIEW_ENDPOINT), for accounts on the tenant-level endpoint (https://api.purview-service.microsoft.com/catalog/api/atlas/v2); empty: the account endpoint of purviewAccountName.')
+param purviewEndpoint string = ''
+
 @description('Resource ids of the Data Factories whose runs are recorded (/subscriptions/<s>/resourceGroups/<rg>/providers/Microsoft.DataFactory/factories/<f>). They may live in other resource groups or subscriptions of the tenant; each needs a system-assigned identity.')
 param factoryIds array = []
 
@@ -57,9 +60,9 @@ param poisonReaderIds array = []
 @description('E-mail address alerted when a run is poisoned or an event is dead-lettered. No default, so `azd up` asks for it: with none the alerts would fire without notifying anyone (an explicit empty value still means exactly that).')
 param alertEmail string
 
-@minValue(1)
+@minValue(40)
 @maxValue(1000)
-@description('Flex Consumption: most instances the app scales out to (Purview accepts ~25 writes/s per capacity unit; more instances only queue behind it).')
+@description('Flex Consumption: most instances the app scales out to; Flex Consumption takes no fewer than 40, and the limit applies per function group (the queue trigger scales on its own). Purview accepts ~25 writes/s per capacity unit: more instances only queue behind it.')
 param maximumInstanceCount int = 40
 
 @allowed([
@@ -277,6 +280,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
     LINEAGE_QUEUE_NAME: workQueue.name
     PURVIEW_ACCOUNT_NAME: purviewAccountName
+    PURVIEW_ENDPOINT: purviewEndpoint // empty: PURVIEW_ACCOUNT_NAME's endpoint (lineage/service/wiring.py)
     DATAFACTORY_ENDPOINT: dataFactoryEndpoint
     LINEAGE_SETTINGS: lineageSettingsJson
     LINEAGE_MAX_DEQUEUE_COUNT: '5' // = host.json extensions.queues.maxDequeueCount
@@ -511,8 +515,8 @@ resource poisonedAlert 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
         {
           query: '''
 traces
-| where (severityLevel >= 3 and (message startswith "message poisoned (" or message has " rejected: "))
-    or message has "adf-lineage-runs-poison"
+| where (severityLevel >= 3 and (message startswith "message poisoned (" or message contains_cs " rejected: "))
+    or message contains_cs "adf-lineage-runs-poison"
 | project timestamp, message, operation_Name
 '''
           timeAggregation: 'Count'
@@ -528,7 +532,7 @@ traces
     autoMitigate: false
     actions: {
       actionGroups: empty(alertEmail) ? [] : [
-        actionGroup.id
+        actionGroup!.id
       ]
     }
   }
@@ -566,7 +570,7 @@ resource deadLetteredAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
     autoMitigate: false
     actions: empty(alertEmail) ? [] : [
       {
-        actionGroupId: actionGroup.id
+        actionGroupId: actionGroup!.id
       }
     ]
   }
@@ -588,3 +592,9 @@ output PURVIEW_ACCOUNT_NAME string = purviewAccountName
 output LINEAGE_QUEUE_NAME string = workQueue.name
 output AzureWebJobsStorage__queueServiceUri string = storage.properties.primaryEndpoints.queue
 output APPLICATIONINSIGHTS_NAME string = appInsights.name
+// What `python -m lineage doctor` reads after `eval "$(azd env get-values)"` (infra/README.md, 7): the app itself,
+// so that its identity's roles are checked rather than the operator's, and the settings it is given by their names.
+output LINEAGE_FUNCTION_APP_ID string = functionApp.id
+output LINEAGE_FACTORIES string = string(factoryIds)
+output LINEAGE_RECONCILE_SCHEDULE string = reconcileSchedule
+output DATAFACTORY_ENDPOINT string = dataFactoryEndpoint

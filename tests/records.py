@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
 SUB = "6f1c7c3e-2a7b-4c1e-9d55-3b1f0f4a9e21"
@@ -101,3 +102,23 @@ CSV_DS = dataset("SalesCsv", "DelimitedText", "RawBlob", {
 TABLE_DS = dataset("SalesTable", "AzureSqlTable", "SalesSql", {"schema": "dbo", "table": expr("@dataset().table")},
                    parameters={"table": {"type": "String", "defaultValue": "DailySales"}},
                    schema=["id", "amount", "Region"])
+
+
+def ended_at(doc: dict[str, Any], ended: datetime) -> dict[str, Any]:
+    """The same run (same ids) moved in time so that it ends at ``ended``: a window relative to now still finds the
+    samples, however long after they were written the tests run (Data Factory keeps 45 days)."""
+    clone = copy.deepcopy(doc)
+    shift = ended - datetime.fromisoformat(doc["pipelineRun"]["runEnd"])
+
+    def moved(stamp: str) -> str:
+        return (datetime.fromisoformat(stamp) + shift).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    run = clone["pipelineRun"]
+    for key in ("runStart", "runEnd", "lastUpdated"):
+        if run.get(key):
+            run[key] = moved(run[key])
+    for activity_run in clone["activityRuns"]:
+        for key in ("activityRunStart", "activityRunEnd"):
+            if activity_run.get(key):
+                activity_run[key] = moved(activity_run[key])
+    return clone

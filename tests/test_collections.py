@@ -278,3 +278,21 @@ def test_our_entities_written_elsewhere_before_move_into_the_mapped_collection_o
     push(stack, blob_to_sql(6, factory=SALES))
     assert stack.purview.collection_of("azure_data_factory", SALES) == "sales1"
     assert set(own(stack, SALES).values()) == {"sales1"}
+
+
+def test_the_write_probe_writes_into_each_mapped_collection_and_fails_where_the_identity_may_not(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINEAGE_SETTINGS", json.dumps({"collections": {"factories": {SALES: "salesteam",
+                                                                                       LOCKED: "locked"}}}))
+    monkeypatch.setenv("PURVIEW_ENDPOINT", f"{stack.purview.url}/datamap/api/atlas/v2")
+    monkeypatch.setenv("DATAFACTORY_ENDPOINT", stack.adf.url)
+    monkeypatch.setenv("AzureWebJobsStorage", stack.azurite.connection_string)
+    capsys.readouterr()
+    assert main(["doctor", "--write-probe", "--json"], credential=stack.credential) == 1
+    probes = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"] if c["name"].startswith("write")}
+    assert sorted(probes) == ["write access in collection locked (probe entity created and deleted)",
+                              "write access in collection salesteam (probe entity created and deleted)"]
+    assert probes["write access in collection salesteam (probe entity created and deleted)"]["ok"]
+    refused = probes["write access in collection locked (probe entity created and deleted)"]
+    assert not refused["ok"] and "Data Curator" in refused["fix"]
+    assert not [e for e in stack.purview.entities() if e["typeName"] == "DataSet"]  # the one written was deleted

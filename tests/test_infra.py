@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import threading
+import tomllib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -63,6 +64,7 @@ REQUIRED_SETTINGS = {
     "AzureWebJobsStorage__queueServiceUri",
     "LINEAGE_QUEUE_NAME",
     "PURVIEW_ACCOUNT_NAME",
+    "PURVIEW_ENDPOINT",  # empty unless the purviewEndpoint parameter names the tenant-level endpoint
     "DATAFACTORY_ENDPOINT",
     "LINEAGE_SETTINGS",
     "LINEAGE_MAX_DEQUEUE_COUNT",
@@ -79,7 +81,6 @@ REQUIRED_SETTINGS = {
 # Settings the code reads that a deployment of these templates leaves unset on purpose.
 NOT_SET_IN_AZURE = {
     "AzureWebJobsStorage": "connection string: Azurite only; in Azure the identity-based settings above",
-    "PURVIEW_ENDPOINT": "alternative to PURVIEW_ACCOUNT_NAME (older accounts' /catalog endpoint)",
     "AZURE_CLIENT_ID": "only for a user-assigned identity; the app uses its system-assigned one",
     "LINEAGE_ALLOWED_HOST_SUFFIXES": "only for a cloud or private zone beyond the built-in Azure host suffixes",
 }
@@ -914,3 +915,34 @@ def test_grant_explains_a_refusal_without_the_token(
     assert _Credential.TOKEN not in str(failure.value)
     with pytest.raises(curator.PolicyError, match="no metadata policy for collection 'k3x9qa'"):
         curator.grant(endpoint, "k3x9qa", APP, _Credential(), log=lambda _: None)
+
+
+def test_doctor_finds_the_app_and_its_settings_in_the_azd_environment() -> None:
+    """``eval "$(azd env get-values)"`` then ``doctor``: the app to check and the settings it runs with, by the
+    names the code reads, so that doctor checks the app's identity and reports no setting the app has as missing."""
+    outputs = set(parsed(MAIN)["outputs"])
+    assert {"LINEAGE_FUNCTION_APP_ID", "LINEAGE_FACTORIES", "LINEAGE_RECONCILE_SCHEDULE", "DATAFACTORY_ENDPOINT",
+            "PURVIEW_ACCOUNT_NAME", "LINEAGE_QUEUE_NAME", "AzureWebJobsStorage__queueServiceUri"} <= outputs
+    from lineage.cli.app_identity import APP_SETTING
+
+    assert APP_SETTING == "LINEAGE_FUNCTION_APP_ID"
+
+
+def test_infra_details_found_in_review() -> None:
+    """Flex Consumption's floor of 40 instances, the conditional action group dereferenced as such, a poison alert
+    that matches text rather than KQL terms, the tenant-level Purview endpoint as a parameter, a Windows hook, and
+    a package azd can build."""
+    main = MAIN.read_text(encoding="utf-8")
+    assert "@minValue(40)\n@maxValue(1000)" in main and "per function group" in main
+    assert "actionGroup.id" not in main and main.count("actionGroup!.id") == 2
+    fence = "'" * 3
+    query = main.split(f"query: {fence}", 1)[1].split(fence, 1)[0]
+    assert " has " not in query and 'contains_cs " rejected: "' in query
+    assert "purviewEndpoint" in params(MAIN) and "PURVIEW_ENDPOINT: purviewEndpoint" in main
+    assert json.loads((ROOT / "infra/main.parameters.json").read_text())["parameters"]["purviewEndpoint"] == {
+        "value": "${PURVIEW_ENDPOINT=}"}
+    azure_yaml = (ROOT / "azure.yaml").read_text(encoding="utf-8")
+    assert "    windows:" in azure_yaml and azure_yaml.count("run: infra/hooks/postdeploy.sh") == 2
+    assert "*_env/" in (ROOT / ".funcignore").read_text(encoding="utf-8").splitlines()
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"] == {
+        "packages": ["lineage"]}

@@ -247,3 +247,12 @@ def test_doctor_says_the_account_lacks_an_attribute_we_write(purview: PurviewSer
     assert not checks["type adf_copy_activity"].ok
     assert checks["type adf_copy_activity"].detail == "has no attribute rowCount"
     assert checks["type adf_copy_operation"].ok and checks["type adf_pipeline"].ok
+
+
+def test_the_tenant_level_purview_endpoint_is_taken() -> None:
+    from lineage.service import wiring
+
+    url = "https://api.purview-service.microsoft.com/catalog/api/atlas/v2"
+    assert wiring.purview_endpoint({"PURVIEW_ENDPOINT": url}) == url
+    with pytest.raises(wiring.SettingsError, match="not a host of this service"):
+        wiring.purview_endpoint({"PURVIEW_ENDPOINT": "https://api.purview-service.microsoft.com.evil.example/x"})

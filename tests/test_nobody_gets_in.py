@@ -392,7 +392,7 @@ def test_the_poison_commands_list_show_replay_and_purge_a_body_with_a_huge_integ
         unreadable = [m for m in listed if "integer of more than" in m["reason"]]
         assert len(unreadable) == 2
         assert main(["poison", "list"]) == 0 and capsys.readouterr().out.count("HostPoison") == 2
-        assert main(["poison", "show", unreadable[0]["id"]]) == 0
+        assert main(["poison", "show", unreadable[0]["id"], "--json"]) == 0
         assert "integer of more than" in json.loads(capsys.readouterr().out)["reason"]
         assert main(["poison", "replay", unreadable[0]["id"]]) == 0  # back as it was: it fails the same way
         [back] = queues.work.receive_messages()

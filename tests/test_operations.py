@@ -139,6 +139,8 @@ def test_backfill_now_processes_here_and_reports_outcomes(stack: LocalStack,
     summary = json.loads(capsys.readouterr().out)
     assert summary["outcomes"] == {"pushed": 2}
     assert summary["drifted"] == 1
+    assert [(r["pipeline"], r["outcome"]) for r in summary["runs"]] == [("LoadDailySales", "pushed")] * 2
+    assert all(r["detail"].endswith("updated)") for r in summary["runs"])
     assert summary["failures"] == {}
     assert stack.queues.work.peek_messages() == []
     assert operations(stack)
@@ -442,7 +444,7 @@ def test_commands_report_storage_and_argument_errors_without_a_traceback(
     monkeypatch.setenv("AzureWebJobsStorage", stack.azurite.connection_string)
     monkeypatch.setenv("LINEAGE_QUEUE_NAME", "no-such-queue")
     assert run(stack, "poison", "list") == 1
-    assert "Azure Storage call failed: ResourceNotFoundError" in capsys.readouterr().err
+    assert "The specified queue does not exist: check LINEAGE_QUEUE_NAME" in capsys.readouterr().err
     assert run(stack, "push", "--factory", FACTORY, "--run-id", "bad id!") == 1
     assert "--run-id" in capsys.readouterr().err
     with pytest.raises(SystemExit):

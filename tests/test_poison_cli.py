@@ -52,7 +52,7 @@ def test_list_show_replay_and_purge(queues: Queues, capsys: pytest.CaptureFixtur
     by_run = {m["runId"]: m for m in listed["messages"]}
     assert set(by_run) == {"run-a", "run-b"}
 
-    assert main(["poison", "show", by_run["run-a"]["id"]]) == 0
+    assert main(["poison", "show", by_run["run-a"]["id"], "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["attempts"] == 5
     assert main(["poison", "show", "no-such-id"]) == 1
     assert "no poison message 'no-such-id'" in capsys.readouterr().err
@@ -116,7 +116,7 @@ def test_poison_at_scale_lists_every_message_with_filters_and_acts_by_id_prefix(
     assert json.loads(capsys.readouterr().out)["count"] == 0
 
     one = listed[0]["id"]
-    assert main(["poison", "show", one[:12]]) == 0  # a unique start of an id will do
+    assert main(["poison", "show", one[:12], "-o", "json"]) == 0  # a unique start of an id will do
     assert json.loads(capsys.readouterr().out)["id"] == one
     assert main(["poison", "show", ""]) == 1  # the start of every id: ambiguous, said so
     assert "give more of it" in capsys.readouterr().err

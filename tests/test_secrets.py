@@ -453,11 +453,13 @@ def test_the_poison_commands_print_no_secret(observed: Observed, stack: LocalSta
     assert listed.returncode == 0, listed.stderr
     messages = json.loads(listed.stdout)["messages"]
     assert len(messages) == 2
-    shown = [_run_cli("poison", "show", m["id"], env=env) for m in messages]
+    shown = [_run_cli("poison", "show", m["id"], "--json", env=env) for m in messages]
+    shown_table = _run_cli("poison", "show", messages[0]["id"], env=env)
     text = _run_cli("poison", "list", env=env)
     assert [r.returncode for r in [*shown, text]] == [0, 0, 0], [r.stderr for r in [*shown, text]]
     assert {json.loads(r.stdout)["errorClass"] for r in shown} == {"DataFactoryError", "EventError"}
-    for result in (listed, *shown, text):
+    assert shown_table.returncode == 0 and "errorClass:" in shown_table.stdout
+    for result in (listed, *shown, text, shown_table):
         assert not leaks(result.stdout) and not leaks(result.stderr)
 
 

@@ -260,6 +260,11 @@ class DataFactoryReader:
         """Create or replace a pipeline (``wrap``: needs ``pipelines/write``, which the service itself never has)."""
         return self._json("pipelines/write", "PUT", f"{_base(factory)}/pipelines/{quote(name, safe='')}", body=body)
 
+    def resource(self, kind: str, path: str, api_version: str, params: Mapping[str, str] | None = None,
+                 ) -> dict[str, Any]:
+        """Another ARM resource read with the same client and token (``doctor``: the Function App, its roles)."""
+        return self._json(kind, "GET", path, api_version=api_version, params=params)
+
     # ------------------------------------------------------------------------------------------ definitions
 
     def _add_references(self, factory: FactoryId, pipeline: Mapping[str, Any], record: dict[str, Any]) -> None:
@@ -308,9 +313,9 @@ class DataFactoryReader:
     # ----------------------------------------------------------------------------------------------- HTTP
 
     def _json(self, kind: str, method: str, path: str, *, body: Mapping[str, Any] | None = None,
-              not_found: type[DataFactoryError] = DataFactoryError,
+              not_found: type[DataFactoryError] = DataFactoryError, api_version: str = API_VERSION,
               params: Mapping[str, str] | None = None) -> dict[str, Any]:
-        request = HttpRequest(method, f"{self.base_url}{path}", params={**(params or {}), "api-version": API_VERSION},
+        request = HttpRequest(method, f"{self.base_url}{path}", params={**(params or {}), "api-version": api_version},
                               json=dict(body) if body is not None else None)
         self.calls[kind] += 1
         kwargs: dict[str, Any] = {"connection_timeout": self._timeout_s, "read_timeout": self._timeout_s}

@@ -35,7 +35,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from azure.core.credentials import TokenCredential
@@ -375,6 +375,11 @@ class PurviewWriter:
                     self._last_runs.move_to_end(key)
             while len(self._last_runs) > self._known_limit:
                 self._last_runs.popitem(last=False)
+
+    def delete(self, guid: str) -> None:
+        """Delete one entity (``doctor --write-probe`` removes the probe it wrote; lineage is never deleted)."""
+        url = f"{self._client.endpoint_url}/entity/guid/{quote(guid, safe='')}"  # Entity_Delete of the Data Map API
+        self._call("delete", lambda: self._client._delete_http(url).body)
 
     def type_definition(self, name: str) -> dict[str, Any] | None:
         """The live type definition by name; None when Purview does not know the type."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
@@ -21,6 +22,8 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoun
 from lineage.azure import catalog
 from lineage.azure.datafactory import ARM_SCOPE, DataFactoryError, DataFactoryReader
 from lineage.azure.purview import PurviewError, PurviewWriter
+from lineage.cli import app_identity
+from lineage.cli.checks import Check
 from lineage.extract.config import ConfigError, LineageOptions
 from lineage.extract.entities import written_schema
 from lineage.extract.redact import first_line
@@ -31,6 +34,7 @@ from lineage.extract.stores.naming import written_attributes
 from lineage.extract.stores.resource_sets import ResourceSetConfigError, ResourceSetRules
 from lineage.service import reconcile, wiring
 from lineage.service.events import EVENT_TYPE
+from lineage.service.worker import WorkerSettings
 
 PURVIEW_SCOPE = "https://purview.azure.net/.default"
 HOST_JSON = Path(__file__).resolve().parents[2] / "host.json"
@@ -39,28 +43,20 @@ PROBE_NAME = "lineage-doctor-probe"
 ROLE_HINT = "assign the custom role from infra/ (Data Factory lineage reader) to the identity on this factory"
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One finding: what was checked, whether it holds, and if not, what to do."""
+def run_checks(credential: TokenCredential, env: Mapping[str, str], factories: Sequence[FactoryId] = (), *,
+               app: str | None = None, write_probe: bool = False) -> list[Check]:
+    """Every check, in the order a deployment is built: settings, identity, queues, Data Factory, Purview.
 
-    area: str
-    name: str
-    ok: bool
-    detail: str = ""
-    fix: str = ""
-
-    def line(self) -> str:
-        text = f"[{'ok' if self.ok else 'FIX'}] {self.area}: {self.name}" + (f" - {self.detail}" if self.detail else "")
-        return text + (f"\n      fix: {self.fix}" if self.fix and not self.ok else "")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"area": self.area, "name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
-
-
-def run_checks(credential: TokenCredential, env: Mapping[str, str],
-               factories: Sequence[FactoryId] = ()) -> list[Check]:
-    """Every check, in the order a deployment is built: settings, identity, queues, Data Factory, Purview."""
+    With the Function App named (``app``, else LINEAGE_FUNCTION_APP_ID), its own identity's roles are what is
+    checked, and a permission only the signer-in lacks is said, not failed: the app is what needs it.
+    """
     checks = _settings(env)
+    if app is None and env.get(app_identity.APP_SETTING):
+        try:
+            app = app_identity.app_id(env[app_identity.APP_SETTING])
+        except ValueError as exc:
+            checks.append(Check("settings", app_identity.APP_SETTING, False, str(exc),
+                                "set it to the Function App's resource id, or leave it unset"))
     checks += _tokens(credential)
     checks += _queues(credential, env)
     try:
@@ -71,14 +67,27 @@ def run_checks(credential: TokenCredential, env: Mapping[str, str],
     if not wanted:
         checks.append(Check("datafactory", "factories to check", False, "none named",
                             "set LINEAGE_FACTORIES (the factories to reconcile) or pass --factory RESOURCE_ID"))
+    reader: DataFactoryReader | None = None
     try:
         reader = wiring.build_reader(credential, env)
     except wiring.SettingsError:
         wanted = []  # DATAFACTORY_ENDPOINT refused: the settings checks say why, and no token goes there
-    for factory in wanted:
-        checks += _factory(reader, factory)
-    checks += _purview(credential, env)
+    if reader is not None:
+        for factory in wanted:
+            checks += _factory(reader, factory, as_operator=app is not None)
+    if app is not None and reader is not None:
+        checks += app_identity.app_checks(reader, app, wanted, _storage_account(env), env.get("AZURE_CLIENT_ID"))
+    checks += _purview(credential, env, as_operator=app is not None, write_probe=write_probe)
     return checks
+
+
+def _storage_account(env: Mapping[str, str]) -> str | None:
+    """The app's storage account by name: from its queue endpoint, or the AccountName of a connection string."""
+    host = urlsplit(env.get("AzureWebJobsStorage__queueServiceUri") or "").hostname
+    if host:
+        return host.split(".", 1)[0]
+    parts = dict(p.split("=", 1) for p in (env.get("AzureWebJobsStorage") or "").split(";") if "=" in p)
+    return parts.get("AccountName") or None
 
 
 # --------------------------------------------------------------------------------------------------- settings
@@ -90,7 +99,7 @@ def _settings(env: Mapping[str, str]) -> list[Check]:
                  "set PURVIEW_ACCOUNT_NAME to the Purview account's name"),
         _setting("LINEAGE_SETTINGS", lambda: "valid" if wiring.lineage_options(env) else "",
                  "correct LINEAGE_SETTINGS: a JSON object with the keys of README 'Settings'"),
-        _setting("retry and wait limits", lambda: str(wiring.worker_settings(env)),
+        _setting("retry and wait limits", lambda: _limits(wiring.worker_settings(env)),
                  "set LINEAGE_MAX_DEQUEUE_COUNT, LINEAGE_MAX_WAITS and LINEAGE_WAIT_SECONDS to whole numbers"),
         _setting("DATAFACTORY_ENDPOINT", lambda: wiring.datafactory_endpoint(env),
                  "set DATAFACTORY_ENDPOINT to the cloud's Resource Manager over https:// (or leave it unset)"),
@@ -110,6 +119,12 @@ def _settings(env: Mapping[str, str]) -> list[Check]:
                             "set it to an NCRONTAB schedule, e.g. '0 */15 * * * *' (every 15 minutes)"))
     checks.append(_dequeue_count(env))
     return checks
+
+
+def _limits(settings: WorkerSettings) -> str:
+    return (f"{settings.max_dequeue_count} attempts per message; a run not ended yet is read again up to "
+            f"{settings.max_waits} times, {settings.wait_base_s} s apart at first, doubling up to "
+            f"{settings.wait_cap_s} s")
 
 
 def _event_allow_list(env: Mapping[str, str]) -> Check:
@@ -203,8 +218,10 @@ def _queue(what: str, client: Any) -> Check:
 # ------------------------------------------------------------------------------------------------ Data Factory
 
 
-def _factory(reader: DataFactoryReader, factory: FactoryId) -> list[Check]:
-    """Each permission the worker uses, by a call that needs exactly it (a probe id answers 404 when allowed)."""
+def _factory(reader: DataFactoryReader, factory: FactoryId, *, as_operator: bool = False) -> list[Check]:
+    """Each permission the worker uses, by a call that needs exactly it (a probe id answers 404 when allowed).
+
+    ``as_operator``: the identity probing is not the app's, whose roles are checked on their own."""
     now = datetime.now(UTC)
     try:
         reader.factory(factory)
@@ -235,6 +252,10 @@ def _factory(reader: DataFactoryReader, factory: FactoryId) -> list[Check]:
         except DataFactoryError as exc:
             if exc.status == 404 and probed_by_name:
                 checks.append(Check("datafactory", name, True, "allowed (probe not found, as expected)"))
+            elif exc.status == 403 and as_operator:
+                checks.append(Check("datafactory", name, True, "denied to your sign-in, which push, backfill and save "
+                                                               "from this machine need; the app's own roles are "
+                                                               "checked under app identity"))
             elif exc.status == 403:
                 checks.append(Check("datafactory", name, False, "denied", ROLE_HINT))
             else:
@@ -250,7 +271,8 @@ def _definition_probe(reader: DataFactoryReader, factory: FactoryId, kind: str) 
 # ----------------------------------------------------------------------------------------------------- Purview
 
 
-def _purview(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]:
+def _purview(credential: TokenCredential, env: Mapping[str, str], *, as_operator: bool = False,
+             write_probe: bool = False) -> list[Check]:
     try:
         writer = PurviewWriter(credential, wiring.purview_endpoint(env), max_attempts=2)
     except wiring.SettingsError:
@@ -265,6 +287,10 @@ def _purview(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]
                   in written_schema([k.purview for k in KINDS.values()], options.pipeline_factory_attribute).items()]
         missing_assets = sorted(t for t in ASSET_TYPES if definitions.get(t) is None)
     except PurviewError as exc:
+        if exc.status in (401, 403) and as_operator:
+            return [Check("purview", "read type definitions", True,
+                          "denied to your sign-in: the types are not checked. The app's Data Curator role is a "
+                          "collection role ARM does not show: the post-deploy hook grants it")]
         fix = ("grant the identity Data Curator on the collection (infra/README.md)" if exc.status in (401, 403)
                else "check PURVIEW_ACCOUNT_NAME / PURVIEW_ENDPOINT")
         return [Check("purview", "read type definitions", False, str(exc), fix)]
@@ -276,7 +302,38 @@ def _purview(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]
                         if missing_assets else f"{len(ASSET_TYPES)} known"))
     checks.append(_mandatory(writer, set(ASSET_TYPES) - set(missing_assets)))
     checks.append(_resource_sets(writer, options))
+    if write_probe:  # where the lineage goes: each mapped collection, else the root
+        targets: list[str | None] = [*options.collections.named()] or [None]
+        checks.extend(_write_probe(writer, collection) for collection in targets)
     return checks + _collections(writer, credential, options)
+
+
+def _write_probe(writer: PurviewWriter, collection: str | None) -> Check:
+    """Write access proven the only way Purview shows it: an entity created where the lineage goes (``collection``,
+    through the same bulk call; None: the root), then deleted. A generic DataSet under a name no scan uses, so it can
+    never be mistaken for, or merged with, a real asset."""
+    name = f"write access in {f'collection {collection}' if collection else 'the root collection'} (probe entity " \
+           "created and deleted)"
+    qualified_name = f"{PROBE_NAME}://{uuid.uuid4()}"
+    probe = {"typeName": "DataSet", "attributes": {"qualifiedName": qualified_name, "name": PROBE_NAME}}
+    try:
+        written = writer.push([probe], collection)
+    except PurviewError as exc:
+        fix = ("grant the identity Data Curator on the collection the lineage is written to (infra/README.md)"
+               if exc.status in (401, 403) else "check PURVIEW_ACCOUNT_NAME / PURVIEW_ENDPOINT")
+        return Check("purview", name, False, first_line(exc), fix)
+    guids = list(written.guid_assignments.values())
+    try:
+        for guid in guids:
+            writer.delete(guid)
+    except PurviewError as exc:
+        return Check("purview", name, False, f"created {qualified_name} but could not delete "
+                                             f"it: {first_line(exc)}", "delete it in the portal; Data Curator "
+                                                                       "deletes too, so check the role")
+    if not guids:
+        return Check("purview", name, False, "Purview accepted the probe but assigned it no guid",
+                     "report this answer: a bulk write must assign guids")
+    return Check("purview", name, True, "the identity may write entities")
 
 
 def _mandatory(writer: PurviewWriter, known: set[str]) -> Check:
@@ -307,7 +364,14 @@ def _resource_sets(writer: PurviewWriter, options: LineageOptions) -> Check:
     name = "resource-set rules"
     try:
         live = ResourceSetRules.from_config(writer.resource_set_config())
-    except (PurviewError, ResourceSetConfigError) as exc:
+    except PurviewError as exc:
+        if exc.status in (401, 403):  # the service never reads them: a role it does not need is no failure of it
+            return Check("purview", name, True, "not compared: this identity may not read the account's rules "
+                                                f"({first_line(exc, 120)}); a Data Reader on the root collection can")
+        return Check("purview", name, False, f"cannot read the account's rules: {first_line(exc)}",
+                     "check PURVIEW_ACCOUNT_NAME / PURVIEW_ENDPOINT, or set resourceSets / resourceSetRules in "
+                     "LINEAGE_SETTINGS by hand")
+    except ResourceSetConfigError as exc:
         return Check("purview", name, False, f"cannot read the account's rules: {first_line(exc)}",
                      "grant the identity Data Reader on the root collection, or set resourceSets / resourceSetRules "
                      "in LINEAGE_SETTINGS by hand")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,12 +25,11 @@ from lineage import __version__
 from lineage.azure.datafactory import DataFactoryError
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.azure.queues import Queues
-from lineage.cli import wrap
+from lineage.cli import errors, local, wrap
 from lineage.extract.config import ConfigError, LineageOptions
 from lineage.extract.drift import DRIFT
 from lineage.extract.entities import assets_of, explain
 from lineage.extract.mermaid import flowchart
-from lineage.extract.redact import first_line
 from lineage.extract.run import extract
 from lineage.extract.runrecord import FactoryId, RunRecord, RunRecordError
 from lineage.extract.stores.linked_services import visible_properties
@@ -41,25 +42,47 @@ from lineage.service.worker import NOT_ENDED, Outcome, Processed
 EXIT_REJECTED = 1
 
 
-def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | None = None) -> int:
-    """Run one command; ``credential`` replaces ``DefaultAzureCredential`` (the local stack passes its own)."""
+def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | None = None,
+         local_credential: Callable[[], TokenCredential] | None = None) -> int:
+    """Run one command; ``credential`` replaces ``DefaultAzureCredential`` (the local stack passes its own), and
+    ``local_credential`` makes the one ``--local`` uses (the local servers take no Entra ID token)."""
     parser = _parser()
     args = parser.parse_args(argv)
     args.credential = credential
+    if args.debug:
+        errors.debug_logging()
     try:
-        return int(args.handler(args))
+        if args.local_env is None:
+            return int(args.handler(args))
+        if args.credential is None:
+            if local_credential is None:
+                raise SettingsError("--local works from the command line (python -m lineage --local ...), which "
+                                    "gives it the local stack's credential")
+            args.credential = local_credential()
+        with local.local_environment(args.local_env):
+            return int(args.handler(args))
     except (RunRecordError, ConfigError, SettingsError, EventError, reconcile.WindowError, DataFactoryError,
-            PurviewError, ResourceSetConfigError, poison_queue.SelectionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+            PurviewError, ResourceSetConfigError, poison_queue.SelectionError, AzureError) as exc:
+        print(f"error: {errors.message(exc)}", file=sys.stderr)
         return EXIT_REJECTED
-    except AzureError as exc:  # the queues' SDK: unreachable account, missing role, missing queue
-        print(f"error: Azure Storage call failed: {type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
+    except BrokenPipeError:  # whoever read our output stopped reading: the entry point ends quietly
+        raise
+    except Exception as exc:  # noqa: BLE001 - a defect: said in one line, reported, its traceback with --debug
+        print(f"error: {errors.unexpected(exc)}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
         return EXIT_REJECTED
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lineage", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--local", dest="local_env", action="store_const", const=local.ENV_FILE,
+                        help="work on the local stack of ./run-local --serve (its settings: .local/env), not on Azure")
+    parser.add_argument("--local-env", type=Path, metavar="FILE", help="--local with the settings in FILE")
+    parser.add_argument("--debug", action="store_true",
+                        help="log every HTTP exchange (redacted), and a traceback for an unexpected failure")
+    _examples(parser, "")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     explain_cmd = commands.add_parser(
         "explain",
@@ -67,41 +90,39 @@ def _parser() -> argparse.ArgumentParser:
         description="Extract lineage from run records and print what would be pushed to Purview.",
     )
     explain_cmd.add_argument("records", nargs="+", type=Path, metavar="RUN_RECORD.json")
-    explain_cmd.add_argument("--format", choices=("json", "mermaid"), default="json",
-                             help="json: entities and activity outcomes (default); mermaid: the lineage graph")
+    explain_cmd.add_argument("--format", choices=("json", "mermaid"),
+                             help="mermaid: the lineage graph, one flowchart for all the files; json: as --output json")
     explain_cmd.add_argument("--config", type=Path, help="lineage settings (JSON; see README)")
+    output_arguments(explain_cmd, default="json")
     explain_cmd.set_defaults(handler=_explain)
+    _examples(explain_cmd, "explain")
 
     poison = commands.add_parser(
         "poison", help="inspect, replay or purge the poison queue",
         description="Work on <queue>-poison of the storage account in AzureWebJobsStorage__queueServiceUri "
                     "(identity) or AzureWebJobsStorage (connection string); queue name from LINEAGE_QUEUE_NAME.")
+    _examples(poison, "poison")
     actions = poison.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", help="id, age, run and reason of every message (filters, --top)",
-                                 epilog="examples:\n  python -m lineage poison list --error-class DataFactoryError"
-                                        " --newer-than 1d\n  python -m lineage poison list --factory adf1 --top 50",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    listing = actions.add_parser("list", help="id, age, run and reason of every message (filters, --top)")
     _selection_arguments(listing)
     listing.add_argument("--top", type=_count, metavar="N", help="the N oldest messages only")
     output_arguments(listing)
     listing.set_defaults(handler=_poison_list)
+    _examples(listing, "poison list")
     show = actions.add_parser("show", help="one message in full, with the original message")
     show.add_argument("id", help="a message id, or the start of one that no other id starts with")
+    output_arguments(show)
     show.set_defaults(handler=_poison_show)
-    replay = actions.add_parser("replay", help="put messages back on the work queue (after fixing the cause)",
-                                epilog="examples:\n  python -m lineage poison replay 3f2a 9c1d\n"
-                                       "  python -m lineage poison replay --all --error-class PurviewError",
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    _examples(show, "poison show")
+    replay = actions.add_parser("replay", help="put messages back on the work queue (after fixing the cause)")
     target = replay.add_mutually_exclusive_group(required=True)
     target.add_argument("ids", nargs="*", default=[], metavar="ID", help="ids or unique starts of ids")
     target.add_argument("--all", action="store_true", help="every message the filters admit")
     _selection_arguments(replay)
     output_arguments(replay)
     replay.set_defaults(handler=_poison_replay)
-    purge = actions.add_parser("purge", help="delete messages (asks before deleting more than the ids named)",
-                               epilog="examples:\n  python -m lineage poison purge 3f2a\n"
-                                      "  python -m lineage poison purge --all --older-than 30d --yes",
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    _examples(replay, "poison replay")
+    purge = actions.add_parser("purge", help="delete messages (asks before deleting more than the ids named)")
     which = purge.add_mutually_exclusive_group(required=True)
     which.add_argument("ids", nargs="*", default=[], metavar="ID", help="ids or unique starts of ids")
     which.add_argument("--all", action="store_true", help="every message the filters admit")
@@ -109,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--yes", action="store_true", help="do not ask before deleting")
     output_arguments(purge)
     purge.set_defaults(handler=_poison_purge)
+    _examples(purge, "poison purge")
 
     push = commands.add_parser(
         "push", help="process one ended run now and print what was written to Purview",
@@ -120,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--dry-run", action="store_true",
                       help="read the run and the catalog, print what would be written, write nothing")
     push.set_defaults(handler=_push)
+    _examples(push, "push")
 
     save = commands.add_parser(
         "save", help="save a live run as a run record file (for explain, or to attach to a report)",
@@ -130,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     save.add_argument("--run-id", required=True)
     save.add_argument("--out", type=Path, required=True, metavar="FILE")
     save.set_defaults(handler=_save)
+    _examples(save, "save")
 
     backfill = commands.add_parser(
         "backfill", help="queue (or process) the runs that ended in a time window",
@@ -137,12 +161,14 @@ def _parser() -> argparse.ArgumentParser:
                     "service, or process them here with --now. Data Factory keeps 45 days of runs.")
     backfill.add_argument("--factory", action="append", default=[], metavar="RESOURCE_ID",
                           help="a factory resource id (repeatable; default: the LINEAGE_FACTORIES setting)")
-    backfill.add_argument("--since", required=True, type=_moment, help="ISO time or date, or an age like 3d, 12h")
-    backfill.add_argument("--until", type=_moment, help="ISO time or date, or an age (default: now)")
+    backfill.add_argument("--since", required=True, type=_moment, metavar="WHEN",
+                          help="an ISO time or date, or an age like 3d, 12h (as --older-than takes)")
+    backfill.add_argument("--until", type=_moment, metavar="WHEN", help="the same forms (default: now)")
     backfill.add_argument("--pipeline", action="append", default=[], help="only runs of this pipeline (repeatable)")
     backfill.add_argument("--now", action="store_true", help="process each run here instead of queueing it")
     output_arguments(backfill)
     backfill.set_defaults(handler=_backfill)
+    _examples(backfill, "backfill")
 
     wrap = commands.add_parser(
         "wrap", help="add a wrapper pipeline that publishes a pipeline's run-completed event",
@@ -165,14 +191,21 @@ def _parser() -> argparse.ArgumentParser:
                       help="the pipeline's JSON as a Git-integrated factory keeps it (pipeline/<name>.json)")
     wrap.add_argument("--force", action="store_true", help="replace a wrapper pipeline that already exists")
     wrap.set_defaults(handler=_wrap)
+    _examples(wrap, "wrap")
 
     doctor = commands.add_parser(
         "doctor", help="check settings, access to Data Factory, Purview and the queues, and Purview's types",
         description="Check everything the service needs and say exactly what to fix.")
     doctor.add_argument("--factory", action="append", default=[], metavar="RESOURCE_ID",
                         help="also check this factory (default: the LINEAGE_FACTORIES setting)")
+    doctor.add_argument("--app", metavar="RESOURCE_ID", type=_app_id,
+                        help="the Function App: check its managed identity's roles rather than your sign-in's "
+                             "(default: the LINEAGE_FUNCTION_APP_ID setting)")
+    doctor.add_argument("--write-probe", action="store_true",
+                        help="also create and delete a probe entity in Purview, to prove write access")
     output_arguments(doctor)
     doctor.set_defaults(handler=_doctor)
+    _examples(doctor, "doctor")
 
     prune = commands.add_parser(
         "prune", help="remove lineage a factory's current definitions no longer support (dry run unless --apply)",
@@ -186,6 +219,7 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--apply", dest="apply", action="store_true", help="remove it, and report the counts")
     output_arguments(prune)
     prune.set_defaults(handler=_prune, apply=False)
+    _examples(prune, "prune")
 
     rules = commands.add_parser(
         "resource-sets", help="save the Purview account's resource-set rules (for the resourceSetRules setting)",
@@ -194,16 +228,55 @@ def _parser() -> argparse.ArgumentParser:
                     "the account's scans group them.")
     rules.add_argument("--out", type=Path, metavar="FILE", help="write here (default: standard output)")
     rules.set_defaults(handler=_resource_sets)
+    _examples(rules, "resource-sets")
     return parser
 
 
-def output_arguments(parser: argparse.ArgumentParser) -> None:
+FACTORY_EXAMPLE = "/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.DataFactory/factories/<name>"
+EXAMPLES = {
+    "": ["python -m lineage explain samples/copy_blob_to_sql.json", "python -m lineage --local doctor",
+         "python -m lineage poison list --newer-than 1d"],
+    "explain": ["python -m lineage explain run.json", "python -m lineage explain samples/*.json --format mermaid",
+                "python -m lineage explain run.json --config settings.json -o table"],
+    "poison": ["python -m lineage poison list", "python -m lineage poison replay --all --error-class PurviewError"],
+    "poison list": ["python -m lineage poison list --error-class DataFactoryError --newer-than 1d",
+                    "python -m lineage poison list --factory adf1 --top 50 --json"],
+    "poison show": ["python -m lineage poison show 3f2a", "python -m lineage poison show 3f2a --json"],
+    "poison replay": ["python -m lineage poison replay 3f2a 9c1d",
+                      "python -m lineage poison replay --all --error-class PurviewError"],
+    "poison purge": ["python -m lineage poison purge 3f2a",
+                     "python -m lineage poison purge --all --older-than 30d --yes"],
+    "push": [f"python -m lineage push --factory {FACTORY_EXAMPLE} --run-id <run id>",
+             "python -m lineage push --factory <id> --run-id <run id> --dry-run --json"],
+    "save": ["python -m lineage save --factory <id> --run-id <run id> --out run.json",
+             "python -m lineage explain run.json"],
+    "backfill": ["python -m lineage backfill --factory <id> --since 2026-11-01 --until 2026-11-08",
+                 "python -m lineage backfill --since 3d --now --json   # factories of LINEAGE_FACTORIES"],
+    "wrap": ["python -m lineage wrap --factory <id> --pipeline LoadDailySales --topic-endpoint "
+             "https://<topic>.<region>-1.eventgrid.azure.net/api/events",
+             "python -m lineage wrap --factory <id> --pipeline LoadDailySales --topic-endpoint <url> --print "
+             "--pipeline-file pipeline/LoadDailySales.json"],
+    "doctor": ["python -m lineage doctor", "python -m lineage doctor --app <function app resource id> --write-probe",
+               "python -m lineage doctor --factory <id> --json"],
+    "resource-sets": ["python -m lineage resource-sets --out rules.json"],
+    "prune": ["python -m lineage prune --factory <id>", "python -m lineage prune --factory <id> --apply --json"],
+}
+
+
+def _examples(parser: argparse.ArgumentParser, command: str) -> None:
+    """Every command's help ends with commands to copy, as ``az`` and ``azd`` help does."""
+    parser.epilog = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[command])
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def output_arguments(parser: argparse.ArgumentParser, default: str = "table") -> None:
     """The one output convention of every command that prints results: ``--output table|json`` (``-o``), as ``az``.
 
-    ``--json`` stays as the short form scripts already use.
+    ``--json`` stays as the short form scripts already use. ``explain`` keeps JSON as its default: its document is
+    what the command is for, and the same input has always printed the same bytes.
     """
-    parser.add_argument("--output", "-o", choices=("table", "json"), default="table",
-                        help="table: for people (default); json: one JSON document, for scripts")
+    parser.add_argument("--output", "-o", choices=("table", "json"), default=default,
+                        help=f"table: for people; json: one JSON document, for scripts (default: {default})")
     parser.add_argument("--json", dest="output", action="store_const", const="json", help="the same as --output json")
 
 
@@ -212,15 +285,23 @@ def _json(args: argparse.Namespace) -> bool:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    """One document whatever the number of files: a JSON object, or one flowchart (several concatenated would be
+    neither valid JSON nor valid Mermaid)."""
     options = LineageOptions.load(args.config)
     documents = [explain_file(path, options) for path in args.records]
-    for path, doc in zip(args.records, documents, strict=True):
-        if args.format == "mermaid":
-            if len(documents) > 1:
-                sys.stdout.write(f"%% {path.name}\n")
-            sys.stdout.write(flowchart(doc["entities"]))
-        else:
-            sys.stdout.write(dumps(doc if len(documents) == 1 else {"file": path.name, **doc}))
+    if args.format == "mermaid":
+        merged = {(e["typeName"], e["attributes"]["qualifiedName"]): e for doc in documents for e in doc["entities"]}
+        sys.stdout.write(flowchart(merged.values()))
+    elif args.format == "json" or _json(args):
+        sys.stdout.write(dumps(documents[0] if len(documents) == 1 else {
+            "runs": [{"file": path.name, **doc} for path, doc in zip(args.records, documents, strict=True)]}))
+    else:
+        for path, doc in zip(args.records, documents, strict=True):
+            print(f"{path.name}: {len(doc['entities'])} entities")
+            for row in doc["activities"]:
+                reason = f": {row['reason']}" if row.get("reason") else ""
+                print(f"  {row['outcome']:8} {row['activityName']} ({row['activityType']}, "
+                      f"{len(row.get('operations', []))} operations){reason}")
     return 0
 
 
@@ -311,39 +392,61 @@ def _backfill(args: argparse.Namespace) -> int:
                                    **report.to_json()}
         failed = bool(report.failures)
     else:
-        summary, failed = _backfill_now(credential, factories, window, args.pipeline)
+        summary, failed = _backfill_now(credential, factories, window, args.pipeline, _json(args))
     if _json(args):
         sys.stdout.write(dumps(summary))
     else:
         for key, value in summary.items():
-            print(f"{key}: {value}")
+            print(f"{key}: {' to '.join(value) if key == 'window' else _text(value)}")
     if failed:
         print("error: some runs or factories failed; see failures above", file=sys.stderr)
     return EXIT_REJECTED if failed else 0
 
 
+def _text(value: Any) -> str:
+    """A summary's value for people: ``contoso-adf 7, other-adf 2``, not a Python dict."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_text(v)}" if not isinstance(v, str) else f"{k}: {v}" for k, v in value.items()) \
+            or "none"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
+
+
 def _backfill_now(credential: TokenCredential, factories: list[FactoryId], window: reconcile.Window,
-                  pipelines: list[str]) -> tuple[dict[str, Any], bool]:
-    """Process every ended run of the window here; a run that fails is listed with its reason, the rest go on."""
+                  pipelines: list[str], as_json: bool) -> tuple[dict[str, Any], bool]:
+    """Process every ended run of the window here; a run that fails is listed with its reason, the rest go on.
+    Each run's outcome is printed as it ends (for people) and listed under ``runs`` (for scripts)."""
     worker = wiring.build_worker(credential, os.environ, queues=_NoQueues())
     report = reconcile.WindowReport()
     runs = list(reconcile.ended_runs_of(worker.reader, factories, window, pipelines, report))
     outcomes: dict[str, int] = {}
+    rows: list[dict[str, str]] = []
     drifted = 0
     failures = {f"factory {name}": why for name, why in report.failures.items()}
     with _progress("processed", total=len(runs)) as bar:
         for factory, run in runs:
+            row = {"runId": str(run["runId"]), "pipeline": str(run.get("pipelineName", "")),
+                   "factory": factory.factory_name}
             try:
                 processed = worker.process_run(reconcile.work_message(factory, run, BACKFILLED), run)
                 outcomes[processed.outcome.value] = outcomes.get(processed.outcome.value, 0) + 1
-                drifted += any(DRIFT in str(row.get("reason", ""))
-                               for row in (processed.document or {}).get("activities", []))
+                drifted += any(DRIFT in str(activity.get("reason", ""))
+                               for activity in (processed.document or {}).get("activities", []))
+                row.update(outcome=processed.outcome.value, detail=processed.detail)
             except (DataFactoryError, PurviewError, RunRecordError) as exc:
                 failures[f"run {run['runId']}"] = f"{type(exc).__name__}: {exc}"
+                row.update(outcome="failed", detail=f"{type(exc).__name__}: {exc}")
+            rows.append(row)
+            if not as_json:
+                bar.write(f"{row['outcome']:8} run {row['runId']} ({row['pipeline']}): {row['detail']}",
+                          file=sys.stdout)
             bar.update()
     summary = {"window": [window.after.isoformat(), window.before.isoformat()], "found": dict(report.found),
                "notEnded": dict(report.not_ended), "outcomes": outcomes, "failures": failures,
                "drifted": drifted}  # runs whose definitions changed since they ran: their rows say where
+    if as_json:
+        summary["runs"] = rows
     return summary, bool(failures)
 
 
@@ -397,7 +500,8 @@ def _pipeline_file(path: Path) -> dict[str, Any]:
 def _doctor(args: argparse.Namespace) -> int:
     from lineage.cli import doctor  # noqa: PLC0415 - only this command needs it
 
-    checks = doctor.run_checks(_credential(args), os.environ, [FactoryId.parse(f) for f in args.factory])
+    checks = doctor.run_checks(_credential(args), os.environ, [FactoryId.parse(f) for f in args.factory],
+                               app=args.app, write_probe=args.write_probe)
     if _json(args):
         sys.stdout.write(dumps({"ok": all(c.ok for c in checks), "checks": [c.to_json() for c in checks]}))
     else:
@@ -449,26 +553,40 @@ def _progress(unit: str, total: int | None = None) -> Any:
     return tqdm(total=total, unit=" runs", desc=unit, file=sys.stderr, disable=None, leave=False)
 
 
+TIME_FORMS = "an ISO time or date (2026-11-01T08:00Z, 2026-11-01) or an age (90m, 12h, 3d, 2w; a bare number is days)"
+
+
 def _moment(text: str) -> datetime:
-    """An ISO time or date (UTC unless it says otherwise), or an age: ``90m``, ``12h``, ``3d``."""
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    if text[-1:] in units and text[:-1].isdigit():
+    """A point in time, in every form a time option takes: an ISO time or date (UTC unless it says otherwise), or
+    an age before now (``90m``, ``12h``, ``3d``, ``2w``, or a number of days)."""
+    text = text.strip()
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, "days")
+    try:
+        value = float(number)
+    except ValueError:
+        value = None
+    if value is not None:
+        if not math.isfinite(value) or value < 0:
+            raise argparse.ArgumentTypeError(f"{text!r}: an age is a positive number ({TIME_FORMS})")
         try:
-            return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+            return datetime.now(UTC) - timedelta(**{unit: value})
         except OverflowError as exc:
             raise argparse.ArgumentTypeError(f"{text!r} reaches before year 1") from exc
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO time (2026-11-01T08:00Z) or an age (3d)") from exc
+        raise argparse.ArgumentTypeError(f"{text!r} is not {TIME_FORMS}") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--factory", metavar="ID_OR_NAME", help="only this factory's runs (resource id or name)")
     parser.add_argument("--error-class", metavar="CLASS", help="only this error class (DataFactoryError, ...)")
-    parser.add_argument("--older-than", type=_age, metavar="AGE", help="only messages older than this (90m, 12h, 3d)")
-    parser.add_argument("--newer-than", type=_age, metavar="AGE", help="only messages newer than this (90m, 12h, 3d)")
+    parser.add_argument("--older-than", type=_age, metavar="WHEN",
+                        help="only messages older than this: an age (90m, 12h, 3d) or an ISO time, as --since takes")
+    parser.add_argument("--newer-than", type=_age, metavar="WHEN",
+                        help="only messages newer than this: an age (90m, 12h, 3d) or an ISO time, as --since takes")
 
 
 def _selection(args: argparse.Namespace, ids: list[str] | None = None) -> poison_queue.Selection:
@@ -499,18 +617,31 @@ def _poison_list(args: argparse.Namespace) -> int:
 
 def _poison_show(args: argparse.Namespace) -> int:
     [item] = poison_queue.browse(_queues(), poison_queue.Selection(ids=frozenset({args.id}))).items
-    sys.stdout.write(dumps(item.displayed().to_json()))
+    shown = item.displayed().to_json()
+    if _json(args):
+        sys.stdout.write(dumps(shown))
+        return 0
+    for key in ("id", "insertedOn", "runId", "factory", "errorClass", "reason", "attempts", "firstSeen",
+                "lastFailure"):
+        print(f"{key + ':':13} {'-' if shown.get(key) in (None, '') else shown[key]}")
+    print(f"message:\n{shown['message']}")
     return 0
 
 
 def _poison_replay(args: argparse.Namespace) -> int:
-    done = poison_queue.replay(_queues(), _selection(args, None if args.all else args.ids))
-    if _json(args):
+    """Each message's outcome as it is replayed (a long ``--all`` shows progress), then the count."""
+    as_json = _json(args)
+    with _progress("replayed") as bar:
+        def told(item: poison_queue.PoisonItem, outcome: str) -> None:
+            if not as_json:
+                bar.write(f"{item.id}  run {item.envelope.run_id or '-':36}  {outcome}", file=sys.stdout)
+            bar.update()
+
+        done = poison_queue.replay(_queues(), _selection(args, None if args.all else args.ids), told)
+    if as_json:
         sys.stdout.write(dumps({"replayed": [{"id": i.id, "runId": i.envelope.run_id, "outcome": outcome}
                                              for i, outcome in done]}))
     else:
-        for item, outcome in done:
-            print(f"{item.id}  run {item.envelope.run_id or '-':36}  {outcome}")
         print(f"replayed {sum(o.startswith('queued') for _, o in done)} of {len(done)} "
               "message(s); the worker processes them as they come")
     return EXIT_REJECTED if any(o.startswith("not") for _, o in done) else 0
@@ -537,16 +668,20 @@ def _poison_purge(args: argparse.Namespace) -> int:
 
 
 def _age(text: str) -> timedelta:
-    """An age, as --since takes one (``90m``, ``12h``, ``3d``), or a number of days."""
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, "days")
+    """How long ago, from any form ``--since`` takes (an age, or the ISO time it was)."""
+    age = datetime.now(UTC) - _moment(text)
+    if age < timedelta(0):
+        raise argparse.ArgumentTypeError(f"{text!r} is in the future")
+    return age
+
+
+def _app_id(text: str) -> str:
+    from lineage.cli import app_identity  # noqa: PLC0415 - only doctor needs it
+
     try:
-        value = float(number)
-        if not 0 <= value <= 3_650 * 24 * 60:  # also refuses nan and inf
-            raise ValueError(text)
-        return timedelta(**{unit: value})
-    except (ValueError, OverflowError) as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an age such as 90m, 12h or 3d") from exc
+        return app_identity.app_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _count(text: str) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from lineage.extract.runrecord import FactoryId
 from lineage.service import wiring
@@ -56,7 +57,14 @@ def topic_endpoint(url: str, env: Mapping[str, str]) -> str:
     Event Grid host (``*.eventgrid.azure.net`` and the sovereign clouds' equivalents, more through
     ``LINEAGE_ALLOWED_HOST_SUFFIXES``). A wrapper pointed elsewhere would hand that token, and every run's id, to
     whoever owns the host; SettingsError instead."""
-    return wiring.checked_endpoint(url, "--topic-endpoint", wiring.EVENTGRID_HOSTS, env)
+    checked = wiring.checked_endpoint(url, "--topic-endpoint", wiring.EVENTGRID_HOSTS, env)
+    parts = urlsplit(checked)
+    query_ok = all(pair.startswith("api-version=") for pair in parts.query.split("&") if pair)
+    if parts.path.rstrip("/") != "/api/events" or not query_ok or parts.fragment:
+        fixed = urlunsplit((parts.scheme, parts.netloc, "/api/events", "", ""))
+        raise wiring.SettingsError("--topic-endpoint is the topic's endpoint, which ends in /api/events (Event Grid "
+                                   f"takes events nowhere else): {fixed}")
+    return checked
 
 
 def publish_activity(topic_endpoint: str, body: str, depends_on: list[dict[str, Any]]) -> dict[str, Any]:

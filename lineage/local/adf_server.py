@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from lineage.extract.runrecord import FactoryId, RunRecord, decode
+from lineage.local.arm import ArmDirectory
 from lineage.local.httpserver import LocalServer, Request, Response, query_value
 from lineage.local.tls import LocalTLS, make_local_tls
 
@@ -42,6 +43,7 @@ class AdfServer(LocalServer):
         self._runs: dict[str, dict[str, Any]] = {}
         self._holds: dict[str, int] = {}
         self._denied: set[tuple[str, str]] = set()
+        self.arm = ArmDirectory()
         self.created_pipelines: dict[tuple[str, str], dict[str, Any]] = {}
         self._deleted: set[tuple[str, str]] = set()  # (factory lower-cased, pipeline name lower-cased)
         self._state = threading.Lock()
@@ -71,6 +73,9 @@ class AdfServer(LocalServer):
     # --------------------------------------------------------------------------------------------- routing
 
     def route(self, request: Request) -> Response:
+        answer = self.arm.route(request)  # the Function App and its roles, for doctor
+        if answer is not None:
+            return answer
         if query_value(request.query, "api-version") != "2018-06-01":
             return self._error(400, "InvalidApiVersionParameter", "api-version 2018-06-01 is required")
         match = _FACTORY.match(request.path)
@@ -279,7 +284,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Serve run records over Data Factory's REST API, locally.")
     parser.add_argument("--root", type=Path, default=Path("samples"))
     parser.add_argument("--port", type=int, default=8443)
-    parser.add_argument("--tls-dir", type=Path, default=Path(".local/tls"))
+    parser.add_argument("--tls-dir", type=Path, default=Path(".local/tls/adf"),
+                        help="where its CA is written (its own: the local Purview's is beside it)")
     args = parser.parse_args()
     with AdfServer(args.root, make_local_tls(args.tls_dir), port=args.port) as server:
         print(f"Data Factory API at {server.url} (CA: {args.tls_dir / 'local-ca.pem'})", flush=True)

@@ -6,6 +6,7 @@ drives ``function_app``'s handlers through ``LocalHost``. The tests and ``./run-
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import uuid
@@ -18,7 +19,7 @@ from typing import Any
 from lineage.azure.queues import Queues
 from lineage.extract.runrecord import RunRecord
 from lineage.local.adf_server import AdfServer, read_records
-from lineage.local.azurite import Azurite
+from lineage.local.azurite import ACCOUNT, Azurite
 from lineage.local.credential import LocalCredential
 from lineage.local.host import HostSettings, LocalHost
 from lineage.local.purview_server import PurviewServer
@@ -51,9 +52,42 @@ class LocalStack:
         self.purview.clear_faults()
         self.adf.clear_faults()
         self.adf.allow_all()
+        self.adf.arm.clear()
         self.queues.work.clear_messages()
         self.queues.poison.clear_messages()
         self.worker.outcomes.clear()
+
+    def cli_settings(self, factories: list[str]) -> dict[str, str]:
+        """The app settings ``python -m lineage`` needs to work on this stack (``lineage.local.envfile``)."""
+        return {
+            "AzureWebJobsStorage": self.azurite.connection_string,
+            "LINEAGE_QUEUE_NAME": self.queues.work.queue_name,
+            "DATAFACTORY_ENDPOINT": self.adf.url,
+            "PURVIEW_ENDPOINT": f"{self.purview.url}/datamap/api/atlas/v2",
+            "REQUESTS_CA_BUNDLE": str(self.adf.tls.ca_bundle),
+            "LINEAGE_FACTORIES": json.dumps(sorted(set(factories))),
+            "LINEAGE_RECONCILE_SCHEDULE": "0 */15 * * * *",
+        }
+
+    def register_app(self, factories: list[str]) -> str:
+        """The Function App as a deployment leaves it, in the local ARM: its identity with a role on each factory
+        and queue access on its storage account, so ``doctor`` checks the app's roles here as it does in Azure."""
+        subscription = factories[0].split("/")[2] if factories else "00000000-0000-0000-0000-000000000000"
+        group = f"/subscriptions/{subscription}/resourceGroups/local"
+        app = f"{group}/providers/Microsoft.Web/sites/func-lineage-local"
+        arm = self.adf.arm
+        principal = arm.add_app(app)
+        if principal is None:
+            raise RuntimeError("the local Function App was created without an identity")
+        reader = arm.add_role(subscription, "ADF lineage reader (local)", [
+            "Microsoft.DataFactory/factories/read", "Microsoft.DataFactory/factories/*/read",
+            "Microsoft.DataFactory/factories/*/action"])
+        for factory in sorted(set(factories)):
+            arm.assign(reader, principal, factory)
+        queues = arm.add_role(subscription, "Storage Queue Data Contributor", [], data_actions=[
+            "Microsoft.Storage/storageAccounts/queueServices/queues/messages/*"])
+        arm.assign(queues, principal, f"{group}/providers/Microsoft.Storage/storageAccounts/{ACCOUNT}")
+        return app
 
     def send_completed(self, record: Mapping[str, Any], *, schema: str = "eventgrid") -> str:
         """Deliver the run-completed event of a run record, as our Data Factory emitter would send it."""

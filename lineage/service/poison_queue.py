@@ -8,7 +8,7 @@ only after its replay was sent, so nothing is lost if the command stops halfway.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -109,18 +109,22 @@ class Browsed(NamedTuple):
     complete: bool  # False: only the first 32 could be read (the identity may peek but not receive)
 
 
-def replay(queues: Queues, selection: Selection) -> list[tuple[PoisonItem, str]]:
-    """Put the original messages back on the work queue and remove them here; each with what became of it. A
-    message is deleted only after its replay was sent, so nothing is lost if the command stops halfway."""
+def replay(queues: Queues, selection: Selection,
+           told: Callable[[PoisonItem, str], None] | None = None) -> list[tuple[PoisonItem, str]]:
+    """Put the original messages back on the work queue and remove them here; each with what became of it (also
+    ``told`` as each one is done). A message is deleted only after its replay was sent, so nothing is lost if the
+    command stops halfway."""
     done: list[tuple[PoisonItem, str]] = []
     for message, item in _chosen(queues, selection):
         try:
             queues.send(_as_replay(item.envelope.message))
         except AzureError as exc:
             done.append((item, f"not replayed: {type(exc).__name__}"))
-            continue
-        queues.poison.delete_message(message)
-        done.append((item, "queued again" + ("" if item.envelope.run_id else " (a body the worker cannot read)")))
+        else:
+            queues.poison.delete_message(message)
+            done.append((item, "queued again" + ("" if item.envelope.run_id else " (a body the worker cannot read)")))
+        if told is not None:
+            told(*done[-1])
     return done
 
 

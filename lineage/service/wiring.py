@@ -58,7 +58,8 @@ MAX_POISONED_EVENT_CHARS = 8_000
 # Hosts the service sends a bearer token to, by the suffix of their name, in the public cloud, Azure Government and
 # Azure operated by 21Vianet (China). HOST_SUFFIXES_SETTING adds more (a private DNS zone, another sovereign cloud).
 HOST_SUFFIXES_SETTING = "LINEAGE_ALLOWED_HOST_SUFFIXES"
-PURVIEW_HOSTS = ("purview.azure.com", "purview.azure.us", "purview.azure.cn")
+# purview-service.microsoft.com: the tenant-level endpoint of accounts in the new Purview portal
+PURVIEW_HOSTS = ("purview.azure.com", "purview.azure.us", "purview.azure.cn", "purview-service.microsoft.com")
 ARM_HOSTS = ("management.azure.com", "management.usgovcloudapi.net", "management.chinacloudapi.cn")
 EVENTGRID_HOSTS = ("eventgrid.azure.net", "eventgrid.azure.us", "eventgrid.azure.cn", "eventgrid.chinacloudapi.cn")
 REFUSED_LOG_INTERVAL_S = 300.0

@@ -1,0 +1,69 @@
+"""``python -m lineage --local``: the commands on the stack ``./run-local --serve`` keeps up, not on Azure.
+
+That stack writes its settings to ``.local/env`` (``lineage.local.envfile``) and removes the file when it stops;
+here they replace the app settings for one command. A file left by a stack that is gone is refused with the way to
+start one, rather than leaving every command to time out against ports nobody listens on.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from lineage.service.wiring import SettingsError
+
+ENV_FILE = Path(__file__).resolve().parents[2] / ".local" / "env"
+PID_SETTING = "LINEAGE_LOCAL_PID"
+START = "start it with ./run-local --serve"
+# Settings of the caller's shell that would win over the local ones (an account's queues, a named Purview account)
+SHADOWING = ("AzureWebJobsStorage__queueServiceUri", "PURVIEW_ACCOUNT_NAME")
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """The settings of a running local stack; SettingsError when there is none."""
+    if not path.is_file():
+        raise SettingsError(f"no local stack: {path} does not exist; {START}")
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        words = shlex.split(line, comments=True)
+        if len(words) != 1 or "=" not in words[0]:
+            raise SettingsError(f"{path}, line {number}: not a KEY=VALUE line; {START} to write it again")
+        key, value = words[0].split("=", 1)
+        values[key] = value
+    pid = values.pop(PID_SETTING, "")
+    if not pid.isdigit() or not _running(int(pid)):
+        raise SettingsError(f"the local stack of {path} is not running any more; {START}")
+    return values
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, under another user
+        return True
+    return True
+
+
+@contextmanager
+def local_environment(path: Path) -> Iterator[None]:
+    """The local stack's settings in ``os.environ`` for the length of one command, then the caller's again."""
+    values = read_env(path)
+    saved = {key: os.environ.get(key) for key in (*values, *SHADOWING)}
+    for key in SHADOWING:
+        os.environ.pop(key, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
