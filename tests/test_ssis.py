@@ -471,3 +471,21 @@ def test_a_wildcard_file_name_is_reported_as_its_folder() -> None:
     assert list(operations(out).values()) == [["https://contosolake.dfs.core.windows.net/raw/crm"]]
     assert out["activities"][0]["reason"] == (
         "source Lake In: wildcard path reported as its folder https://contosolake.dfs.core.windows.net/raw/crm")
+
+
+@pytest.mark.parametrize(("account", "container", "blob", "reason"), [
+    ("evil;BlobEndpoint=https://x", "landing", "a.csv",
+     "storage account 'evil;BlobEndpoint=https://x' is not a valid account name"),
+    ("contosoraw", "*", "a.csv", "storage: the container '*' is a wildcard"),
+    ("contosoraw", "landing", "../../etc/passwd", "path segment '..' names no file or folder"),
+    ("contosoraw", "landing", "a\u202e.csv", "contains a bidirectional mark (U+202E)"),
+])
+def test_a_hostile_blob_location_is_a_reason_on_the_row_never_an_asset(account: str, container: str, blob: str,
+                                                                       reason: str) -> None:
+    xml = package([storage_manager("Raw", properties={"AccountName": account}), manager("Dw", "OLEDB", DST)],
+                  [managed("Blob In", BLOB_SOURCE, "Raw", source=True, BlobContainer=container, BlobName=blob),
+                   component("Target", "Microsoft.OLEDBDestination", "Dw", OpenRowset="[stage].[A]")])
+    out = run_package(xml)
+    assert list(operations(out).values()) == [[]]
+    assert reason in out["activities"][0]["reason"]
+    assert not [e for e in out["entities"] if e["typeName"].startswith(("azure_blob", "azure_datalake"))]
