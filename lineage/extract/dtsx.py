@@ -331,7 +331,8 @@ def _pairs(text: str, keys: Iterable[str]) -> dict[str, str]:
 
 def _connection(name: str, kind: str, text: str) -> Connection:
     if kind == "file":  # a flat file's connection string is its path; an Excel one names it as its Data Source
-        path = _pairs(text, ("data source",)).get("data source") if "=" in text else text.strip()
+        excel = "data source=" in text.lower().replace(" =", "=")
+        path = _pairs(text, ("data source",)).get("data source") if excel else text.strip()
         return Connection(name, kind, path=path or None)
     if kind == "storage":
         return _storage(name, _pairs(text, _STORAGE_KEYS))
