@@ -93,10 +93,10 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class Unread:
-    """A source or destination (or a component that may be one) whose data the lineage cannot name, and why."""
+    """A source or destination whose data the lineage cannot name, and why (``reason`` says it in full)."""
 
     task: str
-    role: str | None
+    role: str  # source | destination
     component: str
     reason: str
 
