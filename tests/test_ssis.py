@@ -489,3 +489,32 @@ def test_a_hostile_blob_location_is_a_reason_on_the_row_never_an_asset(account: 
     assert list(operations(out).values()) == [[]]
     assert reason in out["activities"][0]["reason"]
     assert not [e for e in out["entities"] if e["typeName"].startswith(("azure_blob", "azure_datalake"))]
+
+
+def test_a_lookups_reference_table_is_an_input_and_a_transform_that_reaches_a_store_is_said() -> None:
+    lookup = component("Regions", "Microsoft.Lookup", "Crm", SqlCommand="select * from [ref].[Regions]")
+    command = component("Flag Accounts", "Microsoft.OLEDBCommand", "Dw",
+                        SqlCommand="UPDATE stage.Flags SET seen = 1 WHERE id = ?").replace(
+        "<connections>", "<inputs><input name='in'/></inputs><outputs><output name='out'/></outputs><connections>")
+    xml = package([manager("Crm", "OLEDB", SRC), manager("Dw", "OLEDB", DST)],
+                  [component("Accounts", "Microsoft.OLEDBSource", "Crm", OpenRowset="[dbo].[Accounts]"), lookup,
+                   command, component("Target", "Microsoft.OLEDBDestination", "Dw", OpenRowset="[stage].[A]")])
+    out = run_package(xml)
+    assert operations(out) == {"mssql://contoso-sql.database.windows.net/dw/stage/A": [
+        "mssql://srv1.corp.contoso.com/ETL/crm/dbo/Accounts", "mssql://srv1.corp.contoso.com/ETL/crm/ref/Regions"]}
+    assert out["activities"][0]["reason"] == (
+        "Flag Accounts (Microsoft.OLEDBCommand) uses connection manager 'Package.ConnectionManagers[Dw]': what it "
+        "reads or writes there is not in the lineage")
+
+
+def test_a_lookup_on_a_cache_says_its_reference_is_not_read_and_the_operation_lacks_it() -> None:
+    xml = package([manager("Crm", "OLEDB", SRC), manager("Dw", "OLEDB", DST), manager("RegionCache", "CACHE", "")],
+                  [component("Accounts", "Microsoft.OLEDBSource", "Crm", OpenRowset="[dbo].[Accounts]"),
+                   component("Regions", "Microsoft.Lookup", "RegionCache"),
+                   component("Target", "Microsoft.OLEDBDestination", "Dw", OpenRowset="[stage].[A]")])
+    out = run_package(xml)
+    assert operations(out) == {"mssql://contoso-sql.database.windows.net/dw/stage/A": [
+        "mssql://srv1.corp.contoso.com/ETL/crm/dbo/Accounts"]}
+    assert out["activities"][0]["reason"] == (
+        "source Regions: other connection 'RegionCache' has no Purview asset type; "
+        "the operations of data flow task Package\\Flow lack the input of Regions")

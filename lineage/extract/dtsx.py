@@ -33,6 +33,7 @@ _NATIVE = {
     "Microsoft.OLEDBDestination": "destination", "Microsoft.ADONETDestination": "destination",
     "Microsoft.FlatFileDestination": "destination", "Microsoft.ExcelDestination": "destination",
     "Microsoft.SQLServerDestination": "destination", "Microsoft.SSISODBCDst": "destination",
+    "Microsoft.Lookup": "source",  # its reference table or query is read: an input of what the task writes
 }
 # managed components, by the class name inside componentClassID or UserComponentTypeName: (pattern, role, layout)
 _MANAGED = (
@@ -78,7 +79,7 @@ class Connection:
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    role: str  # source | destination
+    role: str  # source | destination | transform
     component: str
     connection: Connection
     task: str
@@ -93,10 +94,10 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class Unread:
-    """A source or destination whose data the lineage cannot name, and why (``reason`` says it in full)."""
+    """A component whose data the lineage cannot name, and why (``reason`` says it in full)."""
 
     task: str
-    role: str  # source | destination
+    role: str  # source | destination | transform
     component: str
     reason: str
 
@@ -246,14 +247,17 @@ def _endpoint(component: Element, connections: Mapping[str, Connection], task: s
     props = {p.get("name"): (p.text or "") for p in component.iterfind("properties/property")}
     kind = props.get("UserComponentTypeName") or class_id
     role, layout = _kind(class_id, kind)
+    ref = next((c.get("connectionManagerRefId") or c.get("connectionManagerID")
+                for c in component.iterfind("connections/connection")), None)
     if role is None:
         role = _role(component)
         if role is not None:  # a source or destination not read here: said, never silently missing from lineage
             unsupported.append(Unread(task, role, name, f"{role} {name} ({kind.split(',')[0]}) is not read: the "
                                       f"lineage lacks what it {'reads' if role == 'source' else 'writes'}"))
+        elif ref is not None:  # a transform that reaches a store itself (OLE DB Command, a slowly changing dimension)
+            unsupported.append(Unread(task, "transform", name, f"{name} ({kind.split(',')[0]}) uses connection "
+                                      f"manager {ref!r}: what it reads or writes there is not in the lineage"))
         return None
-    ref = next((c.get("connectionManagerRefId") or c.get("connectionManagerID")
-                for c in component.iterfind("connections/connection")), None)
     connection = connections.get(ref or "")
     if connection is None:
         unsupported.append(Unread(task, role, name, f"{role} {name}: its connection manager {ref!r} is not in the "
