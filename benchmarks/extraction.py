@@ -4,8 +4,10 @@ Each size runs in a fresh process so its peak RSS is its own; the time is the be
 building the entities of the whole run. Prints a table and how far the cost per run grows from the smallest size to
 the largest (1.00 is linear); exits non-zero only on errors (the targets are read by people, not asserted).
 
-Usage: ``python benchmarks/extraction.py [RUNS ...]`` (default 500 5000 50000), or
+Usage: ``python benchmarks/extraction.py [--matched] [RUNS ...]`` (default 500 5000 50000), or
 ``python benchmarks/extraction.py --profile RUNS`` for where the time goes at one size (cProfile, by own time).
+``--matched`` gives each iteration's Copy a setting built from its item (as the gallery's control-table loops do)
+and starts the iterations out of item order, so every run is matched to its item by what its input shows.
 """
 
 from __future__ import annotations
@@ -37,13 +39,20 @@ DEFAULT_SIZES = (500, 5_000, 50_000)
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
-def synthetic_record(iterations: int, mix: bool = True) -> dict[str, Any]:
+def synthetic_record(iterations: int, mix: bool = True, matched: bool = False) -> dict[str, Any]:
     """A ForEach over the ``iterations`` tables a Lookup lists (no ``userProperties``: each iteration's item comes
     from the Lookup's output, as in the template gallery), each copied from a CSV in Blob storage to its own table.
 
     With ``mix``, one iteration in ten also runs a Data Flow and one in ten an Execute SSIS Package (the
-    definitions of the samples), so every activity type the core reads is in the measurement.
+    definitions of the samples), so every activity type the core reads is in the measurement. Without
+    ``matched`` the runs' input shows nothing of their item and they are paired with the items in start order;
+    with it, the Copy's file name setting is built from the item, each run's input shows it evaluated, and the
+    runs start in a scrambled order: only matching each run by its input gives the right lineage.
     """
+    source: dict[str, Any] = {"type": "DelimitedTextSource"}
+    if matched:
+        source["storeSettings"] = {"type": "AzureBlobStorageReadSettings",
+                                   "wildcardFileName": {"value": "@concat(item().name, '.csv')", "type": "Expression"}}
     copy = {
         "name": "CopyTable",
         "type": "Copy",
@@ -51,7 +60,7 @@ def synthetic_record(iterations: int, mix: bool = True) -> dict[str, Any]:
                     "parameters": {"file": {"value": "@concat(item().name, '.csv')", "type": "Expression"}}}],
         "outputs": [{"referenceName": "SinkTable", "type": "DatasetReference",
                      "parameters": {"table": {"value": "@item().name", "type": "Expression"}}}],
-        "typeProperties": {"source": {"type": "DelimitedTextSource"}, "sink": {"type": "AzureSqlSink"}},
+        "typeProperties": {"source": source, "sink": {"type": "AzureSqlSink"}},
     }
     pipeline = {"name": "BenchPipeline", "properties": {"activities": [
         {"name": "ReadTables", "type": "Lookup", "typeProperties": {"firstRowOnly": False}},
@@ -93,12 +102,17 @@ def synthetic_record(iterations: int, mix: bool = True) -> dict[str, Any]:
         "status": "Succeeded", "input": {}, "output": {}, "userProperties": {}, "pipelineRunId": "bench-run",
     }]
     for i in range(iterations):
+        slot = (i * 7_919) % iterations if matched else i  # 7,919 is prime: a permutation unless it divides the count
+        run_source: dict[str, Any] = {"type": "DelimitedTextSource"}
+        if matched:
+            run_source["storeSettings"] = {"type": "AzureBlobStorageReadSettings",
+                                           "wildcardFileName": f"{tables[i]['name']}.csv"}
         runs.append({
             "activityName": "CopyTable", "activityRunId": f"00000000-0000-0000-0001-{i:012d}", "activityType": "Copy",
-            "activityRunStart": f"2026-11-24T01:{(i // 60) % 60:02d}:{i % 60:02d}.0000000Z",
-            "activityRunEnd": f"2026-11-24T01:{(i // 60) % 60:02d}:{i % 60:02d}.5000000Z",
+            "activityRunStart": f"2026-11-24T{1 + slot // 3600:02d}:{(slot // 60) % 60:02d}:{slot % 60:02d}.0000000Z",
+            "activityRunEnd": f"2026-11-24T{1 + slot // 3600:02d}:{(slot // 60) % 60:02d}:{slot % 60:02d}.5000000Z",
             "status": "Succeeded", "pipelineRunId": "bench-run", "userProperties": {},
-            "input": {"source": {"type": "DelimitedTextSource"}, "sink": {"type": "AzureSqlSink"}},
+            "input": {"source": run_source, "sink": {"type": "AzureSqlSink"}},
             "output": {"rowsCopied": 100, "dataWritten": 4096, "reportLineageToPurview": {"status": "NotReported"}},
         })
         if mix and i % 10 == 3:
@@ -146,9 +160,9 @@ def iterations_for(runs: int) -> int:
     return max(1, (runs - 2) * 10 // 12)
 
 
-def measure(size: int) -> dict[str, float]:
+def measure(size: int, matched: bool = False) -> dict[str, float]:
     """Time extraction + entity building for one size (best of three), in this process."""
-    doc = synthetic_record(iterations_for(size))
+    doc = synthetic_record(iterations_for(size), matched=matched)
     runs = len(doc["activityRuns"])
     options = LineageOptions()
     best = float("inf")
@@ -161,6 +175,9 @@ def measure(size: int) -> dict[str, float]:
         emitted = sum(1 for row in result["activities"] if row["outcome"] == "emitted")
         if emitted != runs - 2:  # all but the Lookup and the ForEach
             raise SystemExit(f"expected {runs - 2} emitted activity runs, got {emitted}")
+        paired = sum(1 for row in result["activities"] if "paired by run order" in row.get("reason", ""))
+        if paired != (0 if matched else iterations_for(size)):  # the workload takes the path it says it takes
+            raise SystemExit(f"{paired} runs paired by run order ({'matched' if matched else 'paired'} workload)")
         del result  # each repetition starts from the same heap, not with the last one's entities still held
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"runs": runs, "seconds": best, "entities": entities, "peak_mb": peak_mb}
@@ -180,18 +197,21 @@ def profile(size: int) -> None:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--one"]:
-        print(json.dumps(measure(int(argv[1]))))
+        print(json.dumps(measure(int(argv[1]), matched="--matched" in argv)))
         return 0
     if argv[:1] == ["--profile"]:
         profile(int(argv[1]) if len(argv) > 1 else DEFAULT_SIZES[1])
         return 0
-    sizes = [int(a) for a in argv] or list(DEFAULT_SIZES)
-    print("mix: Copy in every iteration, a Data Flow and an Execute SSIS Package in one iteration of ten each")
+    matched = "--matched" in argv
+    sizes = [int(a) for a in argv if a != "--matched"] or list(DEFAULT_SIZES)
+    print("mix: Copy in every iteration, a Data Flow and an Execute SSIS Package in one iteration of ten each; "
+          + ("each run matched to its item by its input, started out of order" if matched else
+             "runs paired with items in start order (their input shows nothing of the item)"))
     print(f"{'activity runs':>14} {'seconds':>9} {'runs/s':>10} {'µs/run':>8} {'entities':>9} {'peak MB':>8}")
     per_run: list[float] = []
     for size in sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", str(size)], check=True, capture_output=True,
-                             text=True).stdout
+        out = subprocess.run([sys.executable, __file__, "--one", str(size), *(["--matched"] if matched else [])],
+                             check=True, capture_output=True, text=True).stdout
         m = json.loads(out)
         per_run.append(m["seconds"] / m["runs"] * 1e6)
         print(f"{m['runs']:>14,} {m['seconds']:>9.3f} {m['runs'] / m['seconds']:>10,.0f} "

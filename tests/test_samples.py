@@ -31,6 +31,18 @@ def test_there_are_samples_and_the_readme_lists_each() -> None:
         assert f"`{path.name}`" in readme
 
 
+def test_the_samples_are_one_factory_each_definition_name_means_one_definition() -> None:
+    """The local Data Factory serves every sample from one factory: a name defined twice, differently, would give
+    one run the other's definition when it is read back."""
+    seen: dict[tuple[str, str], tuple[str, Any]] = {}
+    for path in FILES:
+        doc = load(path)
+        for kind in ("pipelines", "datasets", "linkedServices", "dataflows"):
+            for name, body in doc.get(kind, {}).items():
+                first, known = seen.setdefault((kind, name), (path.name, body))
+                assert known == body, f"{kind} {name!r} differs between {first} and {path.name}"
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_sample_is_consistent(path: Path) -> None:
     doc = load(path)

@@ -246,6 +246,24 @@ def ssis_run() -> dict[str, Any]:
                                                       "ConnectionString": {"value": secure(canary())}}}
     props["executionCredential"] = {"domain": "d", "userName": "u", "password": secure(canary())}
     props["packageParameters"] = {"pw": {"value": secure(canary())}, "plain": {"value": canary()}}
+    # an Azure Blob Source on an AzureStorage connection manager: its account key as a sensitive property, in its
+    # connection string, and in the activity's override of both
+    content = content.replace("</DTS:ConnectionManagers>", (
+        '<DTS:ConnectionManager DTS:refId="Package.ConnectionManagers[Raw]" DTS:CreationName="AzureStorage" '
+        f'DTS:ObjectName="Raw" DTS:ConnectionString="AccountName=contosoraw;AccountKey={canary()}"><DTS:ObjectData>'
+        f'<AzureStorageConnectionManager><Property Name="AccountKey" Sensitive="1">{canary()}</Property>'
+        '<Property Name="AccountName">contosoraw</Property></AzureStorageConnectionManager></DTS:ObjectData>'
+        "</DTS:ConnectionManager></DTS:ConnectionManagers>"), 1)
+    content = content.replace("<components>", (
+        '<components><component componentClassID="Microsoft.ManagedComponentHost" name="Blob In"><properties>'
+        '<property name="UserComponentTypeName">Microsoft.SqlServer.IntegrationServices.AzureBlobSource</property>'
+        '<property name="BlobContainer">landing</property><property name="BlobName">customers.csv</property>'
+        '</properties><connections><connection connectionManagerRefId="Package.ConnectionManagers[Raw]"/>'
+        "</connections></component>"), 1)
+    location["typeProperties"]["packageContent"] = content
+    props["packageConnectionManagers"]["Raw"] = {
+        "ConnectionString": {"value": f"AccountName=contosoraw;AccountKey={canary()};EndpointSuffix=core.windows.net"},
+        "AccountKey": {"value": canary()}}
     return doc
 
 

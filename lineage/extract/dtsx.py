@@ -1,15 +1,22 @@
 """SSIS packages (``.dtsx``) run inline by Execute SSIS Package: their sources, destinations and connections.
 
 Parsed with defusedxml — a package comes from a run record, so no DTD, entity expansion or external entity is
-ever honoured. Connection strings are read through an allow-list (server, database, file path): user names and
-passwords are never kept. Like Purview's own SSIS lineage, a data flow task's destinations are fed by its sources.
+ever honoured. Connection strings and connection-manager properties are read through an allow-list (server,
+database, file path, storage account and service): user names, passwords and account keys are never read, only
+skipped by name. Like Purview's own SSIS lineage, a data flow task's destinations are fed by its sources.
+
+The Azure Feature Pack's components (Azure Blob Source / Destination, Flexible File Source / Destination) are
+managed code: a package names them by their class inside ``componentClassID`` or, under the generic
+``Microsoft.ManagedComponentHost``, inside ``UserComponentTypeName``, with an assembly version that changes between
+releases. So they are known by the class name within either, not by one exact string.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -19,10 +26,34 @@ from defusedxml import DefusedXmlException
 
 DTS = "{www.microsoft.com/SqlServer/Dts}"
 MAX_PACKAGE_CHARS = 20_000_000
-_SOURCES = {"Microsoft.OLEDBSource", "Microsoft.ADONETSource", "Microsoft.FlatFileSource", "Microsoft.ExcelSource"}
-_DESTINATIONS = {"Microsoft.OLEDBDestination", "Microsoft.ADONETDestination", "Microsoft.FlatFileDestination",
-                 "Microsoft.ExcelDestination", "Microsoft.SQLServerDestination"}
+# componentClassID -> role, for the native components read here
+_NATIVE = {
+    "Microsoft.OLEDBSource": "source", "Microsoft.ADONETSource": "source", "Microsoft.FlatFileSource": "source",
+    "Microsoft.ExcelSource": "source", "Microsoft.SSISODBCSrc": "source",
+    "Microsoft.OLEDBDestination": "destination", "Microsoft.ADONETDestination": "destination",
+    "Microsoft.FlatFileDestination": "destination", "Microsoft.ExcelDestination": "destination",
+    "Microsoft.SQLServerDestination": "destination", "Microsoft.SSISODBCDst": "destination",
+    "Microsoft.Lookup": "source",  # its reference table or query is read: an input of what the task writes
+}
+# managed components, by the class name inside componentClassID or UserComponentTypeName: (pattern, role, layout)
+_MANAGED = (
+    (re.compile(r"azureblob(source|src)\b", re.IGNORECASE), "source", "blob"),
+    (re.compile(r"azureblob(destination|dest|dst)\b", re.IGNORECASE), "destination", "blob"),
+    (re.compile(r"(flexible|ext)file(source|src)\b", re.IGNORECASE), "source", "folder"),
+    (re.compile(r"(flexible|ext)file(destination|dest|dst)\b", re.IGNORECASE), "destination", "folder"),
+    (re.compile(r"datareadersourceadapter\b", re.IGNORECASE), "source", "table"),  # ADO NET Source
+    (re.compile(r"adonetdestination\b", re.IGNORECASE), "destination", "table"),
+)
 _SERVER_KEYS = ("data source", "server", "address", "addr", "network address")
+# AzureStorage connection managers: the keys that name the account and service, wherever the package keeps them
+# (attributes, <Property Name=...> elements, a connection string). AccountKey, SAS tokens and application keys
+# are not among them: they are never read.
+_STORAGE_KEYS = {"accountname": "account", "storageaccountname": "account", "endpointsuffix": "suffix",
+                 "usedevelopmentstorage": "emulator", "servicetype": "service", "service": "service",
+                 "connectiontype": "service", "environment": "environment"}
+_ENVIRONMENT_SUFFIX = {"azureglobal": "core.windows.net", "azurechina": "core.chinacloudapi.cn",
+                       "azureusgovernment": "core.usgovcloudapi.net", "azuregermany": "core.cloudapi.de"}
+_ODBC_KEYS = ("driver", "dsn")
 _DATA_FLOW_TASKS = frozenset({"Microsoft.Pipeline", "SSIS.Pipeline.3", "{5918251B-2970-45A4-AB5F-01C3C588FE5A}"})
 _DATABASE_KEYS = ("initial catalog", "database")
 
@@ -34,28 +65,51 @@ class PackageError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Connection:
     name: str
-    kind: str  # sql | file | other
+    kind: str  # sql | file | storage | odbc | other
     server: str | None = None
     database: str | None = None
     path: str | None = None
+    account: str | None = None  # storage: the account name, and where it lives
+    suffix: str | None = None
+    service: str | None = None  # storage: blob | adls_gen2
+    emulator: bool = False
+    driver: str | None = None  # odbc
+    dsn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    role: str  # source | destination
+    role: str  # source | destination | transform
     component: str
     connection: Connection
     task: str
     schema: str | None = None
     table: str | None = None
     sql_command: str | None = None
+    container: str | None = None  # blob container or ADLS Gen2 file system
+    folder: str | None = None
+    file: str | None = None
+    layout: str = "table"  # table | file | blob | folder: which of the fields above name the data
+
+
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """A component whose data the lineage cannot name, and why (``reason`` says it in full)."""
+
+    task: str
+    role: str  # source | destination | transform
+    component: str
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 @dataclass(frozen=True, slots=True)
 class Package:
     name: str
     endpoints: tuple[Endpoint, ...]
-    unsupported: tuple[str, ...] = ()
+    unsupported: tuple[Unread, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +128,7 @@ class ConnectionOverrides:
                     text = value.get("value") if isinstance(value, Mapping) else value
                     secure = isinstance(value, Mapping) and value.get("type") == "SecureString"
                     if isinstance(text, str) and not secure and prop in ("ConnectionString", "ServerName",
-                                                                         "InitialCatalog"):
+                                                                         "InitialCatalog", "AccountName"):
                         if prop == "ConnectionString":  # keep only what names the store, never credentials
                             text = _reduced(text)
                         merged.setdefault(str(name), {})[prop] = text
@@ -84,8 +138,18 @@ class ConnectionOverrides:
         props = self.values.get(connection.name)
         if not props:
             return connection
-        if "ConnectionString" in props:
+        if "ConnectionString" in props and connection.kind == "storage":  # what it names replaces, the rest stays
+            pairs = _pairs(props["ConnectionString"], _STORAGE_KEYS)
+            given = _storage(connection.name, pairs)
+            named_service = any(_STORAGE_KEYS[key] == "service" for key in pairs)
+            connection = replace(connection, account=given.account or connection.account,
+                                 suffix=given.suffix or connection.suffix,
+                                 emulator=given.emulator if "usedevelopmentstorage" in pairs else connection.emulator,
+                                 service=given.service if named_service else connection.service)
+        elif "ConnectionString" in props:
             connection = _connection(connection.name, connection.kind, props["ConnectionString"])
+        if "AccountName" in props and connection.kind == "storage":
+            connection = replace(connection, account=props["AccountName"])
         if "ServerName" in props:
             connection = replace(connection, server=props["ServerName"])
         if "InitialCatalog" in props:
@@ -137,14 +201,16 @@ def parse_package(xml_text: str, overrides: ConnectionOverrides | None = None) -
         text = inner.get(f"{DTS}ConnectionString", "") if inner is not None else ""
         creation = (manager.get(f"{DTS}CreationName") or "").upper()
         kind = "file" if creation.startswith(("FLATFILE", "FILE", "EXCEL")) else \
-            "sql" if creation.startswith(("OLEDB", "ADO.NET", "MSOLAP")) else "other"
-        connection = overrides.apply(_connection(name, kind, text))
+            "sql" if creation.startswith(("OLEDB", "ADO.NET", "MSOLAP")) else \
+            "storage" if creation.startswith("AZURESTORAGE") else "odbc" if creation.startswith("ODBC") else "other"
+        connection = overrides.apply(_storage_connection(name, manager) if kind == "storage"
+                                     else _connection(name, kind, text))
         for key in (f"Package.ConnectionManagers[{name}]", manager.get(f"{DTS}refId") or "",
                     manager.get(f"{DTS}DTSID") or ""):
             if key:
                 connections[key] = connection
     endpoints: list[Endpoint] = []
-    unsupported: list[str] = []
+    unsupported: list[Unread] = []
     for component, task_name in _components(root):
         endpoint = _endpoint(component, connections, task_name, unsupported)
         if endpoint is not None:
@@ -174,32 +240,60 @@ def _components(root: Element) -> Iterator[tuple[Element, str]]:
 
 
 def _endpoint(component: Element, connections: Mapping[str, Connection], task: str,
-              unsupported: list[str]) -> Endpoint | None:
+              unsupported: list[Unread]) -> Endpoint | None:
     class_id = component.get("componentClassID") or ""
     name = component.get("name") or class_id
-    if class_id not in _SOURCES and class_id not in _DESTINATIONS:
-        role = _role(component)
-        if role is not None:  # a source or destination not read here: said, never silently missing from lineage
-            kind = next((p.text for p in component.iterfind("properties/property")
-                         if p.get("name") == "UserComponentTypeName" and p.text), class_id)
-            unsupported.append(f"{role} {name} ({kind.split(',')[0]}) is not read: the lineage lacks what it "
-                               f"{'reads' if role == 'source' else 'writes'}")
-        return None
     # its own properties and connections only: an output column's properties (or anything nested) are not its own
     props = {p.get("name"): (p.text or "") for p in component.iterfind("properties/property")}
+    kind = props.get("UserComponentTypeName") or class_id
+    role, layout = _kind(class_id, kind)
     ref = next((c.get("connectionManagerRefId") or c.get("connectionManagerID")
                 for c in component.iterfind("connections/connection")), None)
+    if role is None:
+        role = _role(component)
+        if role is not None:  # a source or destination not read here: said, never silently missing from lineage
+            unsupported.append(Unread(task, role, name, f"{role} {name} ({kind.split(',')[0]}) is not read: the "
+                                      f"lineage lacks what it {'reads' if role == 'source' else 'writes'}"))
+        elif ref is not None:  # a transform that reaches a store itself (OLE DB Command, a slowly changing dimension)
+            unsupported.append(Unread(task, "transform", name, f"{name} ({kind.split(',')[0]}) uses connection "
+                                      f"manager {ref!r}: what it reads or writes there is not in the lineage"))
+        return None
     connection = connections.get(ref or "")
     if connection is None:
-        unsupported.append(f"{name}: its connection manager {ref!r} is not in the package")
+        unsupported.append(Unread(task, role, name, f"{role} {name}: its connection manager {ref!r} is not in the "
+                                  "package"))
         return None
-    role = "source" if class_id in _SOURCES else "destination"
-    table = props.get("OpenRowset") or props.get("TableOrViewName") or None
+    if layout == "blob":
+        return Endpoint(role, name, connection, task, container=_text(props.get("BlobContainer")),
+                        file=_text(props.get("BlobName")), layout="blob")
+    if layout == "folder":
+        container, _, folder = (props.get("FolderPath") or "").replace("\\", "/").strip(" /").partition("/")
+        return Endpoint(role, name, connection, task, container=_text(container), folder=_text(folder),
+                        file=_text(props.get("FileName")), layout="folder")
+    if connection.kind == "file":
+        return Endpoint(role, name, connection, task, layout="file")
+    table = props.get("OpenRowset") or props.get("TableOrViewName") or props.get("TableName") or None
     command = props.get("SqlCommand") or None
-    if props.get("AccessMode") in ("2", "SQL Command") and command:
+    query_mode = ("1",) if class_id == "Microsoft.SSISODBCSrc" else ("2", "SQL Command")  # ODBC: 0 table, 1 SQL
+    if props.get("AccessMode") in query_mode and command:
         table = None
     schema, table_name = _split_table(table) if table else (None, None)
     return Endpoint(role, name, connection, task, schema, table_name, command if table is None else None)
+
+
+def _kind(class_id: str, type_name: str) -> tuple[str | None, str]:
+    """A component's role and layout when it is one read here, by its class id or (managed) its type name."""
+    native = _NATIVE.get(class_id)
+    if native is not None:
+        return native, "table"
+    for pattern, role, layout in _MANAGED:
+        if pattern.search(class_id) or pattern.search(type_name):
+            return role, layout
+    return None, ""
+
+
+def _text(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
 
 
 def _role(component: Element) -> str | None:
@@ -220,19 +314,72 @@ def _split_table(text: str) -> tuple[str | None, str]:
 
 
 def _reduced(connection_string: str) -> str:
-    """A connection string cut down to its allow-listed keys."""
+    """A connection string cut down to its allow-listed keys; a file's path (no ``key=value`` in it) as it is."""
+    if "=" not in connection_string and ";" not in connection_string:
+        return connection_string
     return ";".join(part.strip() for part in connection_string.split(";")
-                    if part.partition("=")[0].strip().lower() in (*_SERVER_KEYS, *_DATABASE_KEYS))
+                    if part.partition("=")[0].strip().lower() in (*_SERVER_KEYS, *_DATABASE_KEYS, *_STORAGE_KEYS,
+                                                                  *_ODBC_KEYS))
 
 
-def _connection(name: str, kind: str, text: str) -> Connection:
-    if kind == "file":
-        return Connection(name, kind, path=text.strip() or None)
+def _pairs(text: str, keys: Iterable[str]) -> dict[str, str]:
+    """The allow-listed ``key=value`` pairs of a connection string, keys lower-cased; every other pair is skipped."""
+    wanted = frozenset(keys)
     fields: dict[str, str] = {}
     for part in text.split(";"):
         key, sep, value = part.partition("=")
-        if sep and key.strip().lower() in (*_SERVER_KEYS, *_DATABASE_KEYS):
-            fields[key.strip().lower()] = value.strip()
+        if sep and key.strip().lower() in wanted:
+            fields.setdefault(key.strip().lower(), value.strip().strip("{}"))
+    return fields
+
+
+def _connection(name: str, kind: str, text: str) -> Connection:
+    if kind == "file":  # a flat file's connection string is its path; an Excel one names it as its Data Source
+        excel = "data source=" in text.lower().replace(" =", "=")
+        path = _pairs(text, ("data source",)).get("data source") if excel else text.strip()
+        return Connection(name, kind, path=path or None)
+    if kind == "storage":
+        return _storage(name, _pairs(text, _STORAGE_KEYS))
+    fields = _pairs(text, (*_SERVER_KEYS, *_DATABASE_KEYS, *_ODBC_KEYS))
     server = next((fields[k] for k in _SERVER_KEYS if k in fields), None)
     database = next((fields[k] for k in _DATABASE_KEYS if k in fields), None)
-    return Connection(name, kind, server=server, database=database)
+    return Connection(name, kind, server=server, database=database, driver=fields.get("driver"),
+                      dsn=fields.get("dsn"))
+
+
+def _storage_connection(name: str, manager: Element) -> Connection:
+    """An AzureStorage connection manager, from the allow-listed properties it holds in any of the shapes a package
+    may keep them in: attributes, ``<Property Name=...>`` elements, or a connection string."""
+    found: dict[str, str] = {}
+    texts = [manager.get(f"{DTS}ConnectionString") or ""]
+    data = manager.find(f"{DTS}ObjectData")
+    for element in data.iter() if data is not None else ():
+        for key, value in element.attrib.items():
+            local = key.rsplit("}", 1)[-1].lower()
+            if local == "connectionstring":
+                texts.append(value)
+            elif local in _STORAGE_KEYS:
+                found.setdefault(local, value.strip())
+        named = (element.get("Name") or element.get(f"{DTS}Name") or "").lower()
+        if named in _STORAGE_KEYS and element.text and element.text.strip():
+            found.setdefault(named, element.text.strip())
+        elif named == "connectionstring" and element.text:
+            texts.append(element.text)
+    for text in texts:
+        for key, value in _pairs(text, _STORAGE_KEYS).items():
+            found.setdefault(key, value)
+    return _storage(name, found)
+
+
+def _storage(name: str, fields: Mapping[str, str]) -> Connection:
+    by_role: dict[str, str] = {}
+    for key, value in fields.items():
+        by_role.setdefault(_STORAGE_KEYS[key], value)
+    service = by_role.get("service", "").lower().replace(" ", "")
+    environment = by_role.get("environment", "").lower().replace(" ", "")
+    suffix = by_role.get("suffix") or _ENVIRONMENT_SUFFIX.get(environment) or (
+        environment if environment else None)
+    return Connection(name, "storage", account=by_role.get("account"), suffix=suffix,
+                      service="adls_gen2" if any(w in service for w in ("gen2", "dfs", "datalake", "adls"))
+                      else "blob",
+                      emulator=by_role.get("emulator", "").strip().lower() in ("true", "1", "yes"))

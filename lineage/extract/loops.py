@@ -27,6 +27,9 @@ MAX_ITEMS = 100_000  # Data Factory runs at most 100,000 ForEach iterations
 _ITEM_CALL = "item()"
 
 
+Signature = str | tuple[str, ...]  # see _signature
+
+
 @dataclass(frozen=True, slots=True)
 class Iteration:
     """The item of one activity run, or why it is not known (``note`` is also set when the match is by order)."""
@@ -44,7 +47,7 @@ class _Plan:
 
     items: list[Any] = field(default_factory=list)
     paths: tuple[tuple[str, ...], ...] = ()
-    by_signature: dict[str, list[int]] = field(default_factory=dict)
+    by_signature: dict[Signature, list[int]] = field(default_factory=dict)
     order: dict[str, int] = field(default_factory=dict)  # activityRunId -> rank among the succeeded runs
     sequential: bool = False
     unknown: Iteration | None = None  # the same answer for every run: why its item is not known
@@ -122,7 +125,7 @@ class Iterations:
         if plan.paths:
             signature = _signature(_input_values(run, plan.paths))
             matches = plan.by_signature.get(signature) if signature is not None else None
-            if matches is not None and len({_json(plan.items[i]) for i in matches}) == 1:
+            if matches is not None and (len(matches) == 1 or len({_json(plan.items[i]) for i in matches}) == 1):
                 return Iteration(plan.items[matches[0]])
         rank = plan.order.get(str(run.get("activityRunId")))
         if rank is None or len(plan.order) != len(plan.items):
@@ -232,8 +235,14 @@ def _input_values(run: Mapping[str, Any], paths: tuple[tuple[str, ...], ...]) ->
     return None if all(v is None for v in values) else values
 
 
-def _signature(values: list[Any] | None) -> str | None:
-    return None if values is None else _json(values)
+def _signature(values: list[Any] | None) -> Signature | None:
+    """What identifies an iteration's values, the same for a run's input and an item's evaluation: the texts
+    themselves where they are all texts (the common case, and no encoding per run), else their JSON."""
+    if values is None:
+        return None
+    if all(type(value) is str for value in values):
+        return tuple(values)
+    return _json(values)
 
 
 def _json(value: Any) -> str:
