@@ -16,29 +16,13 @@ class Sent:
 
 
 @dataclass
-class Envelope:
-    """A handle on one envelope in the memory queue; asking costs a call, counted."""
-
-    queue: MemoryQueue
-    number: int
-
-    def still_queued(self) -> bool:
-        self.queue.asked += 1
-        if self.queue.unreachable is not None:
-            raise self.queue.unreachable
-        return self.number in self.queue.poison
-
-
-@dataclass
 class MemoryQueue:
     """The worker's ``WorkQueue``: what it puts back (with the delay) and what it poisons, in memory. ``broken`` is
-    raised by ``send`` and ``unreachable`` by ``still_queued``, as Azure Storage raises when it cannot be reached."""
+    raised by ``send``, as Azure Storage raises when it cannot be reached."""
 
     sent: list[Sent] = field(default_factory=list)
     poison: dict[int, str] = field(default_factory=dict)
-    asked: int = 0
     broken: Exception | None = None
-    unreachable: Exception | None = None
     _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def send(self, text: str, visibility_timeout: int = 0) -> None:
@@ -46,10 +30,10 @@ class MemoryQueue:
             raise self.broken
         self.sent.append(Sent(text, visibility_timeout))
 
-    def send_poison(self, text: str) -> Envelope:
+    def send_poison(self, text: str) -> int:
         number = next(self._numbers)
         self.poison[number] = text
-        return Envelope(self, number)
+        return number
 
     def envelopes(self) -> list[PoisonEnvelope]:
         return [read_poison(text) for text in self.poison.values()]

@@ -21,6 +21,7 @@ from azure.core.exceptions import AzureError
 
 from lineage import __version__
 from lineage.azure.datafactory import DataFactoryError
+from lineage.azure.ledger import LedgerError
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.azure.queues import Queues
 from lineage.cli import wrap
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     try:
         return int(args.handler(args))
     except (RunRecordError, ConfigError, SettingsError, EventError, reconcile.WindowError, DataFactoryError,
-            PurviewError, ResourceSetConfigError, poison_queue.SelectionError) as exc:
+            PurviewError, ResourceSetConfigError, poison_queue.SelectionError, LedgerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REJECTED
     except AzureError as exc:  # the queues' SDK: unreachable account, missing role, missing queue
@@ -241,7 +242,9 @@ def _push(args: argparse.Namespace) -> int:
         detail = f"{len(document['entities'])} entities would be written (nothing was written)"
         _print_processed(Processed(Outcome.SKIPPED, ref.run_id, detail, document), _json(args), outcome="dry-run")
         return 0
-    processed = worker.process_run(reconcile.work_message(ref.factory, run, "push"), run)
+    message = reconcile.work_message(ref.factory, run, "push")
+    processed = worker.process_run(message, run)
+    worker.record(message, processed, 1)  # the run ledger says it was pushed by hand
     _print_processed(processed, _json(args))
     return 0
 
@@ -321,11 +324,13 @@ def _backfill_now(credential: TokenCredential, factories: list[FactoryId], windo
     with _progress("processed", total=len(runs)) as bar:
         for factory, run in runs:
             try:
-                processed = worker.process_run(reconcile.work_message(factory, run, BACKFILLED), run)
+                message = reconcile.work_message(factory, run, BACKFILLED)
+                processed = worker.process_run(message, run)
+                worker.record(message, processed, 1)
                 outcomes[processed.outcome.value] = outcomes.get(processed.outcome.value, 0) + 1
                 drifted += any(DRIFT in str(row.get("reason", ""))
                                for row in (processed.document or {}).get("activities", []))
-            except (DataFactoryError, PurviewError, RunRecordError) as exc:
+            except (DataFactoryError, PurviewError, RunRecordError, LedgerError) as exc:
                 failures[f"run {run['runId']}"] = f"{type(exc).__name__}: {exc}"
             bar.update()
     summary = {"window": [window.after.isoformat(), window.before.isoformat()], "found": dict(report.found),
@@ -480,7 +485,8 @@ def _poison_show(args: argparse.Namespace) -> int:
 
 
 def _poison_replay(args: argparse.Namespace) -> int:
-    done = poison_queue.replay(_queues(), _selection(args, None if args.all else args.ids))
+    done = poison_queue.replay(_queues(), _selection(args, None if args.all else args.ids),
+                               wiring.connect_ledger(os.environ))
     if _json(args):
         sys.stdout.write(dumps({"replayed": [{"id": i.id, "runId": i.envelope.run_id, "outcome": outcome}
                                              for i, outcome in done]}))
@@ -489,7 +495,7 @@ def _poison_replay(args: argparse.Namespace) -> int:
             print(f"{item.id}  run {item.envelope.run_id or '-':36}  {outcome}")
         print(f"replayed {sum(o.startswith('queued') for _, o in done)} of {len(done)} "
               "message(s); the worker processes them as they come")
-    return EXIT_REJECTED if any(o.startswith("not") for _, o in done) else 0
+    return EXIT_REJECTED if any(o.startswith("not") or poison_queue.LEDGER_NOT_UPDATED in o for _, o in done) else 0
 
 
 def _poison_purge(args: argparse.Namespace) -> int:
@@ -504,12 +510,15 @@ def _poison_purge(args: argparse.Namespace) -> int:
                                                                                                            "yes"):
             print("nothing deleted")
             return 0
-    done = poison_queue.purge(queues, selection)
+    done = poison_queue.purge(queues, selection, wiring.connect_ledger(os.environ))
     if _json(args):
-        sys.stdout.write(dumps({"purged": [i.id for i in done]}))
+        sys.stdout.write(dumps({"purged": [i.id for i, _ in done]}))
     else:
         print(f"purged {len(done)} message(s)")
-    return 0
+    for item, outcome in done:
+        if poison_queue.LEDGER_NOT_UPDATED in outcome:
+            print(f"warning: {item.id} run {item.envelope.run_id}: {outcome}", file=sys.stderr)
+    return EXIT_REJECTED if any(poison_queue.LEDGER_NOT_UPDATED in o for _, o in done) else 0
 
 
 def _age(text: str) -> timedelta:
