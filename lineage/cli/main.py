@@ -24,6 +24,7 @@ from lineage.azure.datafactory import DataFactoryError
 from lineage.azure.ledger import LedgerError
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.azure.queues import Queues
+from lineage.cli import status as status_command
 from lineage.cli import wrap
 from lineage.extract.config import ConfigError, LineageOptions
 from lineage.extract.drift import DRIFT
@@ -182,6 +183,8 @@ def _parser() -> argparse.ArgumentParser:
                     "the account's scans group them.")
     rules.add_argument("--out", type=Path, metavar="FILE", help="write here (default: standard output)")
     rules.set_defaults(handler=_resource_sets)
+
+    status_command.add_parser(commands, output_arguments, _moment)
     return parser
 
 

@@ -157,7 +157,7 @@ class Worker:
                     pipeline=_pipeline_of(document),
                     emitted=sum(row.get("outcome") == "emitted" for row in rows) if document else None,
                     skipped=sum(row.get("outcome") == "skipped" for row in rows) if document else None,
-                    entities=processed.written if document else None,
+                    entities=len(document.get("entities", [])) if document else None,
                     drift=any(DRIFT in str(row.get("reason", "")) for row in rows) if document else None,
                     partial=any(row.get("outcome") == "emitted" and row.get("reason") for row in rows)
                     if document else None)
