@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 import function_app
 from lineage.cli.main import main
@@ -192,3 +193,12 @@ def test_status_without_storage_settings_says_what_to_set(stack: LocalStack, mon
     monkeypatch.delenv("AzureWebJobsStorage", raising=False)
     assert run(stack, "status") == 1
     assert "AzureWebJobsStorage__tableServiceUri" in capsys.readouterr().err
+
+
+def test_the_local_page_shows_the_lineage_status_table(stack: LocalStack) -> None:
+    stack.send_completed(BLOB_TO_SQL)
+    stack.host.drain(timeout_s=60)
+    page = requests.get(f"{stack.purview.url}/", timeout=30).text
+    assert "Lineage status (run ledger): 1 pushed" in page
+    table = page[page.index("<table id='lineage-status'>"):]
+    assert f"<td>{BLOB_TO_SQL['pipelineRun']['runId']}</td><td>LoadDailySales</td><td>pushed</td>" in table

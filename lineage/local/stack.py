@@ -26,7 +26,7 @@ from lineage.local.purview_server import PurviewServer
 from lineage.local.tls import make_local_tls
 from lineage.service import wiring
 from lineage.service.events import RunRef, cloud_event, event_grid_event
-from lineage.service.ledger import RunLedger
+from lineage.service.ledger import Query, RunLedger
 from lineage.service.worker import Worker
 
 TOPIC = (
@@ -102,6 +102,8 @@ def local_stack(runs_dir: Path, *, env: Mapping[str, str] | None = None, host_se
         worker = wiring.build_worker(credential, settings, queues=queues)
         if worker.ledger is None:
             raise RuntimeError("the local stack's worker has no run ledger")
+        ledger = worker.ledger
+        purview.lineage_status = lambda: [entry.to_json() for entry in ledger.find(Query())]  # the page shows it
         wiring.install_worker(worker)
         stack.callback(wiring.install_worker, None)
         host = LocalHost(queues, azurite.connection_string, settings=host_settings,
