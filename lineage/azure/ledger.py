@@ -25,10 +25,12 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
+from lineage.azure.sessions import azure_transport
 from lineage.extract.runrecord import FactoryId
 
 DEFAULT_TABLE = "lineageruns"
 TABLE_SETTING = "LINEAGE_LEDGER_TABLE"
+RETRIES = 2  # per call, within the SDK
 BATCH_LIMIT = 100  # operations per table transaction (all in one partition)
 CHECKPOINTS = "reconcile"  # the partition of the reconcile timer's checkpoints; no factory's key looks like it
 
@@ -75,10 +77,13 @@ class LedgerTable:
                 credential: TokenCredential | None = None) -> LedgerTable:
         """By identity (``account_url`` + credential, in Azure) or by connection string (Azurite)."""
         check_table_name(name)
+        # Our session (the environment read once, not per call) and few retries: a table that stays down is the
+        # work message's retry to wait out, not a worker held in back-off for minutes.
+        options = {"transport": azure_transport(), "retry_total": RETRIES}
         if connection_string:
-            service = TableServiceClient.from_connection_string(connection_string)
+            service = TableServiceClient.from_connection_string(connection_string, **options)
         elif account_url and credential is not None:
-            service = TableServiceClient(account_url, credential=credential)
+            service = TableServiceClient(account_url, credential=credential, **options)
         else:
             raise ValueError("table storage needs a connection string (local) or an account URL and a credential")
         return cls(service.get_table_client(name))

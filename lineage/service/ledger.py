@@ -262,14 +262,33 @@ class RunLedger:
         return Entry.from_entity(stored.entity) if stored is not None else None
 
     def record(self, factory: FactoryId, run_id: str, step: Step) -> Entry:
-        """Advance the run's row by one step; LedgerError when the table cannot be written (transient)."""
+        """Advance the run's row by one step; LedgerError when the table cannot be written (transient).
+
+        Most runs are recorded once, so the row is first added as new: one call. Only when it exists already is it
+        read and replaced under its ETag."""
+        first = self._first(factory, run_id, step)
+        if first is not None:
+            return first
         entry, _ = self._advance(factory, run_id, lambda _entry: step)
+        return entry
+
+    def _first(self, factory: FactoryId, run_id: str, step: Step) -> Entry | None:
+        """The run's row added by this step, if the run had none; None when it has one."""
+        entry = advance(None, factory.resource_id, run_id, step)
+        if entry is None:
+            raise AssertionError("a run without a row always gets one")
+        try:
+            self.table.insert(entry.to_entity())
+        except LedgerConflict:
+            return None
         return entry
 
     def claim_envelope(self, factory: FactoryId, run_id: str, step: Step, *, replayed: bool = False) -> bool:
         """Record the run as poisoned and claim the right to write its one envelope: False when its envelope is
         already queued (or being written by another worker) — then none is written, and the run stays where it is.
         For a ``replayed`` message only another worker's fresh claim counts: the envelope it came from is gone."""
+        if self._first(factory, run_id, step) is not None:
+            return True  # the run had no row: nobody else has claimed it
         claimed = False
 
         def decide(entry: Entry | None) -> Step | None:

@@ -109,12 +109,13 @@ class Worker:
         except EventError as exc:
             return self._poison(body, exc, dequeue_count, first_seen, None)
         last_attempt = dequeue_count >= self.settings.max_dequeue_count
+        seen: dict[str, str] = {}  # what was learnt of the run before a failure: its pipeline, for the ledger
         try:
             if message.event_id == RECONCILED and self.ledger is not None:
                 done = self._settled(message)  # an ended run does not change: once settled, nothing to do
                 if done is not None:
                     return done
-            processed = self._process(message, body)
+            processed = self._process(message, seen)
             self.record(message, processed, dequeue_count)
             return processed
         except (DataFactoryError, PurviewError, LedgerError) as exc:
@@ -125,15 +126,19 @@ class Worker:
                 raise
             # A permanent failure stays one until someone acts; a transient one a later reconcile may heal.
             return self._poison(body, exc, dequeue_count, first_seen or message.received_at, message,
-                                blocked=not exc.transient)
+                                blocked=not exc.transient, pipeline=seen.get("pipeline", ""))
         except RunRecordError as exc:
-            return self._poison(body, exc, dequeue_count, first_seen or message.received_at, message, blocked=True)
+            return self._poison(body, exc, dequeue_count, first_seen or message.received_at, message, blocked=True,
+                                pipeline=seen.get("pipeline", ""))
+        except RunNotEndedError as exc:  # waited long enough: a later reconcile pass may find it ended
+            return self._poison(body, exc, 0, message.received_at, message, pipeline=seen.get("pipeline", ""))
         except Exception as exc:
             # A defect of ours: retry like a transient failure, and keep the message with its story at the end.
             if not last_attempt:
                 log.exception("run %s: unexpected failure on attempt %d", message.run.run_id, dequeue_count)
                 raise
-            return self._poison(body, exc, dequeue_count, first_seen or message.received_at, message)
+            return self._poison(body, exc, dequeue_count, first_seen or message.received_at, message,
+                                pipeline=seen.get("pipeline", ""))
 
     def _settled(self, message: WorkMessage) -> Processed | None:
         """A reconciled run the ledger says needs nothing more, acknowledged without a call to Data Factory."""
@@ -204,17 +209,17 @@ class Worker:
                     raise
         raise AssertionError("unreachable")
 
-    def _process(self, message: WorkMessage, body: str) -> Processed:
+    def _process(self, message: WorkMessage, seen: dict[str, str]) -> Processed:
         pipeline_run = check_pipeline_run(self.reader.pipeline_run(message.run.factory, message.run.run_id))
+        seen["pipeline"] = str(pipeline_run.get("pipelineName") or "")
         status = str(pipeline_run.get("status"))
         if status in NOT_ENDED:
-            return self._wait(message, status, body)
+            return self._wait(message, status)
         return self.process_run(message, pipeline_run)
 
-    def _wait(self, message: WorkMessage, status: str, body: str) -> Processed:
+    def _wait(self, message: WorkMessage, status: str) -> Processed:
         if message.waits >= self.settings.max_waits:
-            error = RunNotEndedError(f"run still {status} after {message.waits} waits; replay it once it has ended")
-            return self._poison(body, error, 0, message.received_at, message)
+            raise RunNotEndedError(f"run still {status} after {message.waits} waits; replay it once it has ended")
         delay = min(self.settings.wait_cap_s, self.settings.wait_base_s * 2 ** message.waits)
         self.queue.send(replace(message, waits=message.waits + 1).to_json(), visibility_timeout=delay)
         detail = f"run {status}: checking again in {delay}s (wait {message.waits + 1} of {self.settings.max_waits})"
@@ -222,7 +227,7 @@ class Worker:
         return Processed(Outcome.WAITING, message.run.run_id, detail)
 
     def _poison(self, body: str, error: BaseException, attempts: int, first_seen: str | None,
-                message: WorkMessage | None, *, blocked: bool = False) -> Processed:
+                message: WorkMessage | None, *, blocked: bool = False, pipeline: str = "") -> Processed:
         """Write the envelope, unless the ledger shows the run's envelope is already queued: one per run."""
         envelope = PoisonEnvelope(
             message=body,
@@ -235,7 +240,9 @@ class Worker:
             factory=message.run.factory.resource_id if message else None,
         )
         detail = f"{envelope.error_class}: {envelope.reason}"
-        claimed = message is not None and self.ledger is not None and self._claim(message, attempts, detail, blocked)
+        claimed = message is not None and self.ledger is not None and self._claim(
+            message, Step(runs.POISONED, now_iso(), message.event_id, attempts, detail,
+                          received_at=message.received_at, waits=message.waits, pipeline=pipeline, blocked=blocked))
         if message is not None and self.ledger is not None and claimed is None:
             log.info("run %s: its poison envelope is already queued; not writing another", message.run.run_id)
             return Processed(Outcome.SKIPPED, message.run.run_id, ALREADY_POISONED)
@@ -250,13 +257,11 @@ class Worker:
         log.error("message poisoned (%s): %s", envelope.error_class, envelope.reason)
         return Processed(Outcome.POISONED, envelope.run_id, detail)
 
-    def _claim(self, message: WorkMessage, attempts: int, detail: str, blocked: bool) -> bool | None:
+    def _claim(self, message: WorkMessage, step: Step) -> bool | None:
         """True: this worker writes the envelope (the ledger has the run poisoned); None: another envelope is
         queued; False: the ledger could not be asked, and the envelope is written regardless (never lose a run)."""
         if self.ledger is None:
             return False
-        step = Step(runs.POISONED, now_iso(), message.event_id, attempts, detail, received_at=message.received_at,
-                    waits=message.waits, blocked=blocked)
         try:
             # A replay was asked for: the envelope it came from is gone, whatever the row still says of it.
             claimed = self.ledger.claim_envelope(message.run.factory, message.run.run_id, step,
