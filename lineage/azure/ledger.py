@@ -111,7 +111,7 @@ class LedgerTable:
         """Add a row that must not exist yet; LedgerConflict when it does. Returns its ETag."""
         try:
             with _failures("add a row"):
-                answer = self.client.create_entity(dict(entity))
+                answer = self.client.create_entity(dict(entity), response_preference="return-no-content")
         except LedgerError as exc:
             if isinstance(exc.__cause__, ResourceExistsError):
                 raise LedgerConflict(str(entity.get("RowKey"))) from None
