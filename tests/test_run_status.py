@@ -202,3 +202,12 @@ def test_the_local_page_shows_the_lineage_status_table(stack: LocalStack) -> Non
     assert "Lineage status (run ledger): 1 pushed" in page
     table = page[page.index("<table id='lineage-status'>"):]
     assert f"<td>{BLOB_TO_SQL['pipelineRun']['runId']}</td><td>LoadDailySales</td><td>pushed</td>" in table
+
+
+def test_doctor_reads_the_run_ledger_table(stack: LocalStack) -> None:
+    from lineage.cli import doctor
+
+    env = {"AzureWebJobsStorage": stack.azurite.connection_string, "LINEAGE_LEDGER_TABLE": stack.ledger.table.name}
+    [check] = [c for c in doctor.run_checks(stack.credential, env) if c.area == "ledger"]
+    assert check.ok and check.name == f"run ledger table {stack.ledger.table.name}"
+    assert "python -m lineage status" in check.detail

@@ -18,6 +18,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 
 from lineage.azure.datafactory import ARM_SCOPE, DataFactoryError, DataFactoryReader
+from lineage.azure.ledger import CHECKPOINTS, LedgerError
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.extract.config import ConfigError, LineageOptions
 from lineage.extract.entities import written_schema
@@ -57,10 +58,12 @@ class Check:
 
 def run_checks(credential: TokenCredential, env: Mapping[str, str],
                factories: Sequence[FactoryId] = ()) -> list[Check]:
-    """Every check, in the order a deployment is built: settings, identity, queues, Data Factory, Purview."""
+    """Every check, in the order a deployment is built: settings, identity, queues and the run ledger, Data Factory,
+    Purview."""
     checks = _settings(env)
     checks += _tokens(credential)
     checks += _queues(credential, env)
+    checks += _ledger(credential, env)
     try:
         configured = reconcile.factories_from_setting(env)
     except reconcile.WindowError:
@@ -160,6 +163,30 @@ def _tokens(credential: TokenCredential) -> list[Check]:
             checks.append(Check("identity", f"token for {what}", False, f"{type(exc).__name__}: {first_line(exc)}",
                                 "sign in (az login) or give the app a managed identity"))
     return checks
+
+
+# ----------------------------------------------------------------------------------------------------- ledger
+
+
+def _ledger(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]:
+    """The run ledger's table exists and this identity may read it (one query of one partition; nothing written)."""
+    try:
+        ledger = wiring.connect_ledger(env, credential)
+    except wiring.SettingsError as exc:
+        return [Check("ledger", "connect", False, str(exc), "correct the storage setting the message names")]
+    if ledger is None:
+        return []  # no storage at all: the settings checks said so already
+    name = f"run ledger table {ledger.table.name}"
+    try:
+        next(iter(ledger.table.query("PartitionKey eq @p", {"p": CHECKPOINTS}, select=["RowKey"])), None)
+    except LedgerError as exc:
+        status = getattr(exc.__cause__, "status_code", None)
+        status = status if isinstance(status, int) else 0
+        fix = {404: "deploy infra/ (it declares the table) or create it",
+               403: "grant the identity Storage Table Data Contributor on the table"}.get(
+            status, "check the storage account in AzureWebJobsStorage__tableServiceUri")
+        return [Check("ledger", name, False, str(exc), fix)]
+    return [Check("ledger", name, True, "reachable: see python -m lineage status")]
 
 
 # ----------------------------------------------------------------------------------------------------- queues
