@@ -16,13 +16,30 @@ class Sent:
 
 
 @dataclass
+class Envelope:
+    """A handle on one envelope in the memory queue; asking costs a call, counted."""
+
+    queue: MemoryQueue
+    message_id: str
+    pop_receipt: str = "receipt"
+
+    def still_queued(self) -> bool:
+        self.queue.asked += 1
+        if self.queue.unreachable is not None:
+            raise self.queue.unreachable
+        return int(self.message_id) in self.queue.poison
+
+
+@dataclass
 class MemoryQueue:
     """The worker's ``WorkQueue``: what it puts back (with the delay) and what it poisons, in memory. ``broken`` is
-    raised by ``send``, as Azure Storage raises when it cannot be reached."""
+    raised by ``send`` and ``unreachable`` by ``still_queued``, as Azure Storage raises when it cannot be reached."""
 
     sent: list[Sent] = field(default_factory=list)
     poison: dict[int, str] = field(default_factory=dict)
+    asked: int = 0
     broken: Exception | None = None
+    unreachable: Exception | None = None
     _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def send(self, text: str, visibility_timeout: int = 0) -> None:
@@ -30,10 +47,13 @@ class MemoryQueue:
             raise self.broken
         self.sent.append(Sent(text, visibility_timeout))
 
-    def send_poison(self, text: str) -> int:
+    def send_poison(self, text: str) -> Envelope:
         number = next(self._numbers)
         self.poison[number] = text
-        return number
+        return Envelope(self, str(number))
+
+    def poison_receipt(self, message_id: str, pop_receipt: str) -> Envelope:
+        return Envelope(self, message_id, pop_receipt)
 
     def envelopes(self) -> list[PoisonEnvelope]:
         return [read_poison(text) for text in self.poison.values()]

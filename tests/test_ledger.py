@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.core.exceptions import ServiceRequestError
 from azure.data.tables import TableClient
 
 from lineage.azure.ledger import LedgerError, LedgerTable, partition_key
@@ -262,3 +263,41 @@ def test_partition_keys_are_one_per_factory_whatever_the_case() -> None:
     lower = FACTORY.parse(FACTORY.resource_id.lower())
     assert partition_key(lower) == partition_key(FACTORY)
     assert "/" not in partition_key(FACTORY)
+
+
+def test_an_envelope_removed_by_hand_no_longer_holds_the_run(servers: Servers, ledger: RunLedger) -> None:
+    """Removed without `poison purge` (Storage Explorer, the portal): the row still says queued, the queue does not."""
+    queue = MemoryQueue()
+    active = with_ledger(servers, queue, ledger)
+    run_id = another_run(servers, pipeline="Load/Daily")  # poisoned for good, and stays poisoned
+    assert active.handle(message(run_id), 1).outcome is Outcome.POISONED
+    assert active.handle(message(run_id, event_id="e-2"), 1).detail == ALREADY_POISONED
+    assert queue.asked == 1  # asked once: still there
+    queue.purge()
+    assert active.handle(message(run_id, event_id="e-3"), 1).outcome is Outcome.POISONED  # it says so again
+    assert len(queue.poison) == 1 and queue.asked == 2
+    [entry] = [e for e in rows(ledger) if e.run_id == run_id]
+    assert entry.envelope == runs.QUEUED and entry.envelope_id == str(max(queue.poison))
+
+
+def test_a_reconciled_run_whose_envelope_was_removed_by_hand_is_processed(servers: Servers,
+                                                                          ledger: RunLedger) -> None:
+    queue = MemoryQueue()
+    active = with_ledger(servers, queue, ledger)
+    servers.adf.deny(RECORD["factory"], "queryActivityruns")
+    active.handle(message(), 1)
+    servers.adf.allow_all()
+    assert active.handle(message(event_id=RECONCILED), 1).detail == ALREADY_POISONED  # still queued: held
+    queue.purge()
+    assert active.handle(message(event_id=RECONCILED), 1).outcome is Outcome.PUSHED
+
+
+def test_a_queue_that_cannot_say_whether_the_envelope_is_there_lets_the_run_be_processed(
+        servers: Servers, ledger: RunLedger) -> None:
+    queue = MemoryQueue()
+    active = with_ledger(servers, queue, ledger)
+    servers.adf.deny(RECORD["factory"], "queryActivityruns")
+    active.handle(message(), 1)
+    servers.adf.allow_all()
+    queue.unreachable = ServiceRequestError("queue storage unreachable")
+    assert active.handle(message(event_id=RECONCILED), 1).outcome is Outcome.PUSHED

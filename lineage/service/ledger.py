@@ -65,6 +65,8 @@ class Step:
     drift: bool | None = None
     partial: bool | None = None
     blocked: bool = False  # poisoned for a permanent reason: only a replay or a purge lets it run again
+    envelope_id: str = ""  # with ``queued``: the message id and pop receipt that can tell whether it is still there
+    envelope_receipt: str = ""
 
     def line(self) -> dict[str, Any]:
         """The step as a line of the run's story."""
@@ -99,6 +101,8 @@ class Entry:
     partial: bool = False
     envelope: str = ""
     blocked: bool = False
+    envelope_id: str = ""
+    envelope_receipt: str = ""
     story: tuple[Mapping[str, Any], ...] = ()
     event_ids: tuple[str, ...] = ()
 
@@ -122,7 +126,8 @@ class Entry:
             "Reason": self.reason, "Emitted": self.emitted, "Skipped": self.skipped, "Entities": self.entities,
             "Attempts": self.attempts, "Events": self.events, "Waits": self.waits, "FirstSeen": self.first_seen,
             "LastChange": self.last_change, "Drift": self.drift, "Partial": self.partial,
-            "Envelope": self.envelope, "Blocked": self.blocked,
+            "Envelope": self.envelope, "Blocked": self.blocked, "EnvelopeId": self.envelope_id,
+            "EnvelopeReceipt": self.envelope_receipt,
             "Story": json.dumps(list(self.story), separators=(",", ":")),
             "EventIds": json.dumps(list(self.event_ids), separators=(",", ":")),
         }
@@ -154,6 +159,7 @@ class Entry:
             entities=number("Entities"), attempts=number("Attempts"), events=number("Events"),
             waits=number("Waits"), drift=entity.get("Drift") is True, partial=entity.get("Partial") is True,
             envelope=text("Envelope"), blocked=entity.get("Blocked") is True,
+            envelope_id=text("EnvelopeId"), envelope_receipt=text("EnvelopeReceipt"),
             story=tuple(line for line in listed("Story") if isinstance(line, dict)),
             event_ids=tuple(i for i in listed("EventIds") if isinstance(i, str)),
         )
@@ -198,7 +204,7 @@ def advance(entry: Entry | None, factory: str, run_id: str, step: Step) -> Entry
     if step.what == POISONED:
         changes.update(envelope=CLAIMED, blocked=step.blocked)
     elif step.what == QUEUED:
-        changes["envelope"] = QUEUED
+        changes.update(envelope=QUEUED, envelope_id=step.envelope_id, envelope_receipt=step.envelope_receipt)
     elif step.what in (REPLAYED, PURGED):
         changes.update(envelope=step.what, blocked=False)
     elif step.what == UNCLAIMED and entry.envelope == CLAIMED:
@@ -283,10 +289,12 @@ class RunLedger:
             return None
         return entry
 
-    def claim_envelope(self, factory: FactoryId, run_id: str, step: Step, *, replayed: bool = False) -> bool:
+    def claim_envelope(self, factory: FactoryId, run_id: str, step: Step, *, replayed: bool = False,
+                       gone: Callable[[Entry], bool] = lambda _entry: False) -> bool:
         """Record the run as poisoned and claim the right to write its one envelope: False when its envelope is
         already queued (or being written by another worker) — then none is written, and the run stays where it is.
-        For a ``replayed`` message only another worker's fresh claim counts: the envelope it came from is gone."""
+        For a ``replayed`` message only another worker's fresh claim counts: the envelope it came from is gone.
+        ``gone`` tells whether a queued envelope was removed without the ledger being told (by hand, in the portal)."""
         if self._first(factory, run_id, step) is not None:
             return True  # the run had no row: nobody else has claimed it
         claimed = False
@@ -294,7 +302,7 @@ class RunLedger:
         def decide(entry: Entry | None) -> Step | None:
             nonlocal claimed
             holds = entry is not None and (entry.envelope == CLAIMED if replayed else True) \
-                and entry.holds_envelope(_moment(step.at))
+                and entry.holds_envelope(_moment(step.at)) and not (entry.envelope == QUEUED and gone(entry))
             claimed = not holds
             return step if claimed else replace(step, what=DUPLICATE, detail="its poison envelope is already queued")
 

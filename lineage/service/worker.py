@@ -42,12 +42,25 @@ NOT_ENDED = frozenset({"Queued", "InProgress", "Canceling"})
 ALREADY_POISONED = "already in the poison queue: replay it there once the cause is fixed"
 
 
+class PoisonHandle(Protocol):
+    """An envelope in the poison queue, which can tell whether it is still there (its id and pop receipt are kept
+    in the run's ledger row, so any worker can ask later)."""
+
+    message_id: str
+    pop_receipt: str
+
+    def still_queued(self) -> bool: ...
+
+
 class WorkQueue(Protocol):
-    """Where the worker puts messages back (to wait) and where poison goes."""
+    """Where the worker puts messages back (to wait) and where poison goes; ``poison_receipt`` rebuilds the handle
+    of an envelope from its id and pop receipt (None when the queue cannot tell)."""
 
     def send(self, text: str, visibility_timeout: int = 0) -> None: ...
 
-    def send_poison(self, text: str) -> object: ...
+    def send_poison(self, text: str) -> PoisonHandle | None: ...
+
+    def poison_receipt(self, message_id: str, pop_receipt: str) -> PoisonHandle | None: ...
 
 
 class Outcome(enum.Enum):
@@ -146,6 +159,8 @@ class Worker:
             return None
         entry = self.ledger.entry(message.run.factory, message.run.run_id)
         if entry is None or not entry.settled():
+            return None
+        if entry.outcome == runs.POISONED and entry.envelope == runs.QUEUED and self._envelope_gone(entry):
             return None
         detail = ALREADY_POISONED if entry.outcome == runs.POISONED else f"already {entry.outcome}: nothing to do"
         return Processed(Outcome.SKIPPED, message.run.run_id, detail)
@@ -247,13 +262,14 @@ class Worker:
             log.info("run %s: its poison envelope is already queued; not writing another", message.run.run_id)
             return Processed(Outcome.SKIPPED, message.run.run_id, ALREADY_POISONED)
         try:
-            self.queue.send_poison(envelope.to_json())
+            handle = self.queue.send_poison(envelope.to_json())
         except Exception:
             if message is not None and claimed:
                 self._ledger_note(message, Step(runs.UNCLAIMED, now_iso(), detail="the envelope could not be written"))
             raise
         if message is not None and claimed:
-            self._ledger_note(message, Step(runs.QUEUED, now_iso()))
+            self._ledger_note(message, Step(runs.QUEUED, now_iso(), envelope_id=handle.message_id if handle else "",
+                                            envelope_receipt=handle.pop_receipt if handle else ""))
         log.error("message poisoned (%s): %s", envelope.error_class, envelope.reason)
         return Processed(Outcome.POISONED, envelope.run_id, detail)
 
@@ -265,12 +281,29 @@ class Worker:
         try:
             # A replay was asked for: the envelope it came from is gone, whatever the row still says of it.
             claimed = self.ledger.claim_envelope(message.run.factory, message.run.run_id, step,
-                                                 replayed=message.event_id == REPLAYED)
+                                                 replayed=message.event_id == REPLAYED, gone=self._envelope_gone)
             return True if claimed else None
         except LedgerError as exc:
             log.warning("run %s: the run ledger cannot be written (%s); writing its poison envelope regardless",
                         message.run.run_id, exc)
             return False
+
+    def _envelope_gone(self, entry: runs.Entry) -> bool:
+        """The envelope the row says is queued was removed without the ledger being told (by hand, in the portal):
+        one call to the poison queue. A queue that cannot say counts as gone: processing again is safe, holding the
+        run is not."""
+        handle = self.queue.poison_receipt(entry.envelope_id, entry.envelope_receipt) if entry.envelope_id else None
+        if handle is None:
+            return False
+        try:
+            present = handle.still_queued()
+        except Exception as exc:  # noqa: BLE001 - any failure to ask: processing again is safe, holding it is not
+            log.warning("run %s: cannot tell whether its poison envelope is still queued (%s); processing it",
+                        entry.run_id, type(exc).__name__)
+            return True
+        if not present:
+            log.info("run %s: its poison envelope is no longer queued; processing the run again", entry.run_id)
+        return not present
 
     def _ledger_note(self, message: WorkMessage, step: Step) -> None:
         if self.ledger is None:
