@@ -301,3 +301,15 @@ def test_a_queue_that_cannot_say_whether_the_envelope_is_there_lets_the_run_be_p
     servers.adf.allow_all()
     queue.unreachable = ServiceRequestError("queue storage unreachable")
     assert active.handle(message(event_id=RECONCILED), 1).outcome is Outcome.PUSHED
+
+
+def test_a_wait_the_ledger_cannot_record_puts_nothing_back(servers: Servers, azurite: Azurite) -> None:
+    """Retried as a whole: a second message for the run would exist if the wait were sent before it was recorded."""
+    dead = azurite.connection_string.replace(f":{azurite.table_port}/", ":9/")
+    queue = MemoryQueue()
+    active = make_worker(servers, queue)
+    active.ledger = RunLedger(LedgerTable(TableClient.from_connection_string(dead, "lineageruns", retry_total=0)))
+    servers.adf.hold_in_progress(RUN_ID, reads=1)
+    with pytest.raises(LedgerError):
+        active.handle(message(), 1)
+    assert queue.sent == [] and queue.poison == {}

@@ -128,8 +128,9 @@ class Worker:
                 done = self._settled(message)  # an ended run does not change: once settled, nothing to do
                 if done is not None:
                     return done
-            processed = self._process(message, seen)
-            self.record(message, processed, dequeue_count)
+            processed = self._process(message, seen, dequeue_count)
+            if processed.outcome is not Outcome.WAITING:  # a wait is recorded before the message goes back
+                self.record(message, processed, dequeue_count)
             return processed
         except (DataFactoryError, PurviewError, LedgerError) as exc:
             if exc.transient and not last_attempt:
@@ -224,22 +225,26 @@ class Worker:
                     raise
         raise AssertionError("unreachable")
 
-    def _process(self, message: WorkMessage, seen: dict[str, str]) -> Processed:
+    def _process(self, message: WorkMessage, seen: dict[str, str], attempt: int) -> Processed:
         pipeline_run = check_pipeline_run(self.reader.pipeline_run(message.run.factory, message.run.run_id))
         seen["pipeline"] = str(pipeline_run.get("pipelineName") or "")
         status = str(pipeline_run.get("status"))
         if status in NOT_ENDED:
-            return self._wait(message, status)
+            return self._wait(message, status, attempt)
         return self.process_run(message, pipeline_run)
 
-    def _wait(self, message: WorkMessage, status: str) -> Processed:
+    def _wait(self, message: WorkMessage, status: str, attempt: int) -> Processed:
+        """Put the message back with a growing delay; the ledger hears of it first, so that a failure to record
+        it is retried before a second message for the run exists."""
         if message.waits >= self.settings.max_waits:
             raise RunNotEndedError(f"run still {status} after {message.waits} waits; replay it once it has ended")
         delay = min(self.settings.wait_cap_s, self.settings.wait_base_s * 2 ** message.waits)
-        self.queue.send(replace(message, waits=message.waits + 1).to_json(), visibility_timeout=delay)
         detail = f"run {status}: checking again in {delay}s (wait {message.waits + 1} of {self.settings.max_waits})"
+        waiting = Processed(Outcome.WAITING, message.run.run_id, detail)
+        self.record(message, waiting, attempt)
+        self.queue.send(replace(message, waits=message.waits + 1).to_json(), visibility_timeout=delay)
         log.info("run %s %s", message.run.run_id, detail)
-        return Processed(Outcome.WAITING, message.run.run_id, detail)
+        return waiting
 
     def _poison(self, body: str, error: BaseException, attempts: int, first_seen: str | None,
                 message: WorkMessage | None, *, blocked: bool = False, pipeline: str = "") -> Processed:
