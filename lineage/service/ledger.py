@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,7 @@ RETENTION_SETTING = "LINEAGE_LEDGER_RETENTION_DAYS"
 SWEEP_INTERVAL = timedelta(days=1)
 STORY_STEPS = 40  # the latest steps kept in a row (a property holds at most 32K characters)
 EVENT_IDS = 20  # the latest distinct event ids kept, to count each event once
+LOOKUPS_AT_ONCE = 8  # reads by key a reconcile pass has in flight
 MAX_TRIES = 20  # conditional writes lost to other writers before giving up (then: transient, retried)
 _DETAIL_CHARS = 300
 
@@ -332,13 +334,15 @@ class RunLedger:
             return following, True
         raise LedgerError(f"run {run_id}: the run ledger row kept changing under {MAX_TRIES} writes")
 
-    def settled_runs(self, factory: FactoryId, since: datetime, now: datetime | None = None) -> set[str]:
-        """Run ids of the factory changed since ``since`` that need nothing more (pushed, skipped, poisoned for
-        good): what a reconcile pass does not queue again. One paged query per factory."""
-        rows = self.table.query("PartitionKey eq @partition and LastChange ge @since",
-                                {"partition": partition_key(factory), "since": since},
-                                select=["RowKey", "RunId", "Factory", "Outcome", "Envelope", "Blocked", "LastChange"])
-        return {entry.run_id for entry in map(Entry.from_entity, rows) if entry.settled(now)}
+    def settled_among(self, factory: FactoryId, run_ids: Sequence[str], now: datetime | None = None) -> set[str]:
+        """Those of the run ids whose rows say they need nothing more (pushed, skipped, poisoned for good): what a
+        reconcile pass does not queue again. One read by key per run, a few at once: the cost follows the window,
+        never the length of the factory's history."""
+        partition = partition_key(factory)
+        with ThreadPoolExecutor(LOOKUPS_AT_ONCE, thread_name_prefix="ledger-lookup") as pool:
+            stored = list(pool.map(lambda run_id: self.table.get(partition, run_id), run_ids))
+        return {entry.run_id for entry in (Entry.from_entity(s.entity) for s in stored if s is not None)
+                if entry.settled(now)}
 
     def find(self, query: Query, *, story: bool = False) -> Iterator[Entry]:
         """The rows a query admits, as the table returns them."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -104,15 +104,10 @@ def work_message(factory: FactoryId, run: Mapping[str, Any], source: str) -> Wor
 
 def enqueue_window(reader: DataFactoryReader, send: Callable[[str], None], factories: Sequence[FactoryId],
                    window: Window, pipelines: Sequence[str] = (), *, source: str = RECONCILED,
-                   on_run: Callable[[], object] | None = None, settled: Collection[str] = (),
-                   report: WindowReport | None = None) -> WindowReport:
-    """Queue every ended run of the window, factory by factory, except the run ids in ``settled``; one unreadable
-    factory does not stop the others."""
-    report = report if report is not None else WindowReport()
+                   on_run: Callable[[], object] | None = None) -> WindowReport:
+    """Queue every ended run of the window, factory by factory; one unreadable factory does not stop the others."""
+    report = WindowReport()
     for factory, run in ended_runs_of(reader, factories, window, pipelines, report):
-        if run["runId"] in settled:
-            report.settled[factory.factory_name] += 1
-            continue
         send(work_message(factory, run, source).to_json())
         report.queued[factory.factory_name] += 1
         if on_run is not None:
@@ -147,8 +142,14 @@ def reconcile_factories(reader: DataFactoryReader, send: Callable[[str], None], 
     for factory in factories:
         window = checkpoint_window(ledger.checkpoint(factory) if ledger is not None else None, minutes, now)
         report.windows[factory.factory_name] = [window.after.isoformat(), window.before.isoformat()]
-        settled = ledger.settled_runs(factory, window.after, now) if ledger is not None else set()
-        enqueue_window(reader, send, [factory], window, settled=settled, report=report)
+        ended = [run for _, run in ended_runs_of(reader, [factory], window, (), report)]
+        settled = ledger.settled_among(factory, [str(r["runId"]) for r in ended], now) if ledger is not None else set()
+        for run in ended:
+            if run["runId"] in settled:
+                report.settled[factory.factory_name] += 1
+                continue
+            send(work_message(factory, run, RECONCILED).to_json())
+            report.queued[factory.factory_name] += 1
         if ledger is not None and factory.factory_name not in report.failures:
             ledger.save_checkpoint(factory, window.before)
     return report
