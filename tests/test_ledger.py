@@ -113,6 +113,8 @@ def test_a_pushed_run_has_one_row_with_its_counts_and_story(servers: Servers, le
     active = with_ledger(servers, queue, ledger)
     servers.adf.hold_in_progress(RUN_ID, reads=1)
     assert active.handle(message(), 1).outcome is Outcome.WAITING
+    [waiting] = rows(ledger)
+    assert (waiting.outcome, waiting.pipeline, waiting.waits) == ("waiting", RECORD["pipelineRun"]["pipelineName"], 1)
     pushed = active.handle(message(waits=1), 1)
     assert pushed.outcome is Outcome.PUSHED
     [entry] = rows(ledger)

@@ -166,7 +166,7 @@ class Worker:
         detail = ALREADY_POISONED if entry.outcome == runs.POISONED else f"already {entry.outcome}: nothing to do"
         return Processed(Outcome.SKIPPED, message.run.run_id, detail)
 
-    def record(self, message: WorkMessage, processed: Processed, attempt: int) -> None:
+    def record(self, message: WorkMessage, processed: Processed, attempt: int, pipeline: str = "") -> None:
         """Write what became of the run to the ledger (LedgerError when it cannot: the caller retries)."""
         if self.ledger is None or processed.run_id is None:
             return
@@ -175,7 +175,7 @@ class Worker:
         step = Step(processed.outcome.value, now_iso(), message.event_id, attempt, processed.detail,
                     received_at=message.received_at,
                     waits=message.waits + (processed.outcome is Outcome.WAITING),
-                    pipeline=_pipeline_of(document),
+                    pipeline=_pipeline_of(document) or pipeline,
                     emitted=sum(row.get("outcome") == "emitted" for row in rows) if document else None,
                     skipped=sum(row.get("outcome") == "skipped" for row in rows) if document else None,
                     entities=len(document.get("entities", [])) if document else None,
@@ -230,10 +230,10 @@ class Worker:
         seen["pipeline"] = str(pipeline_run.get("pipelineName") or "")
         status = str(pipeline_run.get("status"))
         if status in NOT_ENDED:
-            return self._wait(message, status, attempt)
+            return self._wait(message, status, attempt, seen["pipeline"])
         return self.process_run(message, pipeline_run)
 
-    def _wait(self, message: WorkMessage, status: str, attempt: int) -> Processed:
+    def _wait(self, message: WorkMessage, status: str, attempt: int, pipeline: str) -> Processed:
         """Put the message back with a growing delay; the ledger hears of it first, so that a failure to record
         it is retried before a second message for the run exists."""
         if message.waits >= self.settings.max_waits:
@@ -241,7 +241,7 @@ class Worker:
         delay = min(self.settings.wait_cap_s, self.settings.wait_base_s * 2 ** message.waits)
         detail = f"run {status}: checking again in {delay}s (wait {message.waits + 1} of {self.settings.max_waits})"
         waiting = Processed(Outcome.WAITING, message.run.run_id, detail)
-        self.record(message, waiting, attempt)
+        self.record(message, waiting, attempt, pipeline)
         self.queue.send(replace(message, waits=message.waits + 1).to_json(), visibility_timeout=delay)
         log.info("run %s %s", message.run.run_id, detail)
         return waiting
