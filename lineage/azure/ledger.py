@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -173,9 +172,6 @@ class LedgerTable:
             deleted += 1
         return deleted
 
-    def close(self) -> None:
-        self.client.close()
-
 
 @contextlib.contextmanager
 def _failures(what: str) -> Iterator[None]:
@@ -185,8 +181,3 @@ def _failures(what: str) -> Iterator[None]:
     except AzureError as exc:
         raise LedgerError(f"the run ledger could not {what}: {type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}"[:400]) from exc
-
-
-def as_utc(value: Any) -> datetime | None:
-    """A row's date property as the SDK returns it (a datetime subclass) or None."""
-    return value if isinstance(value, datetime) else None
