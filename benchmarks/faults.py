@@ -50,8 +50,10 @@ from benchmarks.harness import (
     lane,
     snapshot,
 )
+from lineage.azure.ledger import TABLE_SETTING, LedgerTable
 from lineage.local.azurite import Azurite
 from lineage.local.tls import LocalTLS, make_local_tls
+from lineage.service.ledger import Query, RunLedger
 
 HTTP_TIMEOUT_S = 2.0  # the worker's per-call timeout: "too late" answers come after it
 LEASE_S = 5  # a killed worker's messages are seen again after this
@@ -101,6 +103,8 @@ class Report:
     difference: Difference | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     leases_lost: int = 0
+    ledger: Counter[str] = field(default_factory=Counter)  # the run ledger's rows of the faulty lane, by outcome
+    ledger_table: str = ""
 
     @property
     def ok(self) -> bool:
@@ -119,6 +123,8 @@ class Report:
               f"{self.worker_starts} worker starts, {self.leases_lost} leases lost")
         print("  runs ended: " + ", ".join(f"{self.ended[k]} {k} (expected {self.expected[k]})"
                                             for k in ("pushed", "skipped", "poisoned")))
+        print("  run ledger: " + ", ".join(f"{self.ledger[k]} {k}" for k in ("pushed", "skipped", "waiting",
+                                                                          "poisoned")) + " rows")
         print("  poison queue: " + (", ".join(f"{n} {k}" for k, n in sorted(self.poison_by_class.items())) or "empty")
               + (f" ({self.duplicate_poison} run(s) poisoned twice: duplicated events)" if self.duplicate_poison
                  else ""))
@@ -312,6 +318,7 @@ def _run_faulty(report: Report, runs: Sequence[corpus.Run], setup: Setup, refere
         report.leases_lost = _leases_lost(running)
         _check_outcomes(report, runs, running.ledger_rows(), "faulty lane")
         _check_poison(report, runs, running)
+        _check_ledger(report, runs, running)
         if running.queue_depth():
             report.problems.append(f"{running.queue_depth()} messages left on the work queue")
         actual = snapshot(running.purview.entities())
@@ -372,7 +379,10 @@ def _check_outcomes(report: Report, runs: Sequence[corpus.Run], rows: Sequence[d
     unexplained: set[str] = set()
     for row in rows:
         if row.get("outcome") == "skipped" and ALREADY_POISONED in str(row.get("detail")):
-            continue  # a duplicate of a message already poisoned: acknowledged, the run's place is the poison queue
+            # A duplicate of a message already poisoned, acknowledged: the run's place is the poison queue. It may be
+            # the only row of the run, when the worker that wrote the envelope was killed before it logged the outcome.
+            ended.setdefault(str(row.get("runId")), set()).add("poisoned")
+            continue
         if row.get("outcome") in TERMINAL:
             ended.setdefault(str(row.get("runId")), set()).add(str(row["outcome"]))
             if row["outcome"] != "pushed" and not str(row.get("detail") or "").strip():
@@ -388,6 +398,23 @@ def _check_outcomes(report: Report, runs: Sequence[corpus.Run], rows: Sequence[d
         report.problems.append(f"{where}: {len(wrong)} runs did not end where expected, e.g. {wrong[:3]}")
     if unexplained:
         report.problems.append(f"{where}: {len(unexplained)} runs skipped or poisoned without a reason")
+
+
+def _check_ledger(report: Report, runs: Sequence[corpus.Run], running: Lane) -> None:
+    """The run ledger says of every run what the run did: one row each, its outcome the expected one."""
+    report.ledger_table = running.env[TABLE_SETTING]
+    table = LedgerTable.connect(report.ledger_table, connection_string=running.azurite.connection_string)
+    entries = list(RunLedger(table).find(Query()))
+    report.ledger = Counter(e.outcome for e in entries)
+    by_run = Counter(e.run_id for e in entries)
+    twice = [run_id for run_id, n in by_run.items() if n > 1]
+    if twice:
+        report.problems.append(f"run ledger: runs with more than one row: {twice[:3]}")
+    outcome = {e.run_id: e.outcome for e in entries}
+    wrong = [f"{r.kind} run {r.run_id}: {outcome.get(r.run_id, 'no row')} (expected {r.expect})"
+             for r in runs if outcome.get(r.run_id) != r.expect]
+    if wrong:
+        report.problems.append(f"run ledger: {len(wrong)} rows say otherwise than the run did, e.g. {wrong[:3]}")
 
 
 def _check_poison(report: Report, runs: Sequence[corpus.Run], running: Lane) -> None:

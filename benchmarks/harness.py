@@ -26,6 +26,7 @@ from typing import IO, Any
 from azure.storage.queue import QueueClient
 
 from benchmarks.corpus import Run
+from lineage.azure.ledger import TABLE_SETTING
 from lineage.azure.queues import POISON_SUFFIX, Queues
 from lineage.extract.config import LineageOptions
 from lineage.extract.entities import activity_facts, explain
@@ -35,6 +36,7 @@ from lineage.local.adf_server import AdfServer
 from lineage.local.azurite import Azurite
 from lineage.local.host import LocalHost
 from lineage.local.purview_server import PurviewServer
+from lineage.local.stack import ledger_table
 from lineage.local.tls import LocalTLS
 from lineage.local.worker_process import read_ledger_lines
 from lineage.service.events import RunRef, cloud_event, event_grid_event
@@ -132,6 +134,7 @@ class Lane:
             **os.environ,
             "AzureWebJobsStorage": self.azurite.connection_string,
             "LINEAGE_QUEUE_NAME": self.queues.work.queue_name,
+            TABLE_SETTING: ledger_table(self.queues.work.queue_name),
             "DATAFACTORY_ENDPOINT": self.adf.url,
             "PURVIEW_ENDPOINT": f"{self.purview.url}/datamap/api/atlas/v2",
             "REQUESTS_CA_BUNDLE": str(self.tls.ca_bundle),

@@ -51,6 +51,11 @@ param pruneMode string = 'off'
 @description('NCRONTAB schedule of the prune_lineage timer (LINEAGE_PRUNE_SCHEDULE); it does nothing while pruneMode is off.')
 param pruneSchedule string = '0 30 3 * * *'
 
+@minValue(1)
+@maxValue(3650)
+@description('Days a run stays in the run ledger after its last change (LINEAGE_LEDGER_RETENTION_DAYS); the reconcile timer sweeps older rows once a day.')
+param ledgerRetentionDays int = 90
+
 @description('Object id of the person (or pipeline) running the deployment, for `python -m lineage poison ...` and `doctor` against the queues; empty: grant nothing.')
 param principalId string = ''
 
@@ -102,6 +107,7 @@ var roles = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
 }
@@ -177,6 +183,17 @@ resource workQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-
 resource poisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
   parent: queueService
   name: 'adf-lineage-runs-poison'
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// The run ledger (lineage/azure/ledger.py): one row per pipeline run, and the reconcile timer's checkpoints.
+resource ledgerTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: 'lineageruns'
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -274,6 +291,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AzureWebJobsStorage__accountName: storage.name
     // What our own code reads (lineage/service/wiring.py connect_queues); the host accepts it too.
     AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+    // The run ledger's table (lineage/service/wiring.py connect_ledger), in the same account.
+    AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+    LINEAGE_LEDGER_TABLE: ledgerTable.name
+    LINEAGE_LEDGER_RETENTION_DAYS: string(ledgerRetentionDays)
     // Not a secret: an ingestion endpoint and instrumentation key; with local auth off, only an Entra token
     // (APPLICATIONINSIGHTS_AUTHENTICATION_STRING) can write to it.
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
@@ -378,6 +399,17 @@ resource appQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
+// The run ledger: read and write the rows of its one table, nothing else of the account (the deployment creates it).
+resource appTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(ledgerTable.id, functionApp.id, roles.storageTableDataContributor)
+  scope: ledgerTable
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+  }
+}
+
 // Telemetry with local auth off: APPLICATIONINSIGHTS_AUTHENTICATION_STRING=Authorization=AAD needs this role.
 resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(appInsights.id, functionApp.id, roles.monitoringMetricsPublisher)
@@ -407,6 +439,16 @@ resource operatorQueueContributor 'Microsoft.Authorization/roleAssignments@2022-
   properties: {
     principalId: principalId
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+  }
+}
+
+// The operator's `python -m lineage status`, and the run ledger rows `poison replay/purge` update.
+resource operatorTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(principalId)) {
+  name: guid(ledgerTable.id, principalId, roles.storageTableDataContributor)
+  scope: ledgerTable
+  properties: {
+    principalId: principalId
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
   }
 }
 

@@ -20,13 +20,14 @@ class Envelope:
     """A handle on one envelope in the memory queue; asking costs a call, counted."""
 
     queue: MemoryQueue
-    number: int
+    message_id: str
+    pop_receipt: str = "receipt"
 
     def still_queued(self) -> bool:
         self.queue.asked += 1
         if self.queue.unreachable is not None:
             raise self.queue.unreachable
-        return self.number in self.queue.poison
+        return int(self.message_id) in self.queue.poison
 
 
 @dataclass
@@ -49,7 +50,10 @@ class MemoryQueue:
     def send_poison(self, text: str) -> Envelope:
         number = next(self._numbers)
         self.poison[number] = text
-        return Envelope(self, number)
+        return Envelope(self, str(number))
+
+    def poison_receipt(self, message_id: str, pop_receipt: str) -> Envelope:
+        return Envelope(self, message_id, pop_receipt)
 
     def envelopes(self) -> list[PoisonEnvelope]:
         return [read_poison(text) for text in self.poison.values()]

@@ -6,6 +6,11 @@ import copy
 from datetime import datetime
 from typing import Any
 
+from lineage.extract.config import LineageOptions
+from lineage.extract.entities import explain
+from lineage.extract.run import extract
+from lineage.extract.runrecord import RunRecord
+
 SUB = "6f1c7c3e-2a7b-4c1e-9d55-3b1f0f4a9e21"
 FACTORY = f"/subscriptions/{SUB}/resourceGroups/rg-data-platform/providers/Microsoft.DataFactory/factories/contoso-adf"
 PIPELINE_QN = f"{FACTORY}/pipelines/Load"
@@ -122,3 +127,18 @@ def ended_at(doc: dict[str, Any], ended: datetime) -> dict[str, Any]:
             if activity_run.get(key):
                 activity_run[key] = moved(activity_run[key])
     return clone
+
+
+def sample_outcomes(records: list[dict[str, Any]]) -> tuple[dict[str, int], int]:
+    """What run records should come to, read by the pure core: a run with an emitted activity is pushed, the others
+    skipped; and how many pipelines were pushed (a box each in the lineage graph)."""
+    outcomes = {"pushed": 0, "skipped": 0}
+    pipelines = set()
+    for record in records:
+        options = LineageOptions()
+        rows = explain(extract(RunRecord.from_json(record), options), options.pipeline_factory_attribute)["activities"]
+        pushed = any(row["outcome"] == "emitted" for row in rows)
+        outcomes["pushed" if pushed else "skipped"] += 1
+        if pushed:
+            pipelines.add(record["pipelineRun"]["pipelineName"])
+    return outcomes, len(pipelines)

@@ -4,15 +4,19 @@ a calm run exactly. The full suite (1,000 runs) is ``python -m benchmarks.faults
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from benchmarks import faults
+from lineage.cli.main import main
 from lineage.local.azurite import Azurite
 
 pytestmark = pytest.mark.integration
 
 
-def test_fifty_runs_through_every_fault_end_as_a_calm_run_does(azurite: Azurite) -> None:
+def test_fifty_runs_through_every_fault_end_as_a_calm_run_does(
+        azurite: Azurite, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     report = faults.run_suite(faults.Config.small(), azurite=azurite)
     report.print()  # shown when the test fails
     assert report.problems == []
@@ -33,3 +37,15 @@ def test_fifty_runs_through_every_fault_end_as_a_calm_run_does(azurite: Azurite)
     assert report.difference is not None and report.difference.none
     assert report.entities == report.reference_entities == report.said_entities > 0
     assert report.edges == report.reference_edges > 0
+    # and the operator's view of lineage status says the same, from the run ledger
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    monkeypatch.delenv("AzureWebJobsStorage__queueServiceUri", raising=False)
+    monkeypatch.delenv("AzureWebJobsStorage__tableServiceUri", raising=False)
+    monkeypatch.setenv("LINEAGE_LEDGER_TABLE", report.ledger_table)
+    capsys.readouterr()
+    assert main(["status", "--output", "json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["count"] == sum(report.expected.values())
+    assert status["outcomes"] == {"pushed": report.ended["pushed"], "skipped": report.ended["skipped"],
+                                  "waiting": 0, "poisoned": report.ended["poisoned"]}
+    assert all(run["reason"] for run in status["runs"] if run["outcome"] != "pushed")

@@ -44,6 +44,7 @@ ROLE = {
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
     "Storage Queue Data Reader": "19e7f393-937e-4f77-808e-94535e297925",
+    "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
     "EventGrid Data Sender": "d5a91429-5739-47e2-a06b-3470a27159e7",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 }
@@ -372,6 +373,8 @@ def test_role_assignments_are_the_least_each_identity_needs() -> None:
         (ROLE["Storage Blob Data Owner"], "deploymentContainer", app),  # the package, not the whole account
         (ROLE["Storage Blob Data Owner"], "hostContainers[i]", app),  # the host's leases and keys
         (ROLE["Storage Queue Data Contributor"], "storage", app),
+        (ROLE["Storage Table Data Contributor"], "ledgerTable", app),  # the run ledger's table, nothing more
+        (ROLE["Storage Table Data Contributor"], "ledgerTable", "principalId"),  # `status`, replay/purge rows
         (ROLE["Monitoring Metrics Publisher"], "appInsights", app),
         (ROLE["Storage Blob Data Contributor"], "deadLetterContainer", "topic.identity.principalId"),
         (ROLE["EventGrid Data Sender"], "topic", "factoryAccess[i].outputs.principalId"),

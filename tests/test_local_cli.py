@@ -21,38 +21,19 @@ import requests
 
 from lineage.azure.queues import Queues
 from lineage.cli.local import read_env
-from lineage.extract.config import LineageOptions
-from lineage.extract.entities import explain
-from lineage.extract.run import extract
-from lineage.extract.runrecord import RunRecord
 from lineage.local.stack import load_records
 from lineage.service.events import WorkMessage, run_ref
 from lineage.service.poison import PoisonEnvelope
 from lineage.service.wiring import SettingsError
 from tests.conftest import ROOT, SAMPLES
-from tests.records import ended_at
+from tests.records import ended_at, sample_outcomes
 
 pytestmark = pytest.mark.integration
 RECORD = load_records(SAMPLES)[0]
 FACTORY, RUN_ID = RECORD["factory"], RECORD["pipelineRun"]["runId"]
 
 
-def _expected() -> tuple[dict[str, int], int]:
-    """What the samples should come to, read by the pure core: a run with an emitted activity is pushed, the others
-    skipped; the graph has a box per pipeline pushed."""
-    outcomes = {"pushed": 0, "skipped": 0}
-    pipelines = set()
-    for record in load_records(SAMPLES):
-        options = LineageOptions()
-        rows = explain(extract(RunRecord.from_json(record), options), options.pipeline_factory_attribute)["activities"]
-        pushed = any(row["outcome"] == "emitted" for row in rows)
-        outcomes["pushed" if pushed else "skipped"] += 1
-        if pushed:
-            pipelines.add(record["pipelineRun"]["pipelineName"])
-    return outcomes, len(pipelines)
-
-
-OUTCOMES, PIPELINES = _expected()
+OUTCOMES, PIPELINES = sample_outcomes(load_records(SAMPLES))
 
 
 class Served:

@@ -23,6 +23,7 @@ from lineage.extract.runrecord import FactoryId, RunRecord
 from lineage.local.azurite import Azurite
 from lineage.local.host import HostSettings
 from lineage.local.stack import LocalStack, local_stack
+from lineage.service import poison_queue
 from lineage.service.events import EVENT_TYPE, RECONCILED, RunRef, WorkMessage, now_iso
 from lineage.service.poison import PoisonEnvelope, read_poison
 from lineage.service.reconcile import WindowError, factories_from_setting
@@ -59,11 +60,8 @@ def expiries(stack: LocalStack) -> list[datetime]:
 
 
 def purge(stack: LocalStack) -> int:
-    """Delete every poison message as `python -m lineage poison purge --all` does: received, then deleted."""
-    received = list(stack.queues.poison.receive_messages(max_messages=32, visibility_timeout=10))
-    for message in received:
-        stack.queues.poison.delete_message(message)
-    return len(received)
+    """Delete every poison message as `python -m lineage poison purge --all` does (the run ledger is told)."""
+    return len(poison_queue.purge(stack.queues, poison_queue.Selection(), stack.ledger))
 
 
 def poison_the_run(stack: LocalStack, among: int = 0) -> None:
@@ -103,7 +101,7 @@ def test_a_run_waiting_to_end_is_put_back_without_expiry(stack: LocalStack) -> N
     assert message.expires_on.year == NEVER
 
 
-# --- 2. the memory of a poisoned run lasts as long as its envelope ---------------------------------------------------
+# --- 2. a poisoned run is held, in the run ledger, while its envelope is queued ---------------------------------------
 
 def test_a_duplicate_of_a_poisoned_run_is_acknowledged_while_its_envelope_is_queued(stack: LocalStack) -> None:
     poison_the_run(stack)

@@ -36,6 +36,7 @@ from lineage.local.azurite import Azurite
 from lineage.local.host import HostSettings
 from lineage.local.stack import TOPIC, LocalStack, local_stack
 from lineage.service.events import RunRef, cloud_event, event_grid_event
+from lineage.service.ledger import Query
 from lineage.service.poison import PoisonEnvelope, read_poison
 from lineage.service.worker import Outcome, Processed
 from tests.hostile import factory_of, run_id_of, run_record, sample_record
@@ -478,6 +479,20 @@ def test_the_poison_commands_print_no_secret(observed: Observed, stack: LocalSta
     assert {json.loads(r.stdout)["errorClass"] for r in shown} == {"DataFactoryError", "EventError"}
     assert shown_table.returncode == 0 and "errorClass:" in shown_table.stdout
     for result in (listed, *shown, text, shown_table):
+        assert not leaks(result.stdout) and not leaks(result.stderr)
+
+
+def test_the_run_ledger_and_status_hold_no_secret(observed: Observed, stack: LocalStack) -> None:
+    entries = list(stack.ledger.find(Query(), story=True))
+    assert {e.outcome for e in entries} == {"pushed", "poisoned"}
+    for entry in entries:
+        assert not leaks(json.dumps(entry.to_json(story=True)))
+    env = {"AzureWebJobsStorage": stack.azurite.connection_string, "LINEAGE_LEDGER_TABLE": stack.ledger.table.name,
+           "AzureWebJobsStorage__queueServiceUri": "", "AzureWebJobsStorage__tableServiceUri": ""}
+    results = [_run_cli("status", "--json", env=env), _run_cli("status", env=env),
+               *(_run_cli("status", "--run", e.run_id, env=env) for e in entries)]
+    assert [r.returncode for r in results] == [0] * len(results), [r.stderr for r in results]
+    for result in results:
         assert not leaks(result.stdout) and not leaks(result.stderr)
 
 

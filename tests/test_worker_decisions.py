@@ -29,8 +29,8 @@ from lineage.local.adf_server import AdfServer
 from lineage.local.credential import LocalCredential
 from lineage.local.purview_server import PurviewServer
 from lineage.local.tls import make_local_tls
-from lineage.service import wiring, worker
-from lineage.service.events import BACKFILLED, RECONCILED, REPLAYED, RunRef, WorkMessage
+from lineage.service import wiring
+from lineage.service.events import RunRef, WorkMessage
 from lineage.service.worker import Outcome, Processed, Worker, WorkerSettings
 from tests.conftest import SAMPLES
 from tests.memory_queue import MemoryQueue
@@ -295,136 +295,6 @@ def test_only_a_run_that_has_not_ended_is_waited_for(servers: Servers, status: s
         assert processed.detail.startswith(f"run {status}: checking again in 30s")
 
 
-# --- what the worker remembers ----------------------------------------------------------------------------------------
-
-def test_a_run_poisoned_for_good_is_skipped_while_its_envelope_is_queued_and_processed_after_a_purge(
-        servers: Servers) -> None:
-    queue = MemoryQueue()
-    active = make_worker(servers, queue)
-    servers.adf.deny(RECORD["factory"], "queryActivityruns")
-    assert active.handle(message(), 1).outcome is Outcome.POISONED
-    again = active.handle(message(event_id="e-2"), 1)
-    assert again == Processed(Outcome.SKIPPED, RUN_ID,
-                              "already in the poison queue: replay it there once the cause is fixed")
-    assert queue.asked == 1 and len(queue.poison) == 1
-    queue.purge()
-    servers.adf.allow_all()
-    assert active.handle(message(event_id="e-3"), 1).outcome is Outcome.PUSHED
-    assert active.outcomes == {Outcome.POISONED: 1, Outcome.SKIPPED: 1, Outcome.PUSHED: 1}
-
-
-@pytest.mark.parametrize("event_id", [REPLAYED, BACKFILLED])
-def test_a_replayed_or_backfilled_run_is_processed_even_with_its_envelope_queued(servers: Servers,
-                                                                                event_id: str) -> None:
-    queue = MemoryQueue()
-    active = make_worker(servers, queue)
-    servers.adf.deny(RECORD["factory"], "queryActivityruns")
-    active.handle(message(), 1)
-    servers.adf.allow_all()
-    assert active.handle(message(event_id=event_id), 1).outcome is Outcome.PUSHED
-    assert queue.asked == 0
-
-
-def test_a_run_poisoned_by_a_transient_failure_is_not_remembered(servers: Servers) -> None:
-    """A reconcile pass may heal it: only a permanent failure stays one until someone acts."""
-    queue = MemoryQueue()
-    active = make_worker(servers, queue, max_dequeue_count=1)
-    servers.adf.inject(status=503, times=1, path_contains=RUN_GET, method="GET")
-    assert active.handle(message(), 1).outcome is Outcome.POISONED
-    assert active.handle(message(event_id=RECONCILED), 1).outcome is Outcome.PUSHED
-    assert queue.asked == 0
-
-
-def test_a_run_poisoned_for_a_defect_of_ours_is_not_remembered(servers: Servers) -> None:
-    queue = MemoryQueue(broken=ServiceRequestError("queue storage unreachable"))
-    active = make_worker(servers, queue, max_dequeue_count=1)
-    servers.adf.hold_in_progress(RUN_ID, reads=1)
-    assert active.handle(message(), 1).outcome is Outcome.POISONED
-    assert active.handle(message(event_id="e-2"), 1).outcome is Outcome.PUSHED
-
-
-def test_a_poisoned_run_is_processed_when_the_queue_cannot_say_whether_its_envelope_is_there(
-        servers: Servers, caplog: pytest.LogCaptureFixture) -> None:
-    queue = MemoryQueue()
-    active = make_worker(servers, queue)
-    servers.adf.deny(RECORD["factory"], "queryActivityruns")
-    active.handle(message(), 1)
-    servers.adf.allow_all()
-    queue.unreachable = ServiceRequestError("queue storage unreachable")
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="lineage.service.worker"):
-        assert active.handle(message(event_id="e-2"), 1).outcome is Outcome.PUSHED
-    assert logged(caplog) == [(logging.WARNING, f"run {RUN_ID}: cannot tell whether its poison envelope is still "
-                                                "queued (ServiceRequestError); processing it")]
-
-
-def test_once_its_envelope_is_gone_the_run_is_forgotten(servers: Servers) -> None:
-    """After one look found the envelope gone, the run is processed without asking again."""
-    queue = MemoryQueue()
-    active = make_worker(servers, queue)
-    run_id = another_run(servers, pipeline="Load/Daily")  # poisoned for good, and stays poisoned
-    active.handle(message(run_id), 1)
-    queue.purge()
-    assert active.handle(message(run_id, event_id="e-2"), 1).outcome is Outcome.POISONED  # asked once: gone
-    assert queue.asked == 1
-    queue.purge()
-    assert active.handle(message(run_id, event_id="e-3"), 1).outcome is Outcome.POISONED
-    assert queue.asked == 2  # the second envelope is the one asked about, not the first
-
-
-def test_a_run_whose_envelope_is_gone_is_not_asked_about_again_while_it_waits(
-        servers: Servers, caplog: pytest.LogCaptureFixture) -> None:
-    queue = MemoryQueue()
-    active = make_worker(servers, queue)
-    servers.adf.deny(RECORD["factory"], "queryActivityruns")
-    active.handle(message(), 1)
-    servers.adf.allow_all()
-    queue.purge()
-    servers.adf.hold_in_progress(RUN_ID, reads=2)
-    caplog.clear()
-    caplog.set_level(logging.INFO, logger="lineage.service.worker")
-    assert active.handle(message(event_id="e-2"), 1).outcome is Outcome.WAITING
-    assert logged(caplog)[0] == (
-        logging.INFO, f"run {RUN_ID}: its poison envelope is no longer queued; processing the run again")
-    assert active.handle(message(event_id="e-2", waits=1), 1).outcome is Outcome.WAITING
-    assert queue.asked == 1  # the memory went with the envelope
-
-
-def test_a_reconciled_run_this_worker_already_processed_costs_no_call(servers: Servers) -> None:
-    queue = MemoryQueue()
-    active = make_worker(servers, queue)
-    assert active.handle(message(), 1).outcome is Outcome.PUSHED
-    reads = sum(servers.adf.stats.values())
-    assert active.handle(message(event_id=RECONCILED), 1) == Processed(Outcome.SKIPPED, RUN_ID,
-                                                                        "already processed by this worker")
-    assert sum(servers.adf.stats.values()) == reads
-    assert active.handle(message(event_id="e-2"), 1).outcome is Outcome.PUSHED  # an event is processed again
-    skipped = another_run(servers, status="Failed")
-    assert active.handle(message(skipped), 1).outcome is Outcome.PUSHED
-    assert active.handle(message(skipped, event_id=RECONCILED), 1).outcome is Outcome.SKIPPED
-
-
-def test_a_run_still_waiting_is_not_remembered_as_processed(servers: Servers) -> None:
-    queue = MemoryQueue()
-    active = make_worker(servers, queue)
-    servers.adf.hold_in_progress(RUN_ID, reads=1)
-    assert active.handle(message(), 1).outcome is Outcome.WAITING
-    assert active.handle(message(event_id=RECONCILED), 1).outcome is Outcome.PUSHED
-
-
-def test_the_memory_keeps_the_latest_runs(servers: Servers, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(worker, "FINISHED_MEMORY", 2)
-    queue = MemoryQueue()
-    active = make_worker(servers, queue)
-    runs = [another_run(servers, run_id=f"7d0c3f6e-0000-4000-8000-00000000000{n}") for n in range(3)]
-    for run_id in runs:
-        assert active.handle(message(run_id), 1).outcome is Outcome.PUSHED
-    active.handle(message(runs[1]), 1)  # seen again: now the latest
-    assert active.handle(message(runs[0], event_id=RECONCILED), 1).outcome is Outcome.PUSHED  # forgotten
-    assert active.handle(message(runs[1], event_id=RECONCILED), 1).outcome is Outcome.SKIPPED
-    assert active.handle(message(runs[2], event_id=RECONCILED), 1).outcome is Outcome.PUSHED  # pushed out by runs[0]
-
-
 # --- what a processed run tells ------------------------------------------------------------------------------------
 
 def test_a_pushed_run_says_what_it_wrote_and_listeners_hear_of_every_message(servers: Servers) -> None:
@@ -440,7 +310,7 @@ def test_a_pushed_run_says_what_it_wrote_and_listeners_hear_of_every_message(ser
     assert first.detail == f"{entities} entities ({entities} created, 0 updated)"
     assert second.detail == f"{entities} entities (0 created, 1 updated)"  # the activity's facts: a later run
     assert first.document is not None and len(first.document["entities"]) == entities
-    assert first.run_key == (FACTORY.resource_id.lower(), RUN_ID)
+    assert first.written == entities
     assert heard == [first, second]
     assert active.outcomes == {Outcome.PUSHED: 2}
 

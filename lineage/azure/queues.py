@@ -85,6 +85,10 @@ class Queues:
         sent = self.poison.send_message(text, time_to_live=NO_EXPIRY)
         return PoisonReceipt(self.poison, str(sent.id), str(sent.pop_receipt))
 
+    def poison_receipt(self, message_id: str, pop_receipt: str) -> PoisonReceipt:
+        """The receipt of an envelope sent earlier, perhaps by another process (the run ledger keeps both)."""
+        return PoisonReceipt(self.poison, message_id, pop_receipt)
+
 
 class PoisonReceipt:
     """One envelope this process wrote to the poison queue, and one call to ask whether it is still there.

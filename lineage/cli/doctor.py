@@ -21,6 +21,7 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoun
 
 from lineage.azure import catalog
 from lineage.azure.datafactory import ARM_SCOPE, DataFactoryError, DataFactoryReader
+from lineage.azure.ledger import CHECKPOINTS, LedgerError
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.cli import app_identity
 from lineage.cli.checks import Check
@@ -45,7 +46,8 @@ ROLE_HINT = "assign the custom role from infra/ (Data Factory lineage reader) to
 
 def run_checks(credential: TokenCredential, env: Mapping[str, str], factories: Sequence[FactoryId] = (), *,
                app: str | None = None, write_probe: bool = False) -> list[Check]:
-    """Every check, in the order a deployment is built: settings, identity, queues, Data Factory, Purview.
+    """Every check, in the order a deployment is built: settings, identity, queues and the run ledger, Data Factory,
+    Purview.
 
     With the Function App named (``app``, else LINEAGE_FUNCTION_APP_ID), its own identity's roles are what is
     checked, and a permission only the signer-in lacks is said, not failed: the app is what needs it.
@@ -59,6 +61,7 @@ def run_checks(credential: TokenCredential, env: Mapping[str, str], factories: S
                                 "set it to the Function App's resource id, or leave it unset"))
     checks += _tokens(credential)
     checks += _queues(credential, env)
+    checks += _ledger(credential, env)
     try:
         configured = reconcile.factories_from_setting(env)
     except reconcile.WindowError:
@@ -177,6 +180,30 @@ def _tokens(credential: TokenCredential) -> list[Check]:
             checks.append(Check("identity", f"token for {what}", False, f"{type(exc).__name__}: {first_line(exc)}",
                                 "sign in (az login) or give the app a managed identity"))
     return checks
+
+
+# ----------------------------------------------------------------------------------------------------- ledger
+
+
+def _ledger(credential: TokenCredential, env: Mapping[str, str]) -> list[Check]:
+    """The run ledger's table exists and this identity may read it (one query of one partition; nothing written)."""
+    try:
+        ledger = wiring.connect_ledger(env, credential)
+    except wiring.SettingsError as exc:
+        return [Check("ledger", "connect", False, str(exc), "correct the storage setting the message names")]
+    if ledger is None:
+        return []  # no storage at all: the settings checks said so already
+    name = f"run ledger table {ledger.table.name}"
+    try:
+        next(iter(ledger.table.query("PartitionKey eq @p", {"p": CHECKPOINTS}, select=["RowKey"])), None)
+    except LedgerError as exc:
+        status = getattr(exc.__cause__, "status_code", None)
+        status = status if isinstance(status, int) else 0
+        fix = {404: "deploy infra/ (it declares the table) or create it",
+               403: "grant the identity Storage Table Data Contributor on the table"}.get(
+            status, "check the storage account in AzureWebJobsStorage__tableServiceUri")
+        return [Check("ledger", name, False, str(exc), fix)]
+    return [Check("ledger", name, True, "reachable: see python -m lineage status")]
 
 
 # ----------------------------------------------------------------------------------------------------- queues

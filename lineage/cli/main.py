@@ -23,9 +23,11 @@ from azure.core.exceptions import AzureError
 
 from lineage import __version__
 from lineage.azure.datafactory import DataFactoryError
+from lineage.azure.ledger import LedgerError
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.azure.queues import Queues
 from lineage.cli import errors, local, wrap
+from lineage.cli import status as status_command
 from lineage.extract.config import ConfigError, LineageOptions
 from lineage.extract.drift import DRIFT
 from lineage.extract.entities import assets_of, explain
@@ -62,7 +64,7 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
         with local.local_environment(args.local_env):
             return int(args.handler(args))
     except (RunRecordError, ConfigError, SettingsError, EventError, reconcile.WindowError, DataFactoryError,
-            PurviewError, ResourceSetConfigError, poison_queue.SelectionError, AzureError) as exc:
+            PurviewError, ResourceSetConfigError, poison_queue.SelectionError, LedgerError, AzureError) as exc:
         print(f"error: {errors.message(exc)}", file=sys.stderr)
         return EXIT_REJECTED
     except BrokenPipeError:  # whoever read our output stopped reading: the entry point ends quietly
@@ -229,6 +231,8 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_argument("--out", type=Path, metavar="FILE", help="write here (default: standard output)")
     rules.set_defaults(handler=_resource_sets)
     _examples(rules, "resource-sets")
+
+    status_command.add_parser(commands, output_arguments, _moment)
     return parser
 
 
@@ -335,7 +339,9 @@ def _push(args: argparse.Namespace) -> int:
         detail = f"{len(document['entities'])} entities would be written (nothing was written)"
         _print_processed(Processed(Outcome.SKIPPED, ref.run_id, detail, document), _json(args), outcome="dry-run")
         return 0
-    processed = worker.process_run(reconcile.work_message(ref.factory, run, "push"), run)
+    message = reconcile.work_message(ref.factory, run, "push")
+    processed = worker.process_run(message, run)
+    worker.record(message, processed, 1)  # the run ledger says it was pushed by hand
     _print_processed(processed, _json(args))
     return 0
 
@@ -429,12 +435,14 @@ def _backfill_now(credential: TokenCredential, factories: list[FactoryId], windo
             row = {"runId": str(run["runId"]), "pipeline": str(run.get("pipelineName", "")),
                    "factory": factory.factory_name}
             try:
-                processed = worker.process_run(reconcile.work_message(factory, run, BACKFILLED), run)
+                message = reconcile.work_message(factory, run, BACKFILLED)
+                processed = worker.process_run(message, run)
+                worker.record(message, processed, 1)
                 outcomes[processed.outcome.value] = outcomes.get(processed.outcome.value, 0) + 1
                 drifted += any(DRIFT in str(activity.get("reason", ""))
                                for activity in (processed.document or {}).get("activities", []))
                 row.update(outcome=processed.outcome.value, detail=processed.detail)
-            except (DataFactoryError, PurviewError, RunRecordError) as exc:
+            except (DataFactoryError, PurviewError, RunRecordError, LedgerError) as exc:
                 failures[f"run {run['runId']}"] = f"{type(exc).__name__}: {exc}"
                 row.update(outcome="failed", detail=f"{type(exc).__name__}: {exc}")
             rows.append(row)
@@ -546,6 +554,9 @@ class _NoQueues:
     def send_poison(self, text: str) -> None:
         raise RuntimeError("a synchronous push does not write poison messages")
 
+    def poison_receipt(self, message_id: str, pop_receipt: str) -> None:
+        return None  # it cannot tell: an envelope the ledger names is taken to be there
+
 
 def _progress(unit: str, total: int | None = None) -> Any:
     from tqdm import tqdm  # noqa: PLC0415 - only long commands show progress
@@ -637,14 +648,15 @@ def _poison_replay(args: argparse.Namespace) -> int:
                 bar.write(f"{item.id}  run {item.envelope.run_id or '-':36}  {outcome}", file=sys.stdout)
             bar.update()
 
-        done = poison_queue.replay(_queues(), _selection(args, None if args.all else args.ids), told)
+        done = poison_queue.replay(_queues(), _selection(args, None if args.all else args.ids),
+                                   wiring.connect_ledger(os.environ), told)
     if as_json:
         sys.stdout.write(dumps({"replayed": [{"id": i.id, "runId": i.envelope.run_id, "outcome": outcome}
                                              for i, outcome in done]}))
     else:
         print(f"replayed {sum(o.startswith('queued') for _, o in done)} of {len(done)} "
               "message(s); the worker processes them as they come")
-    return EXIT_REJECTED if any(o.startswith("not") for _, o in done) else 0
+    return EXIT_REJECTED if any(o.startswith("not") or poison_queue.LEDGER_NOT_UPDATED in o for _, o in done) else 0
 
 
 def _poison_purge(args: argparse.Namespace) -> int:
@@ -659,12 +671,15 @@ def _poison_purge(args: argparse.Namespace) -> int:
                                                                                                            "yes"):
             print("nothing deleted")
             return 0
-    done = poison_queue.purge(queues, selection)
+    done = poison_queue.purge(queues, selection, wiring.connect_ledger(os.environ))
     if _json(args):
-        sys.stdout.write(dumps({"purged": [i.id for i in done]}))
+        sys.stdout.write(dumps({"purged": [i.id for i, _ in done]}))
     else:
         print(f"purged {len(done)} message(s)")
-    return 0
+    for item, outcome in done:
+        if poison_queue.LEDGER_NOT_UPDATED in outcome:
+            print(f"warning: {item.id} run {item.envelope.run_id}: {outcome}", file=sys.stderr)
+    return EXIT_REJECTED if any(poison_queue.LEDGER_NOT_UPDATED in o for _, o in done) else 0
 
 
 def _age(text: str) -> timedelta:

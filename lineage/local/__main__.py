@@ -13,6 +13,7 @@ from pathlib import Path
 from lineage.local.adf_server import read_records
 from lineage.local.envfile import remove_env, write_env
 from lineage.local.stack import LocalStack, local_stack
+from lineage.service.ledger import OUTCOMES, Query
 from lineage.service.poison import read_poison
 from lineage.service.worker import Outcome, Processed
 
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         if stack.purview.validates_against_spec:
             print(f"requests checked against Purview's API spec: {len(stack.purview.validated)} valid, "
                   f"{len(stack.purview.invalid)} invalid")
+        ledger = Counter(entry.outcome for entry in stack.ledger.find(Query()))
+        print("lineage status (run ledger, `python -m lineage status`): " + (", ".join(
+            f"{ledger[o]} {o}" for o in OUTCOMES if ledger[o]) or "no runs"))
         poison = [read_poison(str(m.content)) for m in stack.queues.poison.peek_messages(max_messages=32)]
         print(f"poison queue: {len(poison)} message(s)")
         for envelope in poison:

@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,8 @@ class PurviewServer(LocalServer):
                           "against it")
         self.validated: list[str] = []
         self.invalid: list[str] = []
+        # The local stack's run ledger, as ``python -m lineage status --output json`` lists runs: shown on the page.
+        self.lineage_status: Callable[[], Sequence[Mapping[str, Any]]] | None = None
 
     def audiences(self) -> frozenset[str]:
         # Purview accepts tokens for its resource URI and for its application id (pyapacheatlas asks for the latter).
@@ -686,11 +688,26 @@ class PurviewServer(LocalServer):
             "<!doctype html><html><head><meta charset='utf-8'><title>Local Purview</title>"
             "<script src='/mermaid.min.js'></script>"
             "<script>window.mermaid && mermaid.initialize({startOnLoad: true});</script></head><body>"
-            f"<h1>Local Purview: {len(entities)} entities</h1>{runs_table}<h2>Lineage</h2>"
+            f"<h1>Local Purview: {len(entities)} entities</h1>{runs_table}{self._status_table()}<h2>Lineage</h2>"
             f"<pre class='mermaid'>{_html(graph)}</pre><h2>Collections</h2><ul>{tree}</ul><h2>Entities</h2>"
             f"<table><tr><th>collection</th><th>type</th><th>qualifiedName</th></tr>{rows}</table></body></html>"
         )
         return Response(200, page, content_type="text/html; charset=utf-8")
+
+    def _status_table(self) -> str:
+        """Lineage status per run, from the run ledger (what ``python -m lineage status`` reads), when there is one."""
+        if self.lineage_status is None:
+            return ""
+        runs = sorted(self.lineage_status(), key=lambda r: str(r.get("lastChange")), reverse=True)
+        counts = Counter(str(r.get("outcome")) for r in runs)
+        columns = ("runId", "pipeline", "outcome", "reason", "events", "attempts", "waits", "entitiesWritten",
+                   "lastChange")
+        head = "".join(f"<th>{name}</th>" for name in columns)
+        body = "".join("<tr>" + "".join(f"<td>{_html(str(r.get(name, '')))}</td>" for name in columns) + "</tr>"
+                       for r in runs)
+        summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "no runs yet"
+        return (f"<h2>Lineage status (run ledger): {_html(summary)}</h2>"
+                f"<table id='lineage-status'><tr>{head}</tr>{body}</table>")
 
     def _atlas_error(self, exc: AtlasError) -> Response:
         return Response(exc.status, self.error_body(exc.status, exc.code, exc.message))

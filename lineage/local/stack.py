@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lineage.azure.ledger import TABLE_SETTING
 from lineage.azure.queues import Queues
 from lineage.extract.runrecord import RunRecord
 from lineage.local.adf_server import AdfServer, read_records
@@ -26,6 +27,7 @@ from lineage.local.purview_server import PurviewServer
 from lineage.local.tls import make_local_tls
 from lineage.service import wiring
 from lineage.service.events import RunRef, cloud_event, event_grid_event
+from lineage.service.ledger import Query, RunLedger
 from lineage.service.worker import Worker
 
 TOPIC = (
@@ -45,9 +47,10 @@ class LocalStack:
     host: LocalHost
     worker: Worker
     credential: LocalCredential
+    ledger: RunLedger
 
     def reset(self) -> None:
-        """A clean slate between tests: no entities, faults, denials, messages or counted outcomes."""
+        """A clean slate between tests: no entities, faults, denials, messages, ledger rows or counted outcomes."""
         self.purview.reset()
         self.purview.clear_faults()
         self.adf.clear_faults()
@@ -55,6 +58,8 @@ class LocalStack:
         self.adf.arm.clear()
         self.queues.work.clear_messages()
         self.queues.poison.clear_messages()
+        rows = self.ledger.table.query("PartitionKey ne ''", select=["PartitionKey", "RowKey"])
+        self.ledger.table.delete_rows([(str(r["PartitionKey"]), str(r["RowKey"])) for r in rows])
         self.worker.outcomes.clear()
 
     def cli_settings(self, factories: list[str]) -> dict[str, str]:
@@ -122,15 +127,28 @@ def local_stack(runs_dir: Path, *, env: Mapping[str, str] | None = None, host_se
             "DATAFACTORY_ENDPOINT": adf.url,
             "PURVIEW_ENDPOINT": f"{purview.url}/datamap/api/atlas/v2",
             "LINEAGE_WAIT_SECONDS": "1",
+            "AzureWebJobsStorage": azurite.connection_string,
+            TABLE_SETTING: ledger_table(queue_name),
             **dict(env or {}),
         }
+        stack.enter_context(_environ({"AzureWebJobsStorage": azurite.connection_string,
+                                      TABLE_SETTING: settings[TABLE_SETTING]}))  # the commands read these
         worker = wiring.build_worker(credential, settings, queues=queues)
+        if worker.ledger is None:
+            raise RuntimeError("the local stack's worker has no run ledger")
+        ledger = worker.ledger
+        purview.lineage_status = lambda: [entry.to_json() for entry in ledger.find(Query())]  # the page shows it
         wiring.install_worker(worker)
         stack.callback(wiring.install_worker, None)
         host = LocalHost(queues, azurite.connection_string, settings=host_settings,
                          on_run_completed=function_app.on_run_completed.build().get_user_function(),
                          push_lineage=function_app.push_lineage.build().get_user_function())
-        yield LocalStack(azurite, adf, purview, queues, host, worker, credential)
+        yield LocalStack(azurite, adf, purview, queues, host, worker, credential, worker.ledger)
+
+
+def ledger_table(queue_name: str) -> str:
+    """The run ledger's table beside a work queue: stacks sharing one Azurite keep their rows apart."""
+    return ("runs" + "".join(c for c in queue_name if c.isalnum()))[:63]
 
 
 @contextmanager

@@ -2,7 +2,9 @@
 
 Peeking shows messages without touching them. Replay and purge receive messages (hiding them for a few seconds),
 act on the ones asked for and make the others visible again at once; a message is deleted from the poison queue
-only after its replay was sent, so nothing is lost if the command stops halfway.
+only after its replay was sent, so nothing is lost if the command stops halfway. Each run whose envelope was
+replayed or purged has its run-ledger row say so: the run is no longer held as poisoned, and the next event or
+reconcile pass for it is processed.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from typing import Any, NamedTuple
 
 from azure.core.exceptions import AzureError, HttpResponseError
 
+from lineage.azure.ledger import LedgerError
 from lineage.azure.queues import Queues
-from lineage.service.events import REPLAYED, EventError, WorkMessage
+from lineage.extract.runrecord import FactoryId, RunRecordError
+from lineage.service import ledger as runs
+from lineage.service.events import REPLAYED, EventError, WorkMessage, now_iso
+from lineage.service.ledger import RunLedger, Step
 from lineage.service.poison import PoisonEnvelope, for_display, read_poison
 
 PEEK_LIMIT = 32  # Azure Storage returns at most 32 messages per peek or receive
@@ -109,7 +115,7 @@ class Browsed(NamedTuple):
     complete: bool  # False: only the first 32 could be read (the identity may peek but not receive)
 
 
-def replay(queues: Queues, selection: Selection,
+def replay(queues: Queues, selection: Selection, ledger: RunLedger | None = None,
            told: Callable[[PoisonItem, str], None] | None = None) -> list[tuple[PoisonItem, str]]:
     """Put the original messages back on the work queue and remove them here; each with what became of it (also
     ``told`` as each one is done). A message is deleted only after its replay was sent, so nothing is lost if the
@@ -122,19 +128,37 @@ def replay(queues: Queues, selection: Selection,
             done.append((item, f"not replayed: {type(exc).__name__}"))
         else:
             queues.poison.delete_message(message)
-            done.append((item, "queued again" + ("" if item.envelope.run_id else " (a body the worker cannot read)")))
+            outcome = "queued again" + ("" if item.envelope.run_id else " (a body the worker cannot read)")
+            done.append((item, outcome + _released(ledger, item, runs.REPLAYED)))
         if told is not None:
             told(*done[-1])
     return done
 
 
-def purge(queues: Queues, selection: Selection) -> list[PoisonItem]:
-    """Delete the messages the selection admits."""
+def purge(queues: Queues, selection: Selection, ledger: RunLedger | None = None) -> list[tuple[PoisonItem, str]]:
+    """Delete the messages the selection admits; each with what the run ledger was told."""
     done = []
     for message, item in _chosen(queues, selection):
         queues.poison.delete_message(message)
-        done.append(item)
+        done.append((item, "purged" + _released(ledger, item, runs.PURGED)))
     return done
+
+
+LEDGER_NOT_UPDATED = "; run ledger not updated"
+
+
+def _released(ledger: RunLedger | None, item: PoisonItem, how: str) -> str:
+    """Tell the run's ledger row its envelope is gone; what to add to the command's line when that failed."""
+    if ledger is None or not item.envelope.run_id or not item.envelope.factory:
+        return ""
+    try:
+        factory = FactoryId.parse(item.envelope.factory)
+        ledger.record(factory, item.envelope.run_id, Step(how, now_iso(), detail=f"poison message {item.id}"))
+    except RunRecordError:
+        return ""  # a body naming no factory of ours has no row
+    except LedgerError as exc:
+        return f"{LEDGER_NOT_UPDATED} ({exc})"
+    return ""
 
 
 def _chosen(queues: Queues, selection: Selection) -> Iterator[tuple[Any, PoisonItem]]:

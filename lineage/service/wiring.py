@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 from azure.core.credentials import TokenCredential
 
 from lineage.azure.datafactory import DataFactoryReader
+from lineage.azure.ledger import DEFAULT_TABLE, TABLE_SETTING, LedgerError, LedgerTable
 from lineage.azure.purview import PurviewWriter
 from lineage.azure.queues import Queues, queue_name
 from lineage.extract.config import LineageOptions
@@ -37,15 +39,15 @@ from lineage.service.events import (
     now_iso,
     run_ref,
 )
+from lineage.service.ledger import RunLedger, retention_days
 from lineage.service.poison import PoisonEnvelope
 from lineage.service.prune import PruneReport, prune_factories
 from lineage.service.reconcile import (
     FACTORIES_SETTING,
-    Window,
     WindowError,
     WindowReport,
-    enqueue_window,
     factories_from_setting,
+    reconcile_factories,
     window_minutes,
 )
 from lineage.service.worker import Worker, WorkerSettings, WorkQueue
@@ -339,36 +341,68 @@ def build_reader(credential: TokenCredential, env: Mapping[str, str], *,
     return DataFactoryReader(credential, base_url=datafactory_endpoint(env), timeout_s=http_timeout_s)
 
 
+def connect_ledger(env: Mapping[str, str], credential: TokenCredential | None = None) -> RunLedger | None:
+    """The run ledger's table in the app's own storage account, beside the queues: by identity in Azure
+    (``AzureWebJobsStorage__tableServiceUri``, else the queue service's URI with ``.table.`` for ``.queue.``), by
+    connection string against Azurite (the table is created there if missing; in Azure the deployment declares it).
+    None when no storage is configured at all (``push`` from a machine with only Data Factory and Purview set)."""
+    name = env.get("LINEAGE_LEDGER_TABLE") or DEFAULT_TABLE  # TABLE_SETTING, spelled out for tests/test_infra.py
+    table_uri = env.get("AzureWebJobsStorage__tableServiceUri")
+    queue_uri = env.get("AzureWebJobsStorage__queueServiceUri")
+    if not table_uri and queue_uri and ".queue." in queue_uri:
+        table_uri = queue_uri.replace(".queue.", ".table.", 1)
+    connection = env.get("AzureWebJobsStorage")
+    try:
+        retention = timedelta(days=retention_days(env))
+        if table_uri:
+            table = LedgerTable.connect(name, account_url=table_uri, credential=credential or default_credential())
+        elif connection:
+            table = LedgerTable.connect(name, connection_string=connection)
+            table.create()
+        else:
+            return None
+    except ValueError as exc:  # the SDK's message names no secret
+        raise SettingsError(f"the run ledger ({TABLE_SETTING}, AzureWebJobsStorage): {exc}") from exc
+    except LedgerError as exc:
+        raise SettingsError(str(exc)) from exc
+    return RunLedger(table, retention)
+
+
 def build_worker(credential: TokenCredential, env: Mapping[str, str], *, queues: WorkQueue | None = None,
                  http_timeout_s: float = HTTP_TIMEOUT_S) -> Worker:
     """A worker with every part built from settings; ``credential`` is DefaultAzureCredential in Azure."""
     writer = PurviewWriter(credential, purview_endpoint(env), timeout_s=http_timeout_s)
     return Worker(build_reader(credential, env, http_timeout_s=http_timeout_s), writer,
-                  queues or connect_queues(env, credential), lineage_options(env), worker_settings(env))
+                  queues or connect_queues(env, credential), lineage_options(env), worker_settings(env),
+                  ledger=connect_ledger(env, credential))
 
 
 def reconcile(env: Mapping[str, str] | None = None, *, past_due: bool = False) -> WindowReport:
-    """The ``reconcile_runs`` pass: queue every run of the configured factories that ended in the last window.
+    """The ``reconcile_runs`` pass: queue every run of the configured factories that ended since the pass's
+    checkpoint in the run ledger (the last window queued completely), and is not settled there already.
 
     A factory that could not be read fails the pass (after the others were done), so the failure shows in the
-    Functions host's logs and alerts instead of passing silently.
+    Functions host's logs and alerts instead of passing silently; its checkpoint stays, so the next pass covers
+    its gap too.
     """
     env = os.environ if env is None else env
     REFUSED.flush()  # the refused events counted since the last line, at least once per pass
-    if past_due:
-        log.warning("reconcile_runs is late: runs that ended before its window and whose events were lost are "
-                    "not queued; run `python -m lineage backfill` over the gap")
     try:
         factories = factories_from_setting(env)
-        window = Window.last(window_minutes(env))
+        minutes = window_minutes(env)
     except WindowError as exc:
         raise SettingsError(str(exc)) from exc
     if not factories:
         log.warning("reconcile_runs: LINEAGE_FACTORIES is empty, nothing to reconcile")
         return WindowReport()
     active = worker()
-    report = enqueue_window(active.reader, active.queue.send, factories, window)
-    log.info("reconcile_runs %s..%s: %s", window.after.isoformat(), window.before.isoformat(), report.to_json())
+    if past_due and active.ledger is None:
+        log.warning("reconcile_runs is late: runs that ended before its window and whose events were lost are "
+                    "not queued; run `python -m lineage backfill` over the gap")
+    report = reconcile_factories(active.reader, active.queue.send, factories, minutes, active.ledger)
+    log.info("reconcile_runs: %s", report.to_json())
+    if active.ledger is not None:
+        active.ledger.sweep()  # at most once a day: rows past the retention
     if report.failures:
         raise ReconcileError("; ".join(f"{name}: {why}" for name, why in sorted(report.failures.items())))
     return report
