@@ -15,20 +15,16 @@ from lineage.service import wiring
 app = func.FunctionApp()
 
 QUEUE = "%LINEAGE_QUEUE_NAME%"
-POISON_QUEUE = "%LINEAGE_QUEUE_NAME%-poison"
 STORAGE = "AzureWebJobsStorage"
 
 
 @app.function_name("on_run_completed")
 @app.event_grid_trigger(arg_name="event")
 @app.queue_output(arg_name="work", queue_name=QUEUE, connection=STORAGE)
-@app.queue_output(arg_name="poison", queue_name=POISON_QUEUE, connection=STORAGE)
-def on_run_completed(event: func.EventGridEvent, work: func.Out[str], poison: func.Out[str]) -> None:
-    accepted = wiring.accept(event)
+def on_run_completed(event: func.EventGridEvent, work: func.Out[str]) -> None:
+    accepted = wiring.accept(event)  # a rejected event's envelope is sent by accept, with no expiry
     if accepted.work is not None:
         work.set(accepted.work)
-    if accepted.poison is not None:
-        poison.set(accepted.poison)
 
 
 @app.function_name("push_lineage")

@@ -82,11 +82,15 @@ def test_event_lands_where_expected(case: Case) -> None:
         assert WorkMessage.from_json(message.to_json()) == message
 
 
-def test_events_delivered_through_the_function_land_once_each(azurite: Azurite) -> None:
-    """The same envelopes through azure.functions' converter into on_run_completed, onto real queues."""
+def test_events_delivered_through_the_function_land_once_each(azurite: Azurite,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same envelopes through azure.functions' converter into on_run_completed, onto real queues (the app's
+    settings name them, as in the Function App)."""
     import function_app
 
     name = f"hostile-events-{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    monkeypatch.setenv("LINEAGE_QUEUE_NAME", name)
     queues = Queues.connect(name, connection_string=azurite.connection_string)
     queues.create()
     host = LocalHost(queues, azurite.connection_string, settings=FAST_HOST,
@@ -96,7 +100,9 @@ def test_events_delivered_through_the_function_land_once_each(azurite: Azurite) 
         for case in EVENTS:
             host.deliver(case.input)
         work = [WorkMessage.from_json(m.content.decode()) for m in _all(queues.work)]
-        poison = [read_poison(str(m.content)) for m in _all(queues.poison)]
+        poisoned = _all(queues.poison)
+        poison = [read_poison(str(m.content)) for m in poisoned]
+        assert {m.expires_on.year for m in poisoned} <= {9999}  # sent with no expiry, not as a binding would
     finally:
         for client in (queues.work, queues.poison):
             client.delete_queue()

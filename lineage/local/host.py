@@ -109,12 +109,10 @@ class LocalHost:
     def deliver(self, payload: Mapping[str, Any]) -> None:
         """One Event Grid delivery (Event Grid schema or CloudEvents 1.0), converted as the worker would."""
         event = EventGridEventInConverter.decode(Datum(type="json", value=json.dumps(payload)), trigger_metadata={})
-        work, poison = _Out(), _Out()
-        self._on_run_completed(event=event, work=work, poison=poison)
+        work = _Out()
+        self._on_run_completed(event=event, work=work)
         if work.value is not None:
             self.queues.send(str(work.value))
-        if poison.value is not None:
-            self.queues.send_poison(str(poison.value))
 
     def poll_once(self, stop: threading.Event | None = None) -> int:
         """Receive one batch and run the function for each message in turn; returns how many were received.

@@ -131,8 +131,9 @@ def local_stack(runs_dir: Path, *, env: Mapping[str, str] | None = None, host_se
             TABLE_SETTING: ledger_table(queue_name),
             **dict(env or {}),
         }
-        stack.enter_context(_environ({"AzureWebJobsStorage": azurite.connection_string,
-                                      TABLE_SETTING: settings[TABLE_SETTING]}))  # the commands read these
+        stack.enter_context(_environ({  # the commands and the triggers read these
+            "AzureWebJobsStorage": azurite.connection_string, "LINEAGE_QUEUE_NAME": queue_name,
+            TABLE_SETTING: settings[TABLE_SETTING]}))
         worker = wiring.build_worker(credential, settings, queues=queues)
         if worker.ledger is None:
             raise RuntimeError("the local stack's worker has no run ledger")

@@ -134,11 +134,18 @@ _open_warned = threading.Event()
 
 def accept(event: Any) -> Accepted:
     """``accept_event`` for the object the Functions host hands ``on_run_completed``: an ``EventGridEvent``
-    (``event_type``) or a ``CloudEvent`` (``type``), both with ``id`` and ``get_json()``."""
+    (``event_type``) or a ``CloudEvent`` (``type``), both with ``id`` and ``get_json()``.
+
+    A rejected event's envelope is sent from here, not through an output binding: a binding's message lives the
+    queue service's default seven days, and an envelope must stay until an operator acts on it. A failed send raises,
+    so that Event Grid delivers the event again."""
     event_type = getattr(event, "event_type", None)
     if event_type is None:
         event_type = getattr(event, "type", None)
-    return accept_event(getattr(event, "id", None), event.get_json(), event_type=_text(event_type))
+    accepted = accept_event(getattr(event, "id", None), event.get_json(), event_type=_text(event_type))
+    if accepted.poison is not None:
+        connect_queues(os.environ).send_poison(accepted.poison)  # rare: a connection per rejected event
+    return accepted
 
 
 def accept_event(event_id: str | None, data: Any, *, event_type: str | None = None,
