@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from lineage.service.wiring import SettingsError
+from lineage.service.wiring import SettingsError, environment
 
 ENV_FILE = Path(__file__).resolve().parents[2] / ".local" / "env"
 PID_SETTING = "LINEAGE_LOCAL_PID"
@@ -54,16 +54,5 @@ def _running(pid: int) -> bool:
 @contextmanager
 def local_environment(path: Path) -> Iterator[None]:
     """The local stack's settings in ``os.environ`` for the length of one command, then the caller's again."""
-    values = read_env(path)
-    saved = {key: os.environ.get(key) for key in (*values, *SHADOWING)}
-    for key in SHADOWING:
-        os.environ.pop(key, None)
-    os.environ.update(values)
-    try:
+    with environment(read_env(path), without=SHADOWING):
         yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old

@@ -7,7 +7,6 @@ drives ``function_app``'s handlers through ``LocalHost``. The tests and ``./run-
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
@@ -116,7 +115,8 @@ def local_stack(runs_dir: Path, *, env: Mapping[str, str] | None = None, host_se
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lineage-local-")))
         tls = make_local_tls(workdir / "tls")
-        stack.enter_context(_environ({"REQUESTS_CA_BUNDLE": str(tls.ca_bundle), "LINEAGE_QUEUE_NAME": queue_name}))
+        stack.enter_context(wiring.environment({"REQUESTS_CA_BUNDLE": str(tls.ca_bundle),
+                                                "LINEAGE_QUEUE_NAME": queue_name}))
         azurite = azurite or stack.enter_context(Azurite())
         adf = stack.enter_context(AdfServer(runs_dir, tls))
         purview = stack.enter_context(PurviewServer(tls=tls, **dict(purview_options or {})))
@@ -131,9 +131,8 @@ def local_stack(runs_dir: Path, *, env: Mapping[str, str] | None = None, host_se
             TABLE_SETTING: ledger_table(queue_name),
             **dict(env or {}),
         }
-        stack.enter_context(_environ({  # the commands and the triggers read these
-            "AzureWebJobsStorage": azurite.connection_string, "LINEAGE_QUEUE_NAME": queue_name,
-            TABLE_SETTING: settings[TABLE_SETTING]}))
+        stack.enter_context(wiring.environment({"AzureWebJobsStorage": azurite.connection_string,
+                                                TABLE_SETTING: settings[TABLE_SETTING]}))  # the commands read these
         worker = wiring.build_worker(credential, settings, queues=queues)
         if worker.ledger is None:
             raise RuntimeError("the local stack's worker has no run ledger")
@@ -150,20 +149,6 @@ def local_stack(runs_dir: Path, *, env: Mapping[str, str] | None = None, host_se
 def ledger_table(queue_name: str) -> str:
     """The run ledger's table beside a work queue: stacks sharing one Azurite keep their rows apart."""
     return ("runs" + "".join(c for c in queue_name if c.isalnum()))[:63]
-
-
-@contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def load_records(runs_dir: Path) -> list[dict[str, Any]]:

@@ -14,7 +14,8 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -321,6 +322,25 @@ def worker_settings(env: Mapping[str, str]) -> WorkerSettings:
     except ValueError as exc:
         raise SettingsError(
             f"LINEAGE_MAX_DEQUEUE_COUNT, LINEAGE_MAX_WAITS and LINEAGE_WAIT_SECONDS take integers: {exc}") from exc
+
+
+@contextmanager
+def environment(values: Mapping[str, str], *, without: Iterable[str] = ()) -> Iterator[None]:
+    """App settings in ``os.environ`` for a block (the local stack's, for the triggers and commands that read them
+    there), those named in ``without`` removed; then the process's own again."""
+    removed = tuple(without)
+    saved = {key: os.environ.get(key) for key in (*values, *removed)}
+    for key in removed:
+        os.environ.pop(key, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
 
 
 def connect_queues(env: Mapping[str, str], credential: TokenCredential | None = None) -> Queues:
