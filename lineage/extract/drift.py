@@ -87,10 +87,11 @@ def _leaves(value: Any, path: tuple[str, ...] = (), depth: int = 0) -> Iterator[
 
 
 def _at(value: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if (type(value) is not dict and not isinstance(value, Mapping)) or key not in value:  # dict: no ABC check
-            return _MISSING
-        value = value[key]
+    try:  # asked for every stated setting of every run: no type check per step (a list or text refuses a str key)
+        for key in path:
+            value = value[key]
+    except (KeyError, TypeError, IndexError):
+        return _MISSING
     return value
 
 
