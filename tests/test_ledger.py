@@ -9,6 +9,7 @@ the storage service's own. Only the ``WorkQueue`` seam is held in memory, to cou
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,12 +21,13 @@ from azure.data.tables import TableClient
 from lineage.azure.ledger import LedgerError, LedgerTable, partition_key
 from lineage.local.azurite import Azurite
 from lineage.service import ledger as runs
-from lineage.service.events import BACKFILLED, RECONCILED, REPLAYED
+from lineage.service.events import BACKFILLED, RECONCILED, REPLAYED, now_iso
 from lineage.service.ledger import Entry, RunLedger, Step, advance
-from lineage.service.worker import ALREADY_POISONED, Outcome, Processed, Worker
+from lineage.service.worker import ALREADY_POISONED, EnvelopeBusyError, Outcome, Processed, Worker
 from tests.memory_queue import MemoryQueue
 from tests.test_worker_decisions import (  # noqa: F401 - servers and clean are fixtures
     FACTORY,
+    RECEIVED,
     RECORD,
     RUN_GET,
     RUN_ID,
@@ -210,7 +212,12 @@ def test_two_workers_and_duplicated_events_give_one_row_and_at_most_one_envelope
 
     def work(worker: Worker, mine: list[str]) -> None:
         for body in mine:
-            processed = worker.handle(body, 1)
+            for attempt in range(1, 6):  # as the host does: a failed message is delivered again
+                try:
+                    processed = worker.handle(body, attempt)
+                    break
+                except EnvelopeBusyError:  # the other worker is writing the envelope right now
+                    time.sleep(0.05)
             with lock:
                 results.append(processed)
 
@@ -315,3 +322,75 @@ def test_a_wait_the_ledger_cannot_record_puts_nothing_back(servers: Servers, azu
     with pytest.raises(LedgerError):
         active.handle(message(), 1)
     assert queue.sent == [] and queue.poison == {}
+
+
+# --- a claim on the envelope: never an acknowledgement on its word alone --------------------------------------------
+
+POISONED_RUN = "7d0c3f6e-0000-4000-8000-0000000000bb"
+
+
+def claimed_by(ledger: RunLedger, event_id: str) -> None:
+    """A worker claimed the run's envelope for this message, then died before writing it."""
+    step = Step(runs.POISONED, now_iso(), event_id, 1, "DataFactoryError: denied", received_at=RECEIVED, blocked=True)
+    assert ledger.claim_envelope(FACTORY, POISONED_RUN, step) == runs.CLAIMED
+
+
+def test_the_message_whose_worker_died_after_claiming_writes_the_envelope_when_delivered_again(
+        servers: Servers, ledger: RunLedger) -> None:
+    queue = MemoryQueue()
+    active = with_ledger(servers, queue, ledger)
+    another_run(servers, pipeline="Load/Daily", run_id=POISONED_RUN)  # poisoned for good
+    claimed_by(ledger, "e-1")
+    assert active.handle(message(POISONED_RUN, event_id="e-1"), 2).outcome is Outcome.POISONED
+    assert [e.run_id for e in queue.envelopes()] == [POISONED_RUN]
+    [entry] = rows(ledger)
+    assert entry.envelope == runs.QUEUED
+
+
+def test_another_message_is_not_acknowledged_while_a_claim_is_fresh_and_writes_on_its_last_attempt(
+        servers: Servers, ledger: RunLedger) -> None:
+    queue = MemoryQueue()
+    active = with_ledger(servers, queue, ledger, max_dequeue_count=3)
+    another_run(servers, pipeline="Load/Daily", run_id=POISONED_RUN)
+    claimed_by(ledger, "e-1")  # and its worker died: no envelope
+    for event_id in ("e-2", REPLAYED):
+        with pytest.raises(EnvelopeBusyError):
+            active.handle(message(POISONED_RUN, event_id=event_id), 1)
+    assert queue.envelopes() == []  # failed, so delivered again: never acknowledged with no envelope anywhere
+    assert active.handle(message(POISONED_RUN, event_id="e-2"), 3).outcome is Outcome.POISONED  # the last attempt
+    assert [e.run_id for e in queue.envelopes()] == [POISONED_RUN]
+
+
+def test_a_replay_or_purge_of_an_older_envelope_leaves_a_newer_one_held() -> None:
+    now = datetime(2026, 11, 25, 7, 3, tzinfo=UTC)
+    claimed = advance(None, FACTORY.resource_id, RUN_ID,
+                      Step(runs.POISONED, AT, "e-1", 5, "DataFactoryError: denied", blocked=True))
+    queued = advance(claimed, FACTORY.resource_id, RUN_ID, Step(runs.QUEUED, AT, envelope_id="new"))
+    assert queued is not None
+    for how in (runs.REPLAYED, runs.PURGED):
+        older = advance(queued, FACTORY.resource_id, RUN_ID, Step(how, AT, detail="poison message old",
+                                                                  envelope_id="old"))
+        assert older is not None and older.envelope == runs.QUEUED and older.settled(now)
+        same = advance(queued, FACTORY.resource_id, RUN_ID, Step(how, AT, detail="poison message new",
+                                                                 envelope_id="new"))
+        assert same is not None and same.envelope == how and not same.settled(now)
+
+
+def test_a_reconcile_pass_queues_a_poisoned_run_again_for_the_worker_to_ask_the_poison_queue(
+        ledger: RunLedger) -> None:
+    now = datetime.now(UTC)
+    ledger.record(FACTORY, "pushed-run", Step(runs.PUSHED, now.isoformat(), "e", 1, "ok"))
+    claimed_by(ledger, "e-1")
+    ledger.record(FACTORY, POISONED_RUN, Step(runs.QUEUED, now_iso(), envelope_id="m1"))
+    assert ledger.settled_among(FACTORY, ["pushed-run", POISONED_RUN, "unknown-run"]) == {"pushed-run"}
+
+
+def test_the_sweep_keeps_a_row_whose_envelope_is_claimed_or_queued(ledger: RunLedger) -> None:
+    now = datetime.now(UTC)
+    old = (now - timedelta(days=100)).isoformat()
+    ledger.record(FACTORY, "old-pushed", Step(runs.PUSHED, old, "e", 1, "ok"))
+    ledger.claim_envelope(FACTORY, "old-claimed", Step(runs.POISONED, old, "e", 1, "x", blocked=True))
+    ledger.claim_envelope(FACTORY, "old-queued", Step(runs.POISONED, old, "e", 1, "x", blocked=True))
+    ledger.record(FACTORY, "old-queued", Step(runs.QUEUED, old, envelope_id="m1"))
+    assert ledger.sweep(now, force=True) == 1
+    assert sorted(e.run_id for e in rows(ledger)) == ["old-claimed", "old-queued"]

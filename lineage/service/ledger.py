@@ -35,6 +35,7 @@ FAILED = "failed"  # a transient failure, tried again: not an outcome, a line of
 CLAIMED, QUEUED, REPLAYED, PURGED = "claimed", "queued", "replayed", "purged"
 UNCLAIMED = "unclaimed"  # the envelope a worker claimed could not be written: the claim is given up
 DUPLICATE = "duplicate"  # a message for a run whose envelope is already queued: told, counted, nothing written
+BUSY = "busy"  # another message's claim on the envelope is fresh: ask again later
 CLAIM_TIMEOUT = timedelta(minutes=10)  # a claim whose envelope never followed (the process died) lapses
 DEFAULT_RETENTION_DAYS = 90
 RETENTION_SETTING = "LINEAGE_LEDGER_RETENTION_DAYS"
@@ -69,6 +70,10 @@ class Step:
     blocked: bool = False  # poisoned for a permanent reason: only a replay or a purge lets it run again
     envelope_id: str = ""  # with ``queued``: the message id and pop receipt that can tell whether it is still there
     envelope_receipt: str = ""
+
+    def owner(self) -> str:
+        """The message a step came from, as far as a row can tell one from another: its event and when it arrived."""
+        return f"{self.event_id or ''}|{self.received_at or ''}"
 
     def line(self) -> dict[str, Any]:
         """The step as a line of the run's story."""
@@ -105,6 +110,7 @@ class Entry:
     blocked: bool = False
     envelope_id: str = ""
     envelope_receipt: str = ""
+    claim_owner: str = ""  # the message that claimed the envelope: its own redelivery may take the claim again
     story: tuple[Mapping[str, Any], ...] = ()
     event_ids: tuple[str, ...] = ()
 
@@ -129,7 +135,7 @@ class Entry:
             "Attempts": self.attempts, "Events": self.events, "Waits": self.waits, "FirstSeen": self.first_seen,
             "LastChange": self.last_change, "Drift": self.drift, "Partial": self.partial,
             "Envelope": self.envelope, "Blocked": self.blocked, "EnvelopeId": self.envelope_id,
-            "EnvelopeReceipt": self.envelope_receipt,
+            "EnvelopeReceipt": self.envelope_receipt, "ClaimOwner": self.claim_owner,
             "Story": json.dumps(list(self.story), separators=(",", ":")),
             "EventIds": json.dumps(list(self.event_ids), separators=(",", ":")),
         }
@@ -161,7 +167,7 @@ class Entry:
             entities=number("Entities"), attempts=number("Attempts"), events=number("Events"),
             waits=number("Waits"), drift=entity.get("Drift") is True, partial=entity.get("Partial") is True,
             envelope=text("Envelope"), blocked=entity.get("Blocked") is True,
-            envelope_id=text("EnvelopeId"), envelope_receipt=text("EnvelopeReceipt"),
+            envelope_id=text("EnvelopeId"), envelope_receipt=text("EnvelopeReceipt"), claim_owner=text("ClaimOwner"),
             story=tuple(line for line in listed("Story") if isinstance(line, dict)),
             event_ids=tuple(i for i in listed("EventIds") if isinstance(i, str)),
         )
@@ -204,10 +210,13 @@ def advance(entry: Entry | None, factory: str, run_id: str, step: Step) -> Entry
         if step.pipeline:
             changes["pipeline"] = step.pipeline
     if step.what == POISONED:
-        changes.update(envelope=CLAIMED, blocked=step.blocked)
+        changes.update(envelope=CLAIMED, blocked=step.blocked, claim_owner=step.owner())
     elif step.what == QUEUED:
         changes.update(envelope=QUEUED, envelope_id=step.envelope_id, envelope_receipt=step.envelope_receipt)
-    elif step.what in (REPLAYED, PURGED):
+    elif step.what in (REPLAYED, PURGED) and (not entry.envelope_id or not step.envelope_id
+                                               or step.envelope_id == entry.envelope_id):
+        # Released only by the removal of the envelope the row knows: one written since (the replayed message failed
+        # again, fast) stays held.
         changes.update(envelope=step.what, blocked=False)
     elif step.what == UNCLAIMED and entry.envelope == CLAIMED:
         changes["envelope"] = ""
@@ -292,24 +301,32 @@ class RunLedger:
         return entry
 
     def claim_envelope(self, factory: FactoryId, run_id: str, step: Step, *, replayed: bool = False,
-                       gone: Callable[[Entry], bool] = lambda _entry: False) -> bool:
-        """Record the run as poisoned and claim the right to write its one envelope: False when its envelope is
-        already queued (or being written by another worker) — then none is written, and the run stays where it is.
-        For a ``replayed`` message only another worker's fresh claim counts: the envelope it came from is gone.
-        ``gone`` tells whether a queued envelope was removed without the ledger being told (by hand, in the portal)."""
+                       gone: Callable[[Entry], bool] = lambda _entry: False) -> str:
+        """Record the run as poisoned and claim the right to write its one envelope. ``CLAIMED``: write it.
+        ``QUEUED``: its envelope is in the poison queue, write none. ``BUSY``: another message's claim is fresh (its
+        worker is writing the envelope now, or died doing so): ask again later, never acknowledge on that word alone.
+        The message that made a claim (its redelivery after its worker died) takes it again. For a ``replayed``
+        message a queued envelope does not count: the envelope it came from is gone. ``gone`` tells whether a queued
+        envelope was removed without the ledger being told (by hand, in the portal)."""
         if self._first(factory, run_id, step) is not None:
-            return True  # the run had no row: nobody else has claimed it
-        claimed = False
+            return CLAIMED  # the run had no row: nobody else has claimed it
+        answer = CLAIMED
 
         def decide(entry: Entry | None) -> Step | None:
-            nonlocal claimed
-            holds = entry is not None and (entry.envelope == CLAIMED if replayed else True) \
-                and entry.holds_envelope(_moment(step.at)) and not (entry.envelope == QUEUED and gone(entry))
-            claimed = not holds
-            return step if claimed else replace(step, what=DUPLICATE, detail="its poison envelope is already queued")
+            nonlocal answer
+            at = _moment(step.at)
+            if entry is not None and entry.envelope == QUEUED and not replayed and not gone(entry):
+                answer = QUEUED
+                return replace(step, what=DUPLICATE, detail="its poison envelope is already queued")
+            if entry is not None and entry.envelope == CLAIMED and entry.holds_envelope(at) \
+                    and entry.claim_owner != step.owner():
+                answer = BUSY
+                return None
+            answer = CLAIMED
+            return step
 
         self._advance(factory, run_id, decide)
-        return claimed
+        return answer
 
     def _advance(self, factory: FactoryId, run_id: str,
                  decide: Callable[[Entry | None], Step | None]) -> tuple[Entry, bool]:
@@ -341,8 +358,10 @@ class RunLedger:
         partition = partition_key(factory)
         with ThreadPoolExecutor(LOOKUPS_AT_ONCE, thread_name_prefix="ledger-lookup") as pool:
             stored = list(pool.map(lambda run_id: self.table.get(partition, run_id), run_ids))
+        # A poisoned run is queued all the same: only the worker asks the poison queue whether its envelope is
+        # still there (one call; it may have been removed by hand), and acknowledges the message when it is.
         return {entry.run_id for entry in (Entry.from_entity(s.entity) for s in stored if s is not None)
-                if entry.settled(now)}
+                if entry.settled(now) and entry.outcome != POISONED}
 
     def find(self, query: Query, *, story: bool = False) -> Iterator[Entry]:
         """The rows a query admits, as the table returns them."""
@@ -375,7 +394,9 @@ class RunLedger:
         at = last.entity.get("At") if last is not None else None
         if not force and isinstance(at, datetime) and now - at.astimezone(UTC) < SWEEP_INTERVAL:
             return 0
-        old = self.table.query(f"PartitionKey ne '{CHECKPOINTS}' and LastChange lt @cutoff",
+        # A row whose envelope is claimed or queued is kept: it is what holds the run to one envelope.
+        old = self.table.query(f"PartitionKey ne '{CHECKPOINTS}' and LastChange lt @cutoff and Envelope ne "
+                               f"'{CLAIMED}' and Envelope ne '{QUEUED}'",
                                {"cutoff": now - self.retention}, select=["PartitionKey", "RowKey"])
         deleted = self.table.delete_rows([(str(row["PartitionKey"]), str(row["RowKey"])) for row in old])
         self.table.upsert({"PartitionKey": CHECKPOINTS, "RowKey": "sweep", "At": now, "Deleted": deleted})

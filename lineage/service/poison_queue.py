@@ -153,7 +153,8 @@ def _released(ledger: RunLedger | None, item: PoisonItem, how: str) -> str:
         return ""
     try:
         factory = FactoryId.parse(item.envelope.factory)
-        ledger.record(factory, item.envelope.run_id, Step(how, now_iso(), detail=f"poison message {item.id}"))
+        ledger.record(factory, item.envelope.run_id,
+                      Step(how, now_iso(), detail=f"poison message {item.id}", envelope_id=item.id))
     except RunRecordError:
         return ""  # a body naming no factory of ours has no row
     except LedgerError as exc:

@@ -267,6 +267,13 @@ class Worker:
         if message is not None and self.ledger is not None and claimed is None:
             log.info("run %s: its poison envelope is already queued; not writing another", message.run.run_id)
             return Processed(Outcome.SKIPPED, message.run.run_id, ALREADY_POISONED)
+        if claimed == runs.BUSY:
+            if attempts < self.settings.max_dequeue_count:
+                raise EnvelopeBusyError(f"run {envelope.run_id}: another message is writing its poison envelope "
+                                        "(or its worker died doing so); this one is tried again later")
+            log.warning("run %s: another message's claim on the poison envelope is fresh, but this is the last "
+                        "attempt: writing an envelope regardless (never lose a run)", envelope.run_id)
+            claimed = False
         try:
             handle = self.queue.send_poison(envelope.to_json())
         except Exception:
@@ -279,16 +286,17 @@ class Worker:
         log.error("message poisoned (%s): %s", envelope.error_class, envelope.reason)
         return Processed(Outcome.POISONED, envelope.run_id, detail)
 
-    def _claim(self, message: WorkMessage, step: Step) -> bool | None:
+    def _claim(self, message: WorkMessage, step: Step) -> bool | str | None:
         """True: this worker writes the envelope (the ledger has the run poisoned); None: another envelope is
-        queued; False: the ledger could not be asked, and the envelope is written regardless (never lose a run)."""
+        queued; ``runs.BUSY``: another message is writing one; False: the ledger could not be asked, and the envelope
+        is written regardless (never lose a run)."""
         if self.ledger is None:
             return False
         try:
             # A replay was asked for: the envelope it came from is gone, whatever the row still says of it.
-            claimed = self.ledger.claim_envelope(message.run.factory, message.run.run_id, step,
-                                                 replayed=message.event_id == REPLAYED, gone=self._envelope_gone)
-            return True if claimed else None
+            answer = self.ledger.claim_envelope(message.run.factory, message.run.run_id, step,
+                                                replayed=message.event_id == REPLAYED, gone=self._envelope_gone)
+            return True if answer == runs.CLAIMED else None if answer == runs.QUEUED else runs.BUSY
         except LedgerError as exc:
             log.warning("run %s: the run ledger cannot be written (%s); writing its poison envelope regardless",
                         message.run.run_id, exc)
@@ -318,6 +326,11 @@ class Worker:
             self.ledger.record(message.run.factory, message.run.run_id, step)
         except LedgerError as exc:
             log.warning("run %s: the run ledger could not record %s: %s", message.run.run_id, step.what, exc)
+
+
+class EnvelopeBusyError(Exception):
+    """Another message holds a fresh claim on the run's poison envelope: this one is failed, so that the host
+    delivers it again, until the envelope is queued (then it is acknowledged) or the claim lapses (then it writes)."""
 
 
 class RunNotEndedError(Exception):
