@@ -296,3 +296,12 @@ def test_the_write_probe_writes_into_each_mapped_collection_and_fails_where_the_
     refused = probes["write access in collection locked (probe entity created and deleted)"]
     assert not refused["ok"] and "Data Curator" in refused["fix"]
     assert not [e for e in stack.purview.entities() if e["typeName"] == "DataSet"]  # the one written was deleted
+
+
+@pytest.mark.parametrize("setting", [
+    {"factories": {f"{SALES}": "a", SALES.upper(): "b"}},
+    {"subscriptions": {SUB: "a", SUB.upper(): "b"}},
+])
+def test_two_keys_that_differ_only_in_case_are_refused(setting: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="names the same thing as another key"):
+        LineageOptions.from_mapping({"collections": setting})

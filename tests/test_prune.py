@@ -94,7 +94,7 @@ def test_only_our_types_under_this_factory_with_names_we_write_are_ever_touched(
                        ("adf_copy_activity", f"{F}/pipelines/Gone/steps/Copy"),
                        ("adf_copy_operation", f"{F}/pipelines/Gone/activities/Copy"),
                        ("adf_pipeline", f"{F}/pipelines/Gone/more"),
-                       ("adf_copy_activity", f"{F}/pipelines/Load/activities/CopySales#x#azure_blob_path"),
+                       ("adf_copy_activity", f"{F}/pipelines/Load/activities/Copy/Sales"),  # '/' is in no name
                        ("adf_copy_operation", f"{F}/pipelines/Load/activities/CopySales#no-type-after-the-sink"))
     assert stale_entities(untouchable, now({})) == []
     assert stale_entities(untouchable, now({"load": {"copysales": COPY_FIXED}})) == []
@@ -253,6 +253,9 @@ def test_a_deletion_purview_refuses_is_reported_with_its_reason_and_the_command_
     stack.purview.set_curators(root, [])  # nor inherited from the root
     try:
         code, result = prune(stack, capsys, "--factory", GUARDED, "--apply")
+        assert code == 1 and result["factories"] == [] and "lists no pipeline" in result["failures"][GUARDED]
+        assert len(under(stack, GUARDED)) == 4, "an emptied factory is not pruned without --allow-empty"
+        code, result = prune(stack, capsys, "--factory", GUARDED, "--apply", "--allow-empty")
     finally:
         stack.purview.set_curators(root, [LOCAL_PRINCIPAL_ID])
         stack.purview.set_curators("guarded", [LOCAL_PRINCIPAL_ID])
@@ -275,10 +278,12 @@ def test_the_timer_does_nothing_unless_enabled_then_dry_runs_or_applies_and_fail
     timer = function_app.prune_lineage.build().get_user_function()
     timer_factory = F.replace("prune-adf", "timer-adf")
     push(stack, load(timer_factory, 8, "Gone"))
+    push(stack, load(timer_factory, 9, "Kept"))
     adf(stack, "DELETE", f"{timer_factory}/pipelines/Gone").raise_for_status()
     monkeypatch.setenv("LINEAGE_FACTORIES", json.dumps([timer_factory]))
     before = under(stack, timer_factory)
-    assert len(before) == 4
+    assert len(before) == 7
+    kept = {(t, q) for t, q in before if "/pipelines/Kept" in q or t == "azure_data_factory"}
 
     monkeypatch.delenv("LINEAGE_PRUNE", raising=False)
     with caplog.at_level(logging.INFO, logger="lineage"):
@@ -294,7 +299,7 @@ def test_the_timer_does_nothing_unless_enabled_then_dry_runs_or_applies_and_fail
 
     monkeypatch.setenv("LINEAGE_PRUNE", "apply")
     timer(timer=None)
-    assert under(stack, timer_factory) == {("azure_data_factory", timer_factory)}
+    assert under(stack, timer_factory) == kept and len(kept) == 4
 
     missing = F.replace("prune-adf", "no-such-adf")
     monkeypatch.setenv("LINEAGE_FACTORIES", json.dumps([missing, timer_factory]))
@@ -330,3 +335,18 @@ def test_the_reader_lists_every_page_of_pipelines_and_follows_next_links_only_on
         with pytest.raises(DataFactoryError) as missing:
             reader.factory_definitions(FactoryId.parse(OTHER))
         assert missing.value.status == 404
+
+
+def test_an_activity_name_holding_a_hash_keeps_its_operations_and_its_sink_is_read_after_it() -> None:
+    p = f"{F}/pipelines/Load/activities"
+    current = now({"load": {"copy #1": COPY_FIXED, "copy": ActivityNow("adf_copy_activity", None)}})
+    ops = held(("adf_copy_activity", f"{p}/Copy #1"),
+               ("adf_copy_operation", f"{p}/Copy #1#{SQL}/Weekly#azure_sql_table"),
+               ("adf_copy_operation", f"{p}/Copy #1#{SQL}/Daily#azure_sql_table"),
+               ("adf_copy_operation", f"{p}/Gone #2#{SQL}/Weekly#azure_sql_table"))
+    stale = stale_entities(ops, current)
+    assert [(s.qualified_name.removeprefix(p + "/"), s.reason) for s in stale] == [
+        (f"Copy #1#{SQL}/Daily#azure_sql_table", "activity 'Copy #1' of pipeline 'Load' now writes only to "
+                                                 f"azure_sql_table {SQL}/Weekly, azure_sql_view {SQL}/Weekly"),
+        (f"Gone #2#{SQL}/Weekly#azure_sql_table", "activity 'Gone ' is no longer in pipeline 'Load'"),
+    ]

@@ -219,6 +219,9 @@ def _parser() -> argparse.ArgumentParser:
     mode = prune.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", dest="apply", action="store_false", help="only print what would go (default)")
     mode.add_argument("--apply", dest="apply", action="store_true", help="remove it, and report the counts")
+    prune.add_argument("--allow-empty", action="store_true",
+                       help="with --apply, also prune a factory that lists no pipeline at all (refused otherwise: a "
+                            "read that looks like a factory emptied removes nothing without this)")
     output_arguments(prune)
     prune.set_defaults(handler=_prune, apply=False)
     _examples(prune, "prune")
@@ -523,12 +526,15 @@ def _doctor(args: argparse.Namespace) -> int:
 def _prune(args: argparse.Namespace) -> int:
     from lineage.cli import prune  # noqa: PLC0415 - only this command needs it
 
-    reports = prune.run(_credential(args), os.environ, _factories(args), apply=args.apply)
+    reports, failures = prune.run(_credential(args), os.environ, _factories(args), apply=args.apply,
+                                  allow_empty=args.allow_empty)
     if _json(args):
-        sys.stdout.write(dumps({"factories": [r.to_json() for r in reports]}))
+        sys.stdout.write(dumps({"factories": [r.to_json() for r in reports], "failures": failures}))
     else:
         sys.stdout.write(prune.table(reports))
-    return EXIT_REJECTED if any(r.failed for r in reports) else 0
+    for factory, why in failures.items():
+        print(f"error: {factory}: {why}", file=sys.stderr)
+    return EXIT_REJECTED if failures or any(r.failed for r in reports) else 0
 
 
 def _resource_sets(args: argparse.Namespace) -> int:

@@ -11,19 +11,28 @@ from collections.abc import Mapping, Sequence
 
 from azure.core.credentials import TokenCredential
 
-from lineage.azure.purview import PurviewWriter
-from lineage.extract.runrecord import FactoryId
+from lineage.azure.datafactory import DataFactoryError
+from lineage.azure.purview import PurviewError, PurviewWriter
+from lineage.extract.runrecord import FactoryId, RunRecordError
 from lineage.service import wiring
-from lineage.service.prune import PruneReport, prune_factory
+from lineage.service.prune import PruneError, PruneReport, prune_factory
 
 
 def run(credential: TokenCredential, env: Mapping[str, str], factories: Sequence[FactoryId], *,
-        apply: bool) -> list[PruneReport]:
-    """One report per factory, in the order named."""
+        apply: bool, allow_empty: bool = False) -> tuple[list[PruneReport], dict[str, str]]:
+    """One report per factory that could be pruned, in the order named, and why each other one could not: a
+    factory that fails does not hide what was already removed from the ones before it."""
     reader = wiring.build_reader(credential, env)
     writer = PurviewWriter(credential, wiring.purview_endpoint(env))
     options = wiring.lineage_options(env)
-    return [prune_factory(reader, writer, factory, options, apply=apply) for factory in factories]
+    reports: list[PruneReport] = []
+    failures: dict[str, str] = {}
+    for factory in factories:
+        try:
+            reports.append(prune_factory(reader, writer, factory, options, apply=apply, allow_empty=allow_empty))
+        except (DataFactoryError, PurviewError, RunRecordError, PruneError) as exc:
+            failures[factory.resource_id] = str(exc)
+    return reports, failures
 
 
 def table(reports: Sequence[PruneReport]) -> str:

@@ -61,6 +61,7 @@ class Collections:
                 factory = FactoryId.parse(key)
             except RunRecordError as exc:
                 raise CollectionConfigError(f"collections.factories: {exc}") from None
+            _unique(factories, factory.resource_id.lower(), key, "factories")
             factories[factory.resource_id.lower()] = _collection(value, f"collections.factories[{key!r}]")
         groups: dict[tuple[str, str], str] = {}
         for key, value in _object(doc, "resourceGroups").items():
@@ -68,12 +69,14 @@ class Collections:
             if match is None:
                 raise CollectionConfigError(f"collections.resourceGroups: {key!r} is not a resource group id like "
                                             "/subscriptions/<id>/resourceGroups/<name>")
+            _unique(groups, (match["sub"].lower(), match["rg"].lower()), key, "resourceGroups")
             groups[match["sub"].lower(), match["rg"].lower()] = _collection(
                 value, f"collections.resourceGroups[{key!r}]")
         subscriptions: dict[str, str] = {}
         for key, value in _object(doc, "subscriptions").items():
             if not _SUBSCRIPTION.fullmatch(key):
                 raise CollectionConfigError(f"collections.subscriptions: {key!r} is not a subscription id")
+            _unique(subscriptions, key.lower(), key, "subscriptions")
             subscriptions[key.lower()] = _collection(value, f"collections.subscriptions[{key!r}]")
         return cls(default, factories, _patterns(doc.get("namePatterns", [])), groups, subscriptions)
 
@@ -99,6 +102,14 @@ class Collections:
         if self.default is not None:
             every.add(self.default)
         return sorted(every)
+
+
+def _unique(seen: Mapping[Any, str], normalized: Any, key: str, where: str) -> None:
+    """ARM ids compare without case: two keys that differ only in case name one thing, and which one wins would
+    depend on the order of the JSON."""
+    if normalized in seen:
+        raise CollectionConfigError(f"collections.{where}: {key!r} names the same thing as another key (ids are "
+                                    "compared without case)")
 
 
 def _object(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -127,16 +127,20 @@ def _why_stale(type_name: str, rest: str, now: FactoryNow) -> str | None:
         if "/" in rest:
             return None
         return None if rest.lower() in now.pipelines else f"pipeline {rest!r} no longer exists in the factory"
-    path, hash_, sink = rest.partition("#")
-    pipeline, marker, activity = path.partition("/activities/")
-    if not marker or not activity or "/" in pipeline or "/" in activity:
+    pipeline, marker, after = rest.partition("/activities/")
+    if not marker or not after or "/" in pipeline:
         return None  # not a name we write
-    if bool(hash_) != (type_name in OPERATION_TYPES):  # an operation's name has its sink after '#', no other's
-        return None
-    sink_qn, separator, sink_type = sink.rpartition("#")  # {activity}#{sink qualifiedName}#{sink typeName}
-    if hash_ and not (separator and sink_qn and sink_type):
-        return None
     activities = now.pipelines.get(pipeline.lower())
+    sink_qn = sink_type = ""
+    if type_name in OPERATION_TYPES:  # {activity}#{sink qualifiedName}#{sink typeName}
+        split = _operation_parts(after, activities or {})
+        if split is None:
+            return None
+        activity, sink_qn, sink_type = split
+    else:
+        activity = after
+    if "/" in activity:
+        return None
     if activities is None:
         return f"pipeline {pipeline!r} no longer exists in the factory"
     current = activities.get(activity.lower())
@@ -152,6 +156,22 @@ def _why_stale(type_name: str, rest: str, now: FactoryNow) -> str | None:
         return None
     now_writes = ", ".join(sorted(f"{t} {q}" for t, q in current.sinks)) or "nothing"
     return f"activity {activity!r} of pipeline {pipeline!r} now writes only to {now_writes}"
+
+
+def _operation_parts(after: str, activities: Mapping[str, ActivityNow]) -> tuple[str, str, str] | None:
+    """An operation's activity, sink qualifiedName and sink type. An activity name may hold '#' (Data Factory
+    allows it), so the activity is the longest current one the name starts with; only when none does is it cut at
+    the first '#' (the activity is gone either way)."""
+    head, separator, sink_type = after.rpartition("#")
+    if not separator or not head or not sink_type:
+        return None
+    lowered = head.lower()
+    known = [name for name in activities if lowered.startswith(name + "#") and len(head) > len(name) + 1]
+    if known:
+        length = len(max(known, key=len))
+        return head[:length], head[length + 1:], sink_type
+    activity, hash_, sink_qn = head.partition("#")
+    return (activity, sink_qn, sink_type) if hash_ and activity and sink_qn else None
 
 
 def _definition_resolver(doc: Mapping[str, Any], pipeline: str, options: LineageOptions) -> RunResolver:

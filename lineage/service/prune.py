@@ -19,6 +19,7 @@ from lineage.azure import catalog
 from lineage.azure.datafactory import DataFactoryError, DataFactoryReader
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.extract.config import LineageOptions
+from lineage.extract.entities import PIPELINE_TYPE
 from lineage.extract.prune import PRUNABLE_TYPES, Stale, current_definitions, stale_entities
 from lineage.extract.runrecord import FactoryId, RunRecordError
 
@@ -56,12 +57,23 @@ class PruneReport:
         }
 
 
+class PruneError(RuntimeError):
+    """Some factories could not be pruned, or some deletions were refused; the rest was done."""
+
+
 def prune_factory(reader: DataFactoryReader, writer: PurviewWriter, factory: FactoryId, options: LineageOptions,
-                  *, apply: bool) -> PruneReport:
-    """Compare, then (with ``apply``) soft-delete the stale entities, children before parents."""
+                  *, apply: bool, allow_empty: bool = False) -> PruneReport:
+    """Compare, then (with ``apply``) soft-delete the stale entities, children before parents. A factory that lists
+    no pipeline while Purview holds some of its lineage is not emptied without ``allow_empty``."""
     now = current_definitions(reader.factory_definitions(factory), options)
     held = catalog.held_under(writer, f"{now.factory.resource_id}/pipelines/", PRUNABLE_TYPES)
     report = PruneReport(now.factory.resource_id, apply, stale_entities(held, now))
+    if apply and not allow_empty and not now.pipelines and any(h.type_name == PIPELINE_TYPE for h in held):
+        # Data Factory answers a missing right with 403 and a missing factory with 404, never with an empty list;
+        # all the same, a read that looks like a factory emptied removes nothing without a person's say.
+        raise PruneError(f"{factory.factory_name}: Data Factory lists no pipeline, and Purview holds lineage of "
+                         f"{sum(h.type_name == PIPELINE_TYPE for h in held)} pipeline(s) under it; check the "
+                         "factory; if it really has no pipeline left, prune it with --allow-empty")
     if not apply:
         return report
     for item in report.stale:
@@ -78,10 +90,6 @@ def prune_factory(reader: DataFactoryReader, writer: PurviewWriter, factory: Fac
     return report
 
 
-class PruneError(RuntimeError):
-    """Some factories could not be pruned, or some deletions were refused; the rest was done."""
-
-
 def prune_factories(reader: DataFactoryReader, writer: PurviewWriter, factories: Sequence[FactoryId],
                     options: LineageOptions, *, apply: bool, shown: int = 20) -> list[PruneReport]:
     """The timer's pass: every factory, each logged; a factory that cannot be read or a refused deletion fails
@@ -91,7 +99,7 @@ def prune_factories(reader: DataFactoryReader, writer: PurviewWriter, factories:
     for factory in factories:
         try:
             report = prune_factory(reader, writer, factory, options, apply=apply)
-        except (DataFactoryError, PurviewError, RunRecordError) as exc:
+        except (DataFactoryError, PurviewError, RunRecordError, PruneError) as exc:
             failures[factory.factory_name] = str(exc)
             continue
         reports.append(report)
