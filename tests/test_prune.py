@@ -328,6 +328,12 @@ def test_the_reader_lists_every_page_of_pipelines_and_follows_next_links_only_on
         assert reader.calls["pipelines"] == 3  # pages of 2, 2 and 1
         assert set(doc["datasets"]) == {"SalesCsv", "SalesTable"} and set(doc["linkedServices"]) == {"RawBlob",
                                                                                                        "SalesSql"}
+        datasets_read = reader.calls["datasets"]
+        reader.factory_definitions(FactoryId.parse(F))  # afresh: a definition changed meanwhile is seen
+        assert reader.calls["datasets"] == 2 * datasets_read
+        server.inject(status=200, path_contains="/pipelines", method="GET", body={"value": ["Page0"]})
+        with pytest.raises(DataFactoryError, match="not an object"):  # never dropped, as if deleted
+            reader.factory_definitions(FactoryId.parse(F))
         server.inject(status=200, path_contains="/pipelines", method="GET",
                       body={"value": [], "nextLink": f"https://elsewhere.example{F}/pipelines?$skipToken=2"})
         with pytest.raises(DataFactoryError, match="nextLink points to another host"):

@@ -104,6 +104,12 @@ class _Cache:
             self._items.move_to_end(key)
             return item[1]
 
+    def drop_factory(self, factory_key: str) -> None:
+        """Forget one factory's definitions (keys start with its lower-cased resource id)."""
+        with self._lock:
+            for key in [k for k in self._items if k[0] == factory_key]:
+                del self._items[key]
+
     def put(self, key: tuple[str, ...], value: Any) -> None:
         with self._lock:
             self._items[key] = (time.monotonic() + self.ttl_s, value)
@@ -212,9 +218,11 @@ class DataFactoryReader:
     def factory_definitions(self, factory: FactoryId) -> dict[str, Any]:
         """Every pipeline of the factory now, with the datasets, data flows, linked services and global parameters
         they name, in the run record's shape (``prune`` compares Purview with it). The factory id is ARM's
-        canonical case when a pipeline says it."""
+        canonical case when a pipeline says it. Read afresh, not from the definitions cache: a dataset changed a
+        minute ago must not make the lineage written to its new table look stale."""
         doc: dict[str, Any] = {"factory": factory.resource_id, "pipelines": {}, "datasets": {}, "linkedServices": {},
                                "dataflows": {}}
+        self._cache.drop_factory(factory.resource_id.lower())
         for pipeline in self._list("pipelines", factory):
             name = pipeline.get("name")
             if not isinstance(name, str) or not name:
@@ -237,7 +245,10 @@ class DataFactoryReader:
             items = page.get("value")
             if not isinstance(items, list):
                 raise DataFactoryError(f"Data Factory {kind}: page {number} has no list of values")
-            yield from (item for item in items if isinstance(item, dict))
+            for item in items:
+                if not isinstance(item, dict):  # dropped, it would look like a pipeline deleted
+                    raise DataFactoryError(f"Data Factory {kind}: page {number} holds an item that is not an object")
+                yield item
             link = page.get("nextLink")
             if not link:
                 return
