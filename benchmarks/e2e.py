@@ -272,21 +272,16 @@ def measure(runs: int, naive_runs: int, seed: int, workdir: Path, azurite: Azuri
         passes.append(timed_pass(running, day2, "warm caches", pause))
         passes.append(timed_pass(running, day1, "reconciled, done", pause, reconciled=True))
         running.stop_workers()
-    if peer_runs:
-        subset = day1[:peer_runs]
-        with lane("peer", subset, azurite, tls, workdir / "peer", worker_args=worker_args) as running:
+    for name, count, script, label in (("peer", peer_runs, PEER_WORKER, "peer way"),
+                                       ("naive", naive_runs, NAIVE_WORKER, "naive")):
+        if not count:
+            continue
+        subset = day1[:count]
+        with lane(name, subset, azurite, tls, workdir / name, worker_args=worker_args) as running:
             pause.touch()
             for _ in range(processes):
-                running.start_worker([sys.executable, str(Path(__file__).resolve()), PEER_WORKER])
-            passes.append(timed_pass(running, subset, f"peer way ({len(subset)} runs)", pause))
-            running.stop_workers()
-    if naive_runs:
-        subset = day1[:naive_runs]
-        with lane("naive", subset, azurite, tls, workdir / "naive", worker_args=worker_args) as running:
-            pause.touch()
-            for _ in range(processes):
-                running.start_worker([sys.executable, str(Path(__file__).resolve()), NAIVE_WORKER])
-            passes.append(timed_pass(running, subset, f"naive ({naive_runs} runs)", pause))
+                running.start_worker([sys.executable, str(Path(__file__).resolve()), script])
+            passes.append(timed_pass(running, subset, f"{label} ({len(subset)} runs)", pause))
             running.stop_workers()
     return passes
 

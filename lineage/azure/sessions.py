@@ -130,6 +130,8 @@ _WATCHDOG = _Watchdog()
 
 
 class _WatchedHTTPConnection(HTTPConnection):
+    """A connection the watchdog cuts when its call's deadline passes (connecting, sending or waiting to read)."""
+
     def connect(self) -> None:
         _WATCHDOG.attach(self)
         super().connect()
@@ -139,14 +141,8 @@ class _WatchedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        _WATCHDOG.attach(self)
-        super().connect()
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _WATCHDOG.attach(self)
-        super().request(*args, **kwargs)
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    """The same over TLS (the watched methods come first in the order, then HTTPS's own connect)."""
 
 
 class _WatchedHTTPConnectionPool(HTTPConnectionPool):
