@@ -40,3 +40,11 @@ def load_adf_example(shared: Path, name: str) -> Any:
     """The 200 response body of one Data Factory REST example, e.g. ``Pipelines_Get``."""
     data = json.loads((shared / "contracts" / "adf" / "examples" / f"{name}.json").read_text())
     return data["responses"]["200"]["body"]
+
+
+def use_local_stack_settings(stack: Any, monkeypatch: pytest.MonkeyPatch, factories: list[str]) -> None:
+    """The app settings ``python -m lineage`` reads, pointing at a local stack (its own ``cli_settings``), and
+    none of an identity-based storage account the environment may hold."""
+    for key, value in stack.cli_settings(factories).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AzureWebJobsStorage__queueServiceUri", raising=False)

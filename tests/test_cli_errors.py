@@ -23,7 +23,7 @@ from lineage.local.azurite import Azurite
 from lineage.local.envfile import write_env
 from lineage.local.stack import LocalStack, load_records, local_stack
 from lineage.local.tls import make_local_tls
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import ROOT, SAMPLES, use_local_stack_settings
 from tests.records import ended_at, sample_outcomes
 
 pytestmark = pytest.mark.integration
@@ -39,9 +39,7 @@ def stack(azurite: Azurite) -> Iterator[LocalStack]:
 
 @pytest.fixture(autouse=True)
 def env(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in stack.cli_settings([FACTORY]).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AzureWebJobsStorage__queueServiceUri", raising=False)
+    use_local_stack_settings(stack, monkeypatch, [FACTORY])
     for key in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME", "AZURE_PASSWORD",
                 "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_FEDERATED_TOKEN_FILE"):
         monkeypatch.delenv(key, raising=False)

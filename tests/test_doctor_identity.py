@@ -19,7 +19,7 @@ from lineage.cli.main import main
 from lineage.local.azurite import Azurite
 from lineage.local.stack import LocalStack, load_records, local_stack
 from lineage.service import wiring
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, use_local_stack_settings
 
 pytestmark = pytest.mark.integration
 FACTORY = load_records(SAMPLES)[0]["factory"]
@@ -37,9 +37,7 @@ def stack(azurite: Azurite) -> Iterator[LocalStack]:
 
 @pytest.fixture(autouse=True)
 def env(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in stack.cli_settings([FACTORY]).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AzureWebJobsStorage__queueServiceUri", raising=False)
+    use_local_stack_settings(stack, monkeypatch, [FACTORY])
     monkeypatch.delenv("LINEAGE_FUNCTION_APP_ID", raising=False)
     stack.reset()
 
