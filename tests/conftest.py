@@ -48,3 +48,15 @@ def use_local_stack_settings(stack: Any, monkeypatch: pytest.MonkeyPatch, factor
     for key, value in stack.cli_settings(factories).items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AzureWebJobsStorage__queueServiceUri", raising=False)
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local CA and server certificate for a module's own local servers, trusted by every client it makes
+    (REQUESTS_CA_BUNDLE) for as long as the module runs."""
+    from lineage.local.tls import make_local_tls
+
+    made = make_local_tls(Path(tmp_path_factory.mktemp("tls")))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REQUESTS_CA_BUNDLE", str(made.ca_bundle))
+        yield made

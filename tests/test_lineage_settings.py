@@ -25,7 +25,7 @@ from lineage.extract.stores import StoreSettings, sql_table_asset
 from lineage.local.adf_server import AdfServer
 from lineage.local.credential import LocalCredential
 from lineage.local.purview_server import PurviewServer
-from lineage.local.tls import LocalTLS, make_local_tls
+from lineage.local.tls import LocalTLS
 from lineage.service import wiring
 from lineage.service.events import RunRef, WorkMessage
 from lineage.service.worker import Outcome
@@ -148,14 +148,6 @@ def test_the_app_setting_is_read_into_the_options() -> None:
 # --- through the worker and doctor, against the local servers ---------------------------------------------------------
 
 ON_PREMISES_RUN = "4a1d5b7e-6f2a-4c3d-8e9f-0a1b2c3d4e5f"
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTLS]:
-    made = make_local_tls(Path(tmp_path_factory.mktemp("tls")))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REQUESTS_CA_BUNDLE", str(made.ca_bundle))
-        yield made
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,21 +22,13 @@ from lineage.extract.runrecord import FactoryId
 from lineage.local.adf_server import AdfServer
 from lineage.local.credential import LocalCredential
 from lineage.local.purview_server import PurviewServer
-from lineage.local.tls import LocalTLS, make_local_tls
+from lineage.local.tls import LocalTLS
 from tests.conftest import SAMPLES
 
 RECORD = json.loads((SAMPLES / "copy_blob_to_sql.json").read_text())
 RUN_ID = RECORD["pipelineRun"]["runId"]
 TYPEDEF = "/types/typedef/name/"
 RUN_GET = f"pipelineruns/{RUN_ID}"
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTLS]:
-    made = make_local_tls(Path(tmp_path_factory.mktemp("tls")))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REQUESTS_CA_BUNDLE", str(made.ca_bundle))
-        yield made
 
 
 @pytest.fixture(scope="module")
