@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from lineage.local.tls import make_local_tls
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 SAMPLES = ROOT / "samples"
@@ -54,8 +56,6 @@ def use_local_stack_settings(stack: Any, monkeypatch: pytest.MonkeyPatch, factor
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A local CA and server certificate for a module's own local servers, trusted by every client it makes
     (REQUESTS_CA_BUNDLE) for as long as the module runs."""
-    from lineage.local.tls import make_local_tls
-
     made = make_local_tls(Path(tmp_path_factory.mktemp("tls")))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REQUESTS_CA_BUNDLE", str(made.ca_bundle))
