@@ -356,3 +356,10 @@ def test_an_activity_name_holding_a_hash_keeps_its_operations_and_its_sink_is_re
                                                  f"azure_sql_table {SQL}/Weekly, azure_sql_view {SQL}/Weekly"),
         (f"Gone #2#{SQL}/Weekly#azure_sql_table", "activity 'Gone ' is no longer in pipeline 'Load'"),
     ]
+
+
+def test_an_operation_belongs_to_the_longest_current_activity_name_it_starts_with() -> None:
+    p = f"{F}/pipelines/Load/activities"
+    current = now({"load": {"copy": COPY_FIXED, "copy#daily": ActivityNow("adf_copy_activity", None)}})
+    # Copy#Daily's sink depends on the run: kept; read as Copy's, it would go (Copy writes only to Weekly).
+    assert stale_entities(held(("adf_copy_operation", f"{p}/Copy#Daily#{SQL}/Daily#azure_sql_table")), current) == []

@@ -21,14 +21,13 @@ from lineage.extract.dataflow_script import (
     script_text,
 )
 from lineage.extract.expressions import Scope
-from lineage.extract.model import LONG_LIMIT, ActivityResult, ColumnMap, Flow, Skip
+from lineage.extract.model import LONG_LIMIT, MAX_SOURCE_SINK_PAIRS, ActivityResult, ColumnMap, Flow, Skip
 from lineage.extract.resolver import RunResolver, resolve_text
 
-# The most (sink, source) pairs one Data Flow activity's lineage holds: each sink becomes one Purview operation that
-# lists every source reaching it, so a flow of thousands of sources all reaching thousands of sinks would build
-# millions of references (6,000 x 3,000 took minutes and gigabytes) for a graph no one can read. Real flows have a
-# few dozen; past this the activity is skipped with the count as its reason.
-MAX_SOURCE_SINK_PAIRS = 10_000
+# MAX_SOURCE_SINK_PAIRS bounds a flow: each sink becomes one Purview operation that lists every source reaching it,
+# so a flow of thousands of sources all reaching thousands of sinks would build millions of references (6,000 x 3,000
+# took minutes and gigabytes) for a graph no one can read. Real flows have a few dozen; past it the activity is
+# skipped with the count as its reason.
 
 # Script options that name an inline endpoint's location, by the Location field they fill.
 _LOCATION_OPTIONS = {

@@ -51,6 +51,7 @@ class _Plan:
     order: dict[str, int] = field(default_factory=dict)  # activityRunId -> rank among the succeeded runs
     sequential: bool = False
     unknown: Iteration | None = None  # the same answer for every run: why its item is not known
+    mismatch: Iteration | None = None  # runs and items differ in number: the answer where the input does not match
     used: bool = True  # whether the activity's definition reads item() at all
 
 
@@ -128,9 +129,8 @@ class Iterations:
             if matches is not None and (len(matches) == 1 or len({_json(plan.items[i]) for i in matches}) == 1):
                 return Iteration(plan.items[matches[0]])
         rank = plan.order.get(str(run.get("activityRunId")))
-        if rank is None or len(plan.order) != len(plan.items):
-            return Iteration(note=f"the ForEach has {len(plan.items)} item(s) and {len(plan.order)} succeeded run(s) "
-                                  "of this activity, and the runs' input does not tell which item each processed")
+        if rank is None or plan.mismatch is not None:
+            return plan.mismatch or _mismatch(plan)
         if plan.sequential:
             return Iteration(plan.items[rank], "item matched by run order (a sequential ForEach)")
         return Iteration(plan.items[rank], "item paired by run order: the runs' input does not tell the ForEach's "
@@ -161,10 +161,10 @@ class Iterations:
         runs = sorted((str(r.get("activityRunStart") or ""), str(r.get("activityRunId")))
                       for r in self._runs if r.get("activityName") == name and r.get("status") == "Succeeded")
         plan.order = {run_id: rank for rank, (_, run_id) in enumerate(runs)}
-        if not plan.paths and len(plan.order) != len(plan.items):  # no run can be told to its item: the same for all
-            plan.unknown = Iteration(note=f"the ForEach has {len(plan.items)} item(s) and {len(plan.order)} succeeded "
-                                          "run(s) of this activity, and the runs' input does not tell which item each "
-                                          "processed")
+        if len(plan.order) != len(plan.items):  # runs and items cannot be paired by order: one answer for all
+            plan.mismatch = _mismatch(plan)
+            if not plan.paths:  # nor told apart by their input
+                plan.unknown = plan.mismatch
         return plan
 
     def _items(self, loops: tuple[Mapping[str, Any], ...]) -> list[Any]:
@@ -196,6 +196,11 @@ class Iterations:
                                  for r in self._runs if r.get("activityType") == "ForEach"}
         start = self._loop_starts.get(str(loop.get("name"))) or None
         return run_variables(self._pipeline, self._runs, before=start)
+
+
+def _mismatch(plan: _Plan) -> Iteration:
+    return Iteration(note=f"the ForEach has {len(plan.items)} item(s) and {len(plan.order)} succeeded run(s) of this "
+                          "activity, and the runs' input does not tell which item each processed")
 
 
 def _uses_item(definition: Mapping[str, Any]) -> bool:

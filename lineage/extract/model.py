@@ -12,6 +12,7 @@ from typing import Any
 
 from lineage.extract.stores import Asset
 
+MAX_SOURCE_SINK_PAIRS = 10_000  # (source, sink) pairs one activity's lineage may hold: a data flow's, a package's
 LONG_LIMIT = 2**63  # Purview's long attributes (rowCount, dataSize, lastRunTime) hold values below this
 
 

@@ -16,7 +16,7 @@ from lineage.extract import stores
 from lineage.extract.config import LineageOptions
 from lineage.extract.copy import copy_facts, copy_lineage
 from lineage.extract.dataflow import dataflow_facts, dataflow_lineage
-from lineage.extract.drift import Stated, settings_drift, stated_settings, type_drift
+from lineage.extract.drift import settings_drift, stated_settings, type_drift
 from lineage.extract.expressions import ExpressionError, Unresolvable
 from lineage.extract.gc_pause import no_full_collections
 from lineage.extract.model import ActivityResult, Skip
@@ -62,11 +62,10 @@ def extract(record: RunRecord, options: LineageOptions) -> RunLineage:
     """Lineage of every activity run; the order is stable so the same record always gives the same output."""
     resolver = RunResolver(record, options)
     runs = sorted(record.activity_runs, key=_run_order)
-    stated: dict[str, Stated] = {}  # per activity: what its definition states, compared with each run's input
-    return RunLineage(record, tuple(_activity(resolver, run, stated) for run in runs))
+    return RunLineage(record, tuple(_activity(resolver, run) for run in runs))
 
 
-def _activity(resolver: RunResolver, run: Mapping[str, Any], stated_by_activity: dict[str, Stated]) -> ActivityResult:
+def _activity(resolver: RunResolver, run: Mapping[str, Any]) -> ActivityResult:
     activity_type = run["activityType"]
     problem = name_problem(run["activityName"])
     if problem:  # it would name Purview entities: none is made for it
@@ -89,9 +88,7 @@ def _activity(resolver: RunResolver, run: Mapping[str, Any], stated_by_activity:
         if changed:
             return result.skip(changed)
         kind.lineage(resolver, definition, run, result)
-        stated = stated_by_activity.get(run["activityName"])
-        if stated is None:
-            stated = stated_by_activity[run["activityName"]] = stated_settings(definition)
+        stated = resolver.memo(("stated settings", run["activityName"]), lambda: stated_settings(definition))
         changed = settings_drift(stated, run, lambda: resolver.scope_for(definition, run)) if stated else None
         if changed:
             result.notes.append(changed)

@@ -17,16 +17,14 @@ from lineage.extract.dtsx import (
     package_xml,
     parse_package,
 )
-from lineage.extract.model import ActivityResult, Flow, Skip
+from lineage.extract.model import MAX_SOURCE_SINK_PAIRS, ActivityResult, Flow, Skip
 from lineage.extract.resolver import RunResolver
 from lineage.extract.stores import naming
 from lineage.extract.stores.resource_sets import ResourceSetRules
 
-# The most (destination, source) pairs one Execute SSIS Package activity's lineage holds: within a data flow task
-# every destination is fed by every source, one Purview operation per destination listing them all, so a task of
-# thousands of each would build millions of references for a graph no one can read. Past this the activity is
-# skipped with the count as its reason.
-MAX_SOURCE_SINK_PAIRS = 10_000
+# MAX_SOURCE_SINK_PAIRS bounds a package too: within a data flow task every destination is fed by every source, one
+# Purview operation per destination listing them all, so a task of thousands of each would build millions of
+# references for a graph no one can read. Past it the activity is skipped with the count as its reason.
 GLOBAL_SUFFIX = "core.windows.net"  # the cloud whose storage names naming.py writes
 AZURE_FILES_HOST = ".file.core.windows.net"
 _UNC = re.compile(r"^[\\/]{2}(?P<host>[^\\/]+)[\\/]+(?P<share>[^\\/]+)[\\/]*(?P<rest>.*)$")
