@@ -16,13 +16,15 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
+
+from lineage.extract.stores.linked_services import connection_string_fields
 
 DTS = "{www.microsoft.com/SqlServer/Dts}"
 MAX_PACKAGE_CHARS = 20_000_000
@@ -139,7 +141,7 @@ class ConnectionOverrides:
         if not props:
             return connection
         if "ConnectionString" in props and connection.kind == "storage":  # what it names replaces, the rest stays
-            pairs = _pairs(props["ConnectionString"], _STORAGE_KEYS)
+            pairs = connection_string_fields(props["ConnectionString"], _STORAGE_KEYS)
             given = _storage(connection.name, pairs)
             named_service = any(_STORAGE_KEYS[key] == "service" for key in pairs)
             connection = replace(connection, account=given.account or connection.account,
@@ -322,25 +324,14 @@ def _reduced(connection_string: str) -> str:
                                                                   *_ODBC_KEYS))
 
 
-def _pairs(text: str, keys: Iterable[str]) -> dict[str, str]:
-    """The allow-listed ``key=value`` pairs of a connection string, keys lower-cased; every other pair is skipped."""
-    wanted = frozenset(keys)
-    fields: dict[str, str] = {}
-    for part in text.split(";"):
-        key, sep, value = part.partition("=")
-        if sep and key.strip().lower() in wanted:
-            fields.setdefault(key.strip().lower(), value.strip().strip("{}"))
-    return fields
-
-
 def _connection(name: str, kind: str, text: str) -> Connection:
     if kind == "file":  # a flat file's connection string is its path; an Excel one names it as its Data Source
         excel = "data source=" in text.lower().replace(" =", "=")
-        path = _pairs(text, ("data source",)).get("data source") if excel else text.strip()
+        path = connection_string_fields(text, ("data source",)).get("data source") if excel else text.strip()
         return Connection(name, kind, path=path or None)
     if kind == "storage":
-        return _storage(name, _pairs(text, _STORAGE_KEYS))
-    fields = _pairs(text, (*_SERVER_KEYS, *_DATABASE_KEYS, *_ODBC_KEYS))
+        return _storage(name, connection_string_fields(text, _STORAGE_KEYS))
+    fields = connection_string_fields(text, (*_SERVER_KEYS, *_DATABASE_KEYS, *_ODBC_KEYS))
     server = next((fields[k] for k in _SERVER_KEYS if k in fields), None)
     database = next((fields[k] for k in _DATABASE_KEYS if k in fields), None)
     return Connection(name, kind, server=server, database=database, driver=fields.get("driver"),
@@ -366,7 +357,7 @@ def _storage_connection(name: str, manager: Element) -> Connection:
         elif named == "connectionstring" and element.text:
             texts.append(element.text)
     for text in texts:
-        for key, value in _pairs(text, _STORAGE_KEYS).items():
+        for key, value in connection_string_fields(text, _STORAGE_KEYS).items():
             found.setdefault(key, value)
     return _storage(name, found)
 

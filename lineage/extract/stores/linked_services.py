@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,14 +53,15 @@ class Endpoint:
     linked_service: str = field(default="", compare=False)  # whose setting fixes a missing part
 
 
-def connection_string_fields(text: str) -> dict[str, str]:
-    """Allow-listed ``key=value`` pairs of a connection string (keys lower-cased)."""
+def connection_string_fields(text: str, keys: Collection[str] = _ALLOWED_KEYS) -> dict[str, str]:
+    """Allow-listed ``key=value`` pairs of a connection string (keys lower-cased, values without their quotes or
+    ODBC braces); every other pair is skipped unread. A key given twice: the last wins, as ADO.NET reads it."""
     fields: dict[str, str] = {}
     for part in text.split(";"):
         key, sep, value = part.partition("=")
         key = key.strip().lower()
-        if sep and key in _ALLOWED_KEYS:
-            fields[key] = value.strip().strip("'\"")
+        if sep and key in keys:
+            fields[key] = value.strip().strip("'\"{}")
     return fields
 
 
