@@ -33,13 +33,15 @@ class Envelope:
 @dataclass
 class MemoryQueue:
     """The worker's ``WorkQueue``: what it puts back (with the delay) and what it poisons, in memory. ``broken`` is
-    raised by ``send`` and ``unreachable`` by ``still_queued``, as Azure Storage raises when it cannot be reached."""
+    raised by ``send``, ``poison_broken`` by ``send_poison`` and ``unreachable`` by ``still_queued``, as Azure Storage
+    raises when it cannot be reached."""
 
     sent: list[Sent] = field(default_factory=list)
     poison: dict[int, str] = field(default_factory=dict)
     asked: int = 0
     broken: Exception | None = None
     unreachable: Exception | None = None
+    poison_broken: Exception | None = None
     _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def send(self, text: str, visibility_timeout: int = 0) -> None:
@@ -48,6 +50,8 @@ class MemoryQueue:
         self.sent.append(Sent(text, visibility_timeout))
 
     def send_poison(self, text: str) -> Envelope:
+        if self.poison_broken is not None:
+            raise self.poison_broken
         number = next(self._numbers)
         self.poison[number] = text
         return Envelope(self, str(number))

@@ -329,10 +329,10 @@ def test_a_wait_the_ledger_cannot_record_puts_nothing_back(servers: Servers, azu
 POISONED_RUN = "7d0c3f6e-0000-4000-8000-0000000000bb"
 
 
-def claimed_by(ledger: RunLedger, event_id: str) -> None:
+def claimed_by(ledger: RunLedger, event_id: str, run_id: str = POISONED_RUN) -> None:
     """A worker claimed the run's envelope for this message, then died before writing it."""
     step = Step(runs.POISONED, now_iso(), event_id, 1, "DataFactoryError: denied", received_at=RECEIVED, blocked=True)
-    assert ledger.claim_envelope(FACTORY, POISONED_RUN, step) == runs.CLAIMED
+    assert ledger.claim_envelope(FACTORY, run_id, step) == runs.CLAIMED
 
 
 def test_the_message_whose_worker_died_after_claiming_writes_the_envelope_when_delivered_again(
@@ -394,3 +394,47 @@ def test_the_sweep_keeps_a_row_whose_envelope_is_claimed_or_queued(ledger: RunLe
     ledger.record(FACTORY, "old-queued", Step(runs.QUEUED, old, envelope_id="m1"))
     assert ledger.sweep(now, force=True) == 1
     assert sorted(e.run_id for e in rows(ledger)) == ["old-claimed", "old-queued"]
+
+
+def test_a_run_that_never_ends_writes_its_envelope_on_its_last_delivery_though_another_claim_is_fresh(
+        servers: Servers, ledger: RunLedger) -> None:
+    queue = MemoryQueue()
+    active = with_ledger(servers, queue, ledger, max_dequeue_count=3, max_waits=1)
+    servers.adf.hold_in_progress(RUN_ID, reads=100)
+    claimed_by(ledger, "e-1", RUN_ID)
+    body = message(RUN_ID, event_id="e-2", waits=1)  # waited as long as it may: it ends in the poison queue
+    with pytest.raises(EnvelopeBusyError):
+        active.handle(body, 1)
+    assert active.handle(body, 3).outcome is Outcome.POISONED  # the last delivery: never left to the host
+    assert [e.run_id for e in queue.envelopes()] == [RUN_ID]
+
+
+@pytest.mark.parametrize(("replayed", "answer"), [(True, runs.CLAIMED), (False, runs.QUEUED)])
+def test_a_replay_claims_the_envelope_a_queued_row_still_names(ledger: RunLedger, replayed: bool,
+                                                               answer: str) -> None:
+    """`poison replay` sends the message before it deletes the envelope: a worker quick enough still sees it."""
+    claimed_by(ledger, "e-1")
+    ledger.record(FACTORY, POISONED_RUN, Step(runs.QUEUED, now_iso(), envelope_id="m1"))
+    step = Step(runs.POISONED, now_iso(), REPLAYED, 1, "x", received_at=now_iso(), blocked=True)
+    assert ledger.claim_envelope(FACTORY, POISONED_RUN, step, replayed=replayed, gone=lambda _e: False) == answer
+
+
+def test_an_envelope_that_cannot_be_written_gives_its_claim_up(servers: Servers, ledger: RunLedger) -> None:
+    queue = MemoryQueue()
+    active = with_ledger(servers, queue, ledger)
+    another_run(servers, pipeline="Load/Daily", run_id=POISONED_RUN)
+    queue.poison_broken = ServiceRequestError("queue storage unreachable")
+    with pytest.raises(ServiceRequestError):
+        active.handle(message(POISONED_RUN, event_id="e-1"), 1)
+    [entry] = rows(ledger)
+    assert entry.envelope == ""  # another message may claim it at once, not ten minutes later
+    queue.poison_broken = None
+    assert active.handle(message(POISONED_RUN, event_id="e-2"), 1).outcome is Outcome.POISONED
+
+
+def test_retention_days_are_whole_days_from_one_to_3650() -> None:
+    assert runs.retention_days({}) == runs.DEFAULT_RETENTION_DAYS
+    assert runs.retention_days({runs.RETENTION_SETTING: "30"}) == 30
+    for bad in ("0", "abc", "3651", "-1"):
+        with pytest.raises(ValueError, match=runs.RETENTION_SETTING):
+            runs.retention_days({runs.RETENTION_SETTING: bad})

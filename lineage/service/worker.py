@@ -145,7 +145,8 @@ class Worker:
             return self._poison(body, exc, dequeue_count, first_seen or message.received_at, message, blocked=True,
                                 pipeline=seen.get("pipeline", ""))
         except RunNotEndedError as exc:  # waited long enough: a later reconcile pass may find it ended
-            return self._poison(body, exc, 0, message.received_at, message, pipeline=seen.get("pipeline", ""))
+            return self._poison(body, exc, 0, message.received_at, message, pipeline=seen.get("pipeline", ""),
+                                last_attempt=last_attempt)
         except Exception as exc:
             # A defect of ours: retry like a transient failure, and keep the message with its story at the end.
             if not last_attempt:
@@ -248,7 +249,8 @@ class Worker:
         return waiting
 
     def _poison(self, body: str, error: BaseException, attempts: int, first_seen: str | None,
-                message: WorkMessage | None, *, blocked: bool = False, pipeline: str = "") -> Processed:
+                message: WorkMessage | None, *, blocked: bool = False, pipeline: str = "",
+                last_attempt: bool | None = None) -> Processed:
         """Write the envelope, unless the ledger shows the run's envelope is already queued: one per run."""
         envelope = PoisonEnvelope(
             message=body,
@@ -261,19 +263,19 @@ class Worker:
             factory=message.run.factory.resource_id if message else None,
         )
         detail = f"{envelope.error_class}: {envelope.reason}"
-        claimed = message is not None and self.ledger is not None and self._claim(
+        answer = None if message is None else self._claim(
             message, Step(runs.POISONED, now_iso(), message.event_id, attempts, detail,
                           received_at=message.received_at, waits=message.waits, pipeline=pipeline, blocked=blocked))
-        if message is not None and self.ledger is not None and claimed is None:
+        if message is not None and answer == runs.QUEUED:
             log.info("run %s: its poison envelope is already queued; not writing another", message.run.run_id)
             return Processed(Outcome.SKIPPED, message.run.run_id, ALREADY_POISONED)
-        if claimed == runs.BUSY:
-            if attempts < self.settings.max_dequeue_count:
+        if answer == runs.BUSY:
+            if not (attempts >= self.settings.max_dequeue_count if last_attempt is None else last_attempt):
                 raise EnvelopeBusyError(f"run {envelope.run_id}: another message is writing its poison envelope "
                                         "(or its worker died doing so); this one is tried again later")
             log.warning("run %s: another message's claim on the poison envelope is fresh, but this is the last "
                         "attempt: writing an envelope regardless (never lose a run)", envelope.run_id)
-            claimed = False
+        claimed = answer == runs.CLAIMED  # this message holds the claim: it tells the ledger how the write went
         try:
             handle = self.queue.send_poison(envelope.to_json())
         except Exception:
@@ -286,21 +288,20 @@ class Worker:
         log.error("message poisoned (%s): %s", envelope.error_class, envelope.reason)
         return Processed(Outcome.POISONED, envelope.run_id, detail)
 
-    def _claim(self, message: WorkMessage, step: Step) -> bool | str | None:
-        """True: this worker writes the envelope (the ledger has the run poisoned); None: another envelope is
-        queued; ``runs.BUSY``: another message is writing one; False: the ledger could not be asked, and the envelope
-        is written regardless (never lose a run)."""
+    def _claim(self, message: WorkMessage, step: Step) -> str | None:
+        """The ledger's answer (``runs.CLAIMED``: this message writes the envelope; ``QUEUED``: one is queued;
+        ``BUSY``: another message is writing one), or None with no ledger or one that cannot be asked: then the
+        envelope is written regardless (never lose a run)."""
         if self.ledger is None:
-            return False
+            return None
         try:
             # A replay was asked for: the envelope it came from is gone, whatever the row still says of it.
-            answer = self.ledger.claim_envelope(message.run.factory, message.run.run_id, step,
-                                                replayed=message.event_id == REPLAYED, gone=self._envelope_gone)
-            return True if answer == runs.CLAIMED else None if answer == runs.QUEUED else runs.BUSY
+            return self.ledger.claim_envelope(message.run.factory, message.run.run_id, step,
+                                              replayed=message.event_id == REPLAYED, gone=self._envelope_gone)
         except LedgerError as exc:
             log.warning("run %s: the run ledger cannot be written (%s); writing its poison envelope regardless",
                         message.run.run_id, exc)
-            return False
+            return None
 
     def _envelope_gone(self, entry: runs.Entry) -> bool:
         """The envelope the row says is queued was removed without the ledger being told (by hand, in the portal):
