@@ -11,11 +11,10 @@ from collections.abc import Mapping, Sequence
 
 from azure.core.credentials import TokenCredential
 
-from lineage.azure.datafactory import DataFactoryError
-from lineage.azure.purview import PurviewError, PurviewWriter
-from lineage.extract.runrecord import FactoryId, RunRecordError
+from lineage.azure.purview import PurviewWriter
+from lineage.extract.runrecord import FactoryId
 from lineage.service import wiring
-from lineage.service.prune import PruneError, PruneReport, prune_factory
+from lineage.service.prune import PruneReport, prune_each
 
 
 def run(credential: TokenCredential, env: Mapping[str, str], factories: Sequence[FactoryId], *,
@@ -25,14 +24,8 @@ def run(credential: TokenCredential, env: Mapping[str, str], factories: Sequence
     reader = wiring.build_reader(credential, env)
     writer = PurviewWriter(credential, wiring.purview_endpoint(env))
     options = wiring.lineage_options(env)
-    reports: list[PruneReport] = []
-    failures: dict[str, str] = {}
-    for factory in factories:
-        try:
-            reports.append(prune_factory(reader, writer, factory, options, apply=apply, allow_empty=allow_empty))
-        except (DataFactoryError, PurviewError, RunRecordError, PruneError) as exc:
-            failures[factory.resource_id] = str(exc)
-    return reports, failures
+    reports, failures = prune_each(reader, writer, factories, options, apply=apply, allow_empty=allow_empty)
+    return reports, {factory.resource_id: why for factory, why in failures.items()}
 
 
 def table(reports: Sequence[PruneReport]) -> str:

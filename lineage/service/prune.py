@@ -90,19 +90,29 @@ def prune_factory(reader: DataFactoryReader, writer: PurviewWriter, factory: Fac
     return report
 
 
+def prune_each(reader: DataFactoryReader, writer: PurviewWriter, factories: Sequence[FactoryId],
+               options: LineageOptions, *, apply: bool,
+               allow_empty: bool = False) -> tuple[list[PruneReport], dict[FactoryId, str]]:
+    """One report per factory that could be pruned, in order, and why each other one could not: a factory that
+    fails does not stop the others, nor hide what was already removed from the ones before it."""
+    reports: list[PruneReport] = []
+    failures: dict[FactoryId, str] = {}
+    for factory in factories:
+        try:
+            reports.append(prune_factory(reader, writer, factory, options, apply=apply, allow_empty=allow_empty))
+        except (DataFactoryError, PurviewError, RunRecordError, PruneError) as exc:
+            failures[factory] = str(exc)
+    return reports, failures
+
+
 def prune_factories(reader: DataFactoryReader, writer: PurviewWriter, factories: Sequence[FactoryId],
                     options: LineageOptions, *, apply: bool, shown: int = 20) -> list[PruneReport]:
     """The timer's pass: every factory, each logged; a factory that cannot be read or a refused deletion fails
     the pass at its end (the others are done), so it shows in the host's logs and alerts."""
-    reports: list[PruneReport] = []
-    failures: dict[str, str] = {}
-    for factory in factories:
-        try:
-            report = prune_factory(reader, writer, factory, options, apply=apply)
-        except (DataFactoryError, PurviewError, RunRecordError, PruneError) as exc:
-            failures[factory.factory_name] = str(exc)
-            continue
-        reports.append(report)
+    reports, failed = prune_each(reader, writer, factories, options, apply=apply)
+    failures = {factory.factory_name: why for factory, why in failed.items()}
+    for report in reports:
+        factory = FactoryId.parse(report.factory)
         verb = "removed" if apply else "would remove"
         for item in report.stale[:shown]:
             log.info("prune %s: %s %s %s: %s", factory.factory_name, verb, item.type_name, item.qualified_name,
