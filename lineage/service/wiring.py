@@ -145,8 +145,17 @@ def accept(event: Any) -> Accepted:
         event_type = getattr(event, "type", None)
     accepted = accept_event(getattr(event, "id", None), event.get_json(), event_type=_text(event_type))
     if accepted.poison is not None:
-        connect_queues(os.environ).send_poison(accepted.poison)  # rare: a connection per rejected event
+        env = os.environ
+        _poison_queues(env.get("LINEAGE_QUEUE_NAME"), env.get("AzureWebJobsStorage__queueServiceUri"),
+                       env.get("AzureWebJobsStorage")).send_poison(accepted.poison)
     return accepted
+
+
+@lru_cache(maxsize=4)
+def _poison_queues(_name: str | None, _service_uri: str | None, _connection: str | None) -> Queues:
+    """The app's queues for rejected events, made once per set of settings (a burst of bad events must not fetch a
+    managed-identity token each); the arguments are the settings ``connect_queues`` reads, as the cache's key."""
+    return connect_queues(os.environ)
 
 
 def accept_event(event_id: str | None, data: Any, *, event_type: str | None = None,
