@@ -73,13 +73,26 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                 process.wait()
 
 
-def cli(served: Served, *argv: str) -> subprocess.CompletedProcess[str]:
-    """A command in a fresh process whose environment knows no setting of the app: only the settings file."""
+def cli(served: Served, *argv: str, shell: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """A command in a fresh process whose environment knows no setting of the app (but ``shell``'s): only the
+    settings file."""
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("AzureWebJobs", "LINEAGE_", "PURVIEW_", "DATAFACTORY_", "REQUESTS_CA"))}
     return subprocess.run(
         [sys.executable, "-m", "lineage", "--local-env", str(served.env_file), *argv],
-        cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120, check=False)
+        cwd=ROOT, env={**clean, **(shell or {})}, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_callers_own_app_settings_never_reach_azure_under_local(served: Served) -> None:
+    """An operator's shell holding the deployed app's settings: with --local none of them is used."""
+    deployed = {"AzureWebJobsStorage__queueServiceUri": "https://nowhere.invalid",
+                "AzureWebJobsStorage__tableServiceUri": "https://nowhere.invalid",
+                "PURVIEW_ACCOUNT_NAME": "nowhere", "LINEAGE_LEDGER_TABLE": "notthisone",
+                "LINEAGE_SETTINGS": '{"collections": {"default": "elsewhere"}}'}
+    for command in (("poison", "list"), ("status",)):
+        done = cli(served, *command, "--json", shell=deployed)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "nowhere" not in done.stdout + done.stderr
 
 
 def test_serve_prints_and_writes_every_setting_the_commands_need_and_no_real_secret(served: Served) -> None:

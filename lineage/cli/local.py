@@ -18,8 +18,10 @@ from lineage.service.wiring import SettingsError, environment
 ENV_FILE = Path(__file__).resolve().parents[2] / ".local" / "env"
 PID_SETTING = "LINEAGE_LOCAL_PID"
 START = "start it with ./run-local --serve"
-# Settings of the caller's shell that would win over the local ones (an account's queues, a named Purview account)
-SHADOWING = ("AzureWebJobsStorage__queueServiceUri", "PURVIEW_ACCOUNT_NAME")
+# The app settings the commands read: those of the caller's shell that the local stack's file does not set are
+# hidden, so none of them reaches Azure (an account's queues or table, a named Purview account, a user-assigned
+# identity, another table or collection mapping).
+APP_SETTINGS = ("AzureWebJobsStorage", "PURVIEW_", "DATAFACTORY_", "LINEAGE_", "AZURE_CLIENT_ID")
 
 
 def read_env(path: Path) -> dict[str, str]:
@@ -54,5 +56,6 @@ def _running(pid: int) -> bool:
 @contextmanager
 def local_environment(path: Path) -> Iterator[None]:
     """The local stack's settings in ``os.environ`` for the length of one command, then the caller's again."""
-    with environment(read_env(path), without=SHADOWING):
+    values = read_env(path)
+    with environment(values, without=[k for k in os.environ if k.startswith(APP_SETTINGS) and k not in values]):
         yield
