@@ -305,3 +305,20 @@ def test_the_write_probe_writes_into_each_mapped_collection_and_fails_where_the_
 def test_two_keys_that_differ_only_in_case_are_refused(setting: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="names the same thing as another key"):
         LineageOptions.from_mapping({"collections": setting})
+
+
+def test_the_local_purview_takes_collection_id_only_on_the_2023_09_01_api_and_only_for_a_collection_it_has(
+        stack: LocalStack) -> None:
+    writer = PurviewWriter(LocalCredential(), stack.worker.writer._client.endpoint_url, max_attempts=1)
+    probe = {"typeName": "DataSet", "attributes": {"qualifiedName": "probe://api-version", "name": "probe"}}
+    root = stack.purview.root_collection
+    with pytest.raises(PurviewError) as old_api:  # the Atlas v2 API of pyapacheatlas has no collectionId
+        writer.request("upload", "POST", f"{writer.endpoint}/entity/bulk", params={"collectionId": root},
+                       body={"entities": [probe]})
+    assert old_api.value.status == 400 and "2023-09-01" in str(old_api.value)
+    with pytest.raises(PurviewError) as unknown:
+        writer.push([probe], "nosuchcollection")
+    assert unknown.value.status == 404
+    assert stack.purview.collection_of("DataSet", "probe://api-version") is None  # nothing written either time
+    writer.push([probe], "sales1")  # a collection the identity curates
+    assert stack.purview.collection_of("DataSet", "probe://api-version") == "sales1"

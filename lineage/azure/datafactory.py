@@ -35,7 +35,7 @@ from azure.core.pipeline.policies import (
 )
 from azure.core.rest import HttpRequest
 
-from lineage.azure.sessions import RETRY_AFTER_CAP_S, azure_transport, retry_after_s
+from lineage.azure.sessions import RETRY_AFTER_CAP_S, azure_transport, call_deadline, retry_after_s
 from lineage.extract.jsontext import JSONTextError, loads
 from lineage.extract.pipeline import activities_by_name
 from lineage.extract.redact import redact
@@ -50,7 +50,6 @@ _TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 # Pages of one query: queryActivityruns and queryPipelineRuns answer 100 items a page, so this is 500,000 activity
 # runs of one pipeline run, or runs ended in one window: far beyond any real one, short of looping for ever.
 MAX_PAGES = 5_000
-DEADLINE_PER_TIMEOUT = 4  # a call's overall deadline, in read timeouts
 
 
 class DataFactoryError(Exception):
@@ -134,7 +133,7 @@ class DataFactoryReader:
                                timeout=timeout_s * (retry_total + 1), retry_after_cap_s=retry_after_cap_s),
             BearerTokenCredentialPolicy(credential, ARM_SCOPE),
         ]
-        deadline = deadline_s if deadline_s is not None else DEADLINE_PER_TIMEOUT * timeout_s
+        deadline = call_deadline(timeout_s, deadline_s)
         self._client: PipelineClient[HttpRequest, Any] = PipelineClient(
             self.base_url, policies=policies, transport=azure_transport(deadline))
         self.max_pages = max_pages

@@ -35,7 +35,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from azure.core.credentials import TokenCredential
@@ -43,7 +43,7 @@ from pyapacheatlas.auth.azcredential import AzCredentialWrapper
 from pyapacheatlas.core import AtlasClient
 from pyapacheatlas.core.util import AtlasException, AtlasResponse
 
-from lineage.azure.sessions import RETRY_AFTER_CAP_S, EnvironmentOnceSession, retry_after_s
+from lineage.azure.sessions import RETRY_AFTER_CAP_S, EnvironmentOnceSession, call_deadline, retry_after_s
 from lineage.extract.entities import activity_facts
 from lineage.extract.jsontext import JSONTextError, loads
 from lineage.extract.stores import Asset
@@ -57,9 +57,6 @@ DATA_MAP_API_VERSION = "2023-09-01"  # the first Data Map API whose bulk write t
 ABSENT_TTL_S = 60.0  # an asset found missing is not asked about again for this long (a scan may add it later)
 _LOOKUP_CHUNK = 40  # qualifiedNames per lookup call (keeps the URL short)
 _TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-# A call's overall deadline, in read timeouts: a bulk write of 1,000 entities may take Purview a while to answer,
-# but not forever (a read timeout alone waits again for every byte of an answer that trickles in).
-DEADLINE_PER_TIMEOUT = 4
 # An activity's facts describe its latest run: written whole (absent ones as null, so an older run's error message or
 # row count does not linger), and never replaced by the facts of an older run processed later.
 
@@ -181,7 +178,7 @@ class PurviewWriter:
         self._client = _SessionAtlasClient(
             endpoint.rstrip("/"),
             authentication=AzCredentialWrapper(credential),
-            deadline_s=deadline_s if deadline_s is not None else DEADLINE_PER_TIMEOUT * timeout_s,
+            deadline_s=call_deadline(timeout_s, deadline_s),
             requests_timeout=timeout_s,
             requests_hooks={"response": [self._remember]},
         )
@@ -376,11 +373,6 @@ class PurviewWriter:
             while len(self._last_runs) > self._known_limit:
                 self._last_runs.popitem(last=False)
 
-    def delete(self, guid: str) -> None:
-        """Delete one entity (``doctor --write-probe`` removes the probe it wrote; lineage is never deleted)."""
-        url = f"{self._client.endpoint_url}/entity/guid/{quote(guid, safe='')}"  # Entity_Delete of the Data Map API
-        self._call("delete", lambda: self._client._delete_http(url).body)
-
     def type_definition(self, name: str) -> dict[str, Any] | None:
         """The live type definition by name; None when Purview does not know the type."""
         try:
@@ -397,14 +389,10 @@ class PurviewWriter:
             if collection is None:  # as before collections: the endpoint's default (root) collection
                 body = self._call("upload", partial(self._client.upload_entities, batch=batch))
             else:  # pyapacheatlas 0.16 sends no query string on a bulk write: collectionId needs the 2023-09-01 API
-                body = self._call("upload", partial(self._bulk_into, batch, collection))
+                body = self.request("upload", "POST", f"{self.endpoint}/entity/bulk", body={"entities": batch},
+                                    params={"api-version": DATA_MAP_API_VERSION, "collectionId": collection})
             _count(body, result)
         self._remember_assets(_key(e) for e in entities if not _is_own(e))
-
-    def _bulk_into(self, batch: list[dict[str, Any]], collection: str) -> Any:
-        params = {"api-version": DATA_MAP_API_VERSION, "collectionId": collection}
-        return self._client._post_http(f"{self._client.endpoint_url}/entity/bulk", params=params,
-                                       json={"entities": batch}).body
 
     def _existing(self, assets: Sequence[Mapping[str, Any]]) -> set[tuple[str, str]]:
         """Which referenced assets Purview already has."""

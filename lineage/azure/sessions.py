@@ -37,6 +37,16 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
+DEADLINE_PER_TIMEOUT = 4  # a call's overall deadline, in read timeouts, unless one is given
+
+
+def call_deadline(timeout_s: float, deadline_s: float | None) -> float:
+    """A call's overall deadline: the one given, else a few read timeouts. A bulk write of 1,000 entities may take
+    Purview a while to answer, but not forever: a read timeout alone waits again for every byte of an answer that
+    trickles in."""
+    return deadline_s if deadline_s is not None else DEADLINE_PER_TIMEOUT * timeout_s
+
+
 RETRY_AFTER_CAP_S = 60.0  # the longest Retry-After honoured as is: a worker holds its message while it sleeps
 
 

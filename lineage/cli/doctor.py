@@ -352,7 +352,7 @@ def _write_probe(writer: PurviewWriter, collection: str | None) -> Check:
     guids = list(written.guid_assignments.values())
     try:
         for guid in guids:
-            writer.delete(guid)
+            catalog.delete(writer, guid)
     except PurviewError as exc:
         return Check("purview", name, False, f"created {qualified_name} but could not delete "
                                              f"it: {first_line(exc)}", "delete it in the portal; Data Curator "
