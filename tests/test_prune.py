@@ -363,3 +363,15 @@ def test_an_operation_belongs_to_the_longest_current_activity_name_it_starts_wit
     current = now({"load": {"copy": COPY_FIXED, "copy#daily": ActivityNow("adf_copy_activity", None)}})
     # Copy#Daily's sink depends on the run: kept; read as Copy's, it would go (Copy writes only to Weekly).
     assert stale_entities(held(("adf_copy_operation", f"{p}/Copy#Daily#{SQL}/Daily#azure_sql_table")), current) == []
+
+
+def test_the_local_data_factory_deletes_a_pipeline_named_in_another_case_as_arm_does(stack: LocalStack) -> None:
+    factory = F.replace("prune-adf", "case-adf")
+    stack.adf.put_run(load(factory, 30, "CaseName"))
+    put = adf(stack, "PUT", f"{factory}/pipelines/Written", {"properties": {"activities": []}})
+    assert put.status_code in (200, 201), put.text
+    assert adf(stack, "DELETE", f"{factory}/pipelines/casename").status_code == 200
+    assert adf(stack, "DELETE", f"{factory}/pipelines/WRITTEN").status_code == 200
+    assert adf(stack, "DELETE", f"{factory}/pipelines/casename").status_code == 204  # gone now
+    listed = adf(stack, "GET", f"{factory}/pipelines").json()["value"]
+    assert [p["name"] for p in listed] == []

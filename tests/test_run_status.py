@@ -211,3 +211,11 @@ def test_doctor_reads_the_run_ledger_table(stack: LocalStack) -> None:
     [check] = [c for c in doctor.run_checks(stack.credential, env) if c.area == "ledger"]
     assert check.ok and check.name == f"run ledger table {stack.ledger.table.name}"
     assert "python -m lineage status" in check.detail
+
+
+def test_a_factory_given_as_a_malformed_resource_id_is_refused_not_read_as_every_factory(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert run(stack, "status", "--factory", "/subscriptions/not-a-factory") == 1
+    assert "error:" in capsys.readouterr().err
+    assert isinstance(status_json(stack, capsys, "--factory", "contoso-adf-prod"), dict)  # a name is still a name

@@ -196,11 +196,12 @@ class AdfServer(LocalServer):
         return Response(200, result)
 
     def _delete_pipeline(self, factory: str, name: str) -> Response:
-        """ARM's delete: 200 when it was there, 204 when it was not."""
-        present = name in self._pipelines(factory)
+        """ARM's delete: 200 when it was there, 204 when it was not; names compare without case, as ARM's do."""
+        present = [known for known in self._pipelines(factory) if known.lower() == name.lower()]
         with self._state:
             self._deleted.add((factory.lower(), name.lower()))
-            self.created_pipelines.pop((factory.lower(), name), None)
+            for known in present:
+                self.created_pipelines.pop((factory.lower(), known), None)
         return Response(200 if present else 204)
 
     def _definition(self, factory: str, key: str, name: str) -> Response:

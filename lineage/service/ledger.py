@@ -242,7 +242,9 @@ class Query:
         try:
             factory_id: FactoryId | None = FactoryId.parse(self.factory) if self.factory else None
         except RunRecordError:
-            factory_id = None
+            if self.factory and self.factory.startswith("/"):  # meant as a resource id: never read as "every factory"
+                raise
+            factory_id = None  # a factory's name, matched by admits
         if factory_id is not None:
             clauses.append("PartitionKey eq @partition")
             parameters["partition"] = partition_key(factory_id)
