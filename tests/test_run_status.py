@@ -25,6 +25,7 @@ from lineage.service import ledger as runs
 from lineage.service import poison_queue
 from lineage.service.ledger import Query
 from lineage.service.reconcile import checkpoint_window
+from lineage.service.wiring import ReconcileError
 from lineage.service.worker import Outcome
 from tests.conftest import SAMPLES
 from tests.test_operations import BLOB_TO_SQL, FACTORY, RECORDS, copy_of, queued
@@ -219,3 +220,22 @@ def test_a_factory_given_as_a_malformed_resource_id_is_refused_not_read_as_every
     assert run(stack, "status", "--factory", "/subscriptions/not-a-factory") == 1
     assert "error:" in capsys.readouterr().err
     assert isinstance(status_json(stack, capsys, "--factory", "contoso-adf-prod"), dict)  # a name is still a name
+
+
+def test_a_factory_that_cannot_be_read_keeps_its_checkpoint_and_the_others_move_on(
+        stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    readable = FactoryId.parse(FACTORY.replace("contoso-adf-prod", "contoso-adf-open"))
+    closed = FactoryId.parse(FACTORY.replace("contoso-adf-prod", "contoso-adf-shut"))
+    now = datetime.now(UTC)
+    for factory in (readable, closed):
+        stack.ledger.save_checkpoint(factory, now - timedelta(days=3))
+    stack.adf.deny(closed.resource_id, "queryPipelineRuns")
+    monkeypatch.setenv("LINEAGE_FACTORIES", json.dumps([readable.resource_id, closed.resource_id]))
+    try:
+        with pytest.raises(ReconcileError, match="contoso-adf-shut"):
+            function_app.reconcile_runs.build().get_user_function()(timer=None)
+    finally:
+        stack.adf.allow_all()
+    assert stack.ledger.checkpoint(closed) == now - timedelta(days=3)  # its runs in the gap are still to be found
+    moved = stack.ledger.checkpoint(readable)
+    assert moved is not None and moved >= now
