@@ -48,10 +48,7 @@ def copy_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapp
 
 def sink_asset(sink: ResolvedDataset, group: ResourceSetRules | None) -> stores.Asset:
     """The asset a Copy writes: its sink dataset's, named as its resource set where the account groups the file."""
-    asset, location = sink.asset()
-    if group is not None and location.file and not location.wildcard:
-        return stores.naming.resource_set(asset, group.group)
-    return asset
+    return stores.copied_asset(sink.endpoint, sink.location(), group)
 
 
 def copy_facts(run: Mapping[str, Any]) -> tuple[int | None, int | None]:
@@ -97,11 +94,10 @@ def _source_assets(dataset: ResolvedDataset, settings: Mapping[str, Any], result
         overrides["folder"] = store["wildcardFolderPath"]
     if isinstance(store.get("wildcardFileName"), str):
         overrides["file"] = store["wildcardFileName"]
-    asset, location = dataset.asset(**overrides)
+    location = dataset.location(**overrides)
+    asset = stores.copied_asset(dataset.endpoint, location, group)
     if location.wildcard:
         result.notes.append(f"wildcard path reported as its folder {asset.qualified_name}")
-    elif group is not None and location.file:  # a file of a partitioned set: Copy lineage names the set (§5)
-        asset = stores.naming.resource_set(asset, group.group)
     return (asset,)
 
 
@@ -120,7 +116,7 @@ def _query_assets(dataset: ResolvedDataset, query: str, dialect: str, result: Ac
             if asset is not None:
                 assets.append(asset)
             continue
-        asset, _ = dataset.asset(database=table.catalog or dataset.endpoint.database, schema=table.schema,
+        asset = dataset.asset(database=table.catalog or dataset.endpoint.database, schema=table.schema,
                                  table=table.name)
         assets.append(asset)
     if not assets:

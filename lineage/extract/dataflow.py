@@ -150,8 +150,7 @@ def _endpoint_asset(resolver: RunResolver, declared: Mapping[str, Any] | None, o
     if isinstance(declared.get("dataset"), Mapping):
         dataset_ref = dict(declared["dataset"])
         dataset_ref["parameters"] = {**_mapping(dataset_ref.get("parameters")), **dataset_parameters}
-        asset, _ = resolver.dataset(dataset_ref, scope).asset()
-        return asset
+        return resolver.dataset(dataset_ref, scope).asset()
     if isinstance(declared.get("linkedService"), Mapping):
         endpoint = resolver.linked_service(declared["linkedService"], scope)
         return stores.asset(endpoint, _inline_location(options, parameters))

@@ -110,12 +110,14 @@ class ResolvedDataset(NamedTuple):
     endpoint: stores.Endpoint
     columns: tuple[str, ...] | None
 
-    def asset(self, **location_overrides: Any) -> tuple[stores.Asset, stores.Location]:
-        """The asset this dataset points at, optionally with location parts replaced (wildcards, tables of a query)."""
+    def location(self, **overrides: Any) -> stores.Location:
+        """Where this dataset points in its store, optionally with parts replaced (wildcards, tables of a query)."""
         loc = stores.location(self.dataset_type, self.props)
-        if location_overrides:
-            loc = loc._replace(**location_overrides)
-        return stores.asset(self.endpoint, loc), loc
+        return loc._replace(**overrides) if overrides else loc
+
+    def asset(self, **location_overrides: Any) -> stores.Asset:
+        """The asset this dataset points at."""
+        return stores.asset(self.endpoint, self.location(**location_overrides))
 
 
 class RunResolver:

@@ -141,12 +141,10 @@ def _storage_asset(endpoint: Endpoint, settings: stores.StoreSettings, group: Re
     store = stores.endpoint(linked_service_type, {"connectionString": f"AccountName={account}"}, connection.name,
                             settings)
     location = stores.Location(endpoint.container, endpoint.folder, endpoint.file)
-    asset = stores.asset(store, location)
+    asset = stores.copied_asset(store, location, group)
     if location.wildcard:
         notes.append(f"{endpoint.role} {endpoint.component}: wildcard path reported as its folder "
                      f"{asset.qualified_name}")
-    elif group is not None and location.file:  # a file of a partitioned set: named as the set, as Copy does (§5)
-        asset = naming.resource_set(asset, group.group)
     return asset
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from lineage.extract.stores import naming
 from lineage.extract.stores.linked_services import Endpoint, StoreSettings
 from lineage.extract.stores.naming import Asset, StoreError
+from lineage.extract.stores.resource_sets import ResourceSetRules
 
 _FILE_FORMATS = frozenset({"DelimitedText", "Parquet", "Json", "Avro", "Orc", "Binary", "Excel", "Xml"})
 
@@ -63,8 +65,10 @@ def _table(props: Mapping[str, Any]) -> Location:
     return Location(schema=schema, table=table)
 
 
+@lru_cache(maxsize=16_384)  # a pipeline's runs name the same files and tables again, day after day
 def asset(endpoint: Endpoint, loc: Location) -> Asset:
-    """The asset at ``loc`` in the store ``endpoint`` connects to."""
+    """The asset at ``loc`` in the store ``endpoint`` connects to (a pure function of the two: assets are never
+    changed once made, so one made for an earlier run serves the next)."""
     p = endpoint.platform
     is_file = bool(loc.file)
     if p in ("blob", "adls_gen2", "azure_files"):
@@ -97,6 +101,16 @@ def asset(endpoint: Endpoint, loc: Location) -> Asset:
     if p == "snowflake":
         return naming.SnowflakeTable(endpoint.host or "", database, loc.schema or "PUBLIC", table).asset()
     raise StoreError(f"unmapped store platform {p!r}")
+
+
+def copied_asset(endpoint: Endpoint, loc: Location, rules: ResourceSetRules | None) -> Asset:
+    """The asset Copy lineage names at ``loc`` (and SSIS's, which follows it): a file of a set the account's rules
+    group is named as its resource set, as Purview's own Copy lineage does (field notes §5); a wildcard path stops
+    at its folder, which the caller says in a note. Data Flow lineage keeps paths: it calls ``asset``."""
+    found = asset(endpoint, loc)
+    if rules is None or not loc.file or loc.wildcard:
+        return found
+    return rules.resource_set(found)
 
 
 def sql_table_asset(server: str, database: str, schema: str | None, table: str, settings: StoreSettings) -> Asset:

@@ -36,6 +36,9 @@ from typing import Any, NamedTuple, Protocol, cast
 
 import regex  # type: ignore[import-untyped, unused-ignore]  # .NET-style look-behind (`(?<=[-.]|^)`) and timeouts
 
+from lineage.extract.stores import naming
+from lineage.extract.stores.naming import Asset
+
 __all__ = [
     "REGEX_TIMEOUT_SECONDS",
     "ComplexReplacer",
@@ -632,6 +635,7 @@ class ResourceSetRules:
     # a pipeline that reads fixed files by every run; a ForEach's folders repeat in every iteration.
     _paths: dict[str, str | None] = field(default_factory=dict, init=False, repr=False, compare=False)
     _segments: dict[tuple[str, bool], str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _assets: dict[Asset, Asset] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def default(cls) -> ResourceSetRules:
@@ -683,6 +687,19 @@ class ResourceSetRules:
             self._paths.clear()
         self._paths[path] = grouped
         return grouped
+
+    def resource_set(self, file: Asset) -> Asset:
+        """The resource set a file belongs to under these rules, else the file (``naming.resource_set``),
+        remembered per file like the paths."""
+        try:
+            return self._assets[file]
+        except KeyError:
+            pass
+        found = naming.resource_set(file, self.group)
+        if len(self._assets) >= _CACHE_LIMIT:
+            self._assets.clear()
+        self._assets[file] = found
+        return found
 
     def _group(self, path: str) -> str | None:
         segments = [s for s in path.split("/") if s]
