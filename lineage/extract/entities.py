@@ -98,7 +98,7 @@ def assets_of(lineage: RunLineage) -> set[Asset]:
 def explain(lineage: RunLineage, pipeline_factory_attribute: str,
             catalog: Mapping[Asset, Asset] | None = None) -> dict[str, Any]:
     """The document ``explain`` prints: the entities to push and one row per activity run."""
-    held = _Held(catalog or {})
+    held = _Held(catalog) if catalog else None  # offline (``explain``), every asset stands for itself
     names = _Names(lineage)
     activities: dict[str, _Activity] = {}
     operations: dict[tuple[str, str, str], _Operation] = {}
@@ -112,13 +112,14 @@ def explain(lineage: RunLineage, pipeline_factory_attribute: str,
             activity = activities[name] = _Activity(kind)
         activity.runs.append(result)
         for flow in result.flows:
-            sink = held.asset(flow.sink)
+            sink = held.asset(flow.sink) if held else flow.sink
             key = (name, sink.type_name, sink.qualified_name)
             op = operations.get(key)
             if op is None:
                 op = operations[key] = _Operation(name, kind, sink)
-            op.sources.update(map(held.asset, flow.sources))
-            op.column_maps.update(map(held.column_map, flow.column_maps) if held.renamed else flow.column_maps)
+            op.sources.update(map(held.asset, flow.sources) if held else flow.sources)
+            op.column_maps.update(map(held.column_map, flow.column_maps) if held and held.renamed
+                                  else flow.column_maps)
             op.results.append(result)
 
     entities: list[dict[str, Any]] = []
@@ -128,13 +129,25 @@ def explain(lineage: RunLineage, pipeline_factory_attribute: str,
         entities.extend(_activity(names, name, activities[name]) for name in sorted(activities))
         assets: dict[Asset, None] = {}  # in the order the runs found them: often nearly sorted, which sorts fast
         for op in operations.values():
-            assets.update(dict.fromkeys(op.sink.lineage()))
+            _add_with_parents(assets, op.sink)
             for source in op.sources:
-                assets.update(dict.fromkeys(source.lineage()))
+                _add_with_parents(assets, source)
         entities.extend(_asset(a) for a in sorted(assets, key=_asset_key))
         entities.extend(_operation(names, operations[key]) for key in sorted(operations, key=itemgetter(0, 2, 1)))
     rows = [_row(names, result) for result in lineage.results]
     return {"entities": entities, "activities": rows}
+
+
+def _add_with_parents(assets: dict[Asset, None], asset: Asset) -> None:
+    """The asset and its parents up to the first one already there (whose parents are, too): a loop's thousand
+    tables of one schema climb to the schema once."""
+    node: Asset | None = asset
+    while node is not None:
+        size = len(assets)
+        assets.setdefault(node, None)  # one hash per asset, not two
+        if len(assets) == size:
+            return
+        node = node.parent
 
 
 class _Held:

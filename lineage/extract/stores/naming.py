@@ -119,7 +119,8 @@ def name_part(value: str, what: str, limit: int = MAX_NAME_CHARS) -> str:
 
 
 def has_wildcard(*parts: str | None) -> bool:
-    return any(part and _WILDCARD.search(part) for part in parts)
+    """Whether a path holds ``*`` or ``?`` (asked of every file of every run: two substring tests, no regex)."""
+    return any("*" in part or "?" in part for part in parts if part)
 
 
 def path(*parts: str | None, is_file: bool) -> tuple[str, bool]:
