@@ -36,7 +36,7 @@ from azure.core.pipeline.policies import (
 from azure.core.rest import HttpRequest
 
 from lineage.azure.sessions import RETRY_AFTER_CAP_S, azure_transport, call_deadline, retry_after_s
-from lineage.extract.jsontext import JSONTextError, loads
+from lineage.extract.jsontext import JSONTextError, loads, mapping
 from lineage.extract.pipeline import activities_by_name
 from lineage.extract.redact import redact
 from lineage.extract.runrecord import FactoryId, RunRecordError, check_pipeline_run
@@ -284,20 +284,20 @@ class DataFactoryReader:
         for activity in activities_by_name(pipeline).values():
             for ref in [*_items(activity.get("inputs")), *_items(activity.get("outputs"))]:
                 _add_name(datasets, ref)
-            flow = _mapping(activity.get("typeProperties")).get("dataflow")
+            flow = mapping(activity.get("typeProperties")).get("dataflow")
             if isinstance(flow, Mapping) and isinstance(flow.get("referenceName"), str):
                 definition = self._definition(factory, "dataflows", flow["referenceName"])
                 if definition is not None:
                     record["dataflows"][flow["referenceName"]] = definition
-                    flow_props = _mapping(_mapping(definition.get("properties")).get("typeProperties"))
+                    flow_props = mapping(mapping(definition.get("properties")).get("typeProperties"))
                     for end in [*_items(flow_props.get("sources")), *_items(flow_props.get("sinks"))]:
-                        _add_name(datasets, _mapping(end).get("dataset"))
-                        _add_name(linked, _mapping(end).get("linkedService"))
+                        _add_name(datasets, mapping(end).get("dataset"))
+                        _add_name(linked, mapping(end).get("linkedService"))
         for name in sorted(datasets):
             definition = self._definition(factory, "datasets", name)
             if definition is not None:
                 record["datasets"][name] = definition
-                _add_name(linked, _mapping(definition.get("properties")).get("linkedServiceName"))
+                _add_name(linked, mapping(definition.get("properties")).get("linkedServiceName"))
         for name in sorted(linked):
             definition = self._definition(factory, "linkedservices", name)
             if definition is not None:
@@ -401,10 +401,6 @@ def _safe_json(response: Any) -> Any:
     except JSONTextError:
         return None
 
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    """Definitions are user-authored JSON: a level of the wrong shape holds no references, it does not crash."""
-    return value if isinstance(value, Mapping) else {}
 
 
 def _items(value: Any) -> list[Any]:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from lineage.extract.jsontext import mapping
 from lineage.extract.runrecord import FactoryId
 from lineage.service import wiring
 from lineage.service.events import EVENT_TYPE
@@ -88,8 +89,8 @@ def publish_activity(topic_endpoint: str, body: str, depends_on: list[dict[str, 
 def wrapper_pipeline(factory: FactoryId, pipeline_name: str, pipeline: Mapping[str, Any],
                      topic_endpoint: str) -> dict[str, Any]:
     """The wrapper pipeline for ``pipeline_name`` (its definition gives the parameters to pass through)."""
-    properties = _mapping(pipeline.get("properties"))
-    parameters = _mapping(properties.get("parameters"))
+    properties = mapping(pipeline.get("properties"))
+    parameters = mapping(properties.get("parameters"))
     child_run = f"activity('{RUN_ACTIVITY}').output.pipelineRunId"
     body = event_body(factory, child_run, f"activity('{RUN_ACTIVITY}').output.pipelineName")
     run = {
@@ -150,6 +151,3 @@ def wrapper_name(pipeline_name: str) -> str:
     """Pipeline names are at most 140 characters; the wrapper keeps the suffix and shortens the rest."""
     return pipeline_name[:140 - len(WRAPPER_SUFFIX)] + WRAPPER_SUFFIX
 
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}

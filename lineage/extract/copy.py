@@ -14,6 +14,7 @@ from typing import Any
 
 from lineage.extract import sql_tables, stores
 from lineage.extract.expressions import ExpressionError, Scope, Unresolvable, resolve
+from lineage.extract.jsontext import mapping
 from lineage.extract.model import LONG_LIMIT, ActivityResult, ColumnMap, Flow, Skip
 from lineage.extract.resolver import ResolvedDataset, RunResolver
 from lineage.extract.stores.resource_sets import ResourceSetRules
@@ -30,7 +31,7 @@ def copy_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapp
     if not isinstance(inputs, list) or not inputs or not isinstance(outputs, list) or not outputs:
         raise Skip("Copy activity without an input and an output dataset")
     run_input = _run_input(definition, run, result)
-    props = _mapping(definition.get("typeProperties"))
+    props = mapping(definition.get("typeProperties"))
     source_settings = _settings(run_input, props, "source", scope, result)
 
     source_ds = resolver.dataset(inputs[0], scope)
@@ -53,24 +54,25 @@ def sink_asset(sink: ResolvedDataset, group: ResourceSetRules | None) -> stores.
 
 def copy_facts(run: Mapping[str, Any]) -> tuple[int | None, int | None]:
     """Rows and bytes written, as Purview's integration reports them (``rowCount``, ``dataSize``)."""
-    output = _mapping(run.get("output"))
+    output = mapping(run.get("output"))
     return _int(output.get("rowsCopied")), _int(output.get("dataWritten"))
 
 
 def _run_input(definition: Mapping[str, Any], run: Mapping[str, Any], result: ActivityResult) -> Mapping[str, Any]:
-    if _mapping(definition.get("policy")).get("secureInput") is True:
+    if mapping(definition.get("policy")).get("secureInput") is True:
         result.notes.append("secure input hidden: wildcards and queries evaluated at run time are not visible")
         return {}
-    return _mapping(run.get("input"))
+    return mapping(run.get("input"))
 
 
 def _settings(run_input: Mapping[str, Any], props: Mapping[str, Any], key: str, scope: Scope,
               result: ActivityResult) -> Mapping[str, Any]:
     """The run's evaluated source/sink settings, or the definition's resolved where the run does not show them."""
-    if isinstance(run_input.get(key), Mapping):
-        return _mapping(run_input[key])
+    shown = run_input.get(key)
+    if type(shown) is dict or isinstance(shown, Mapping):
+        return shown
     try:
-        return _mapping(resolve(_mapping(props.get(key)), scope))
+        return mapping(resolve(mapping(props.get(key)), scope))
     except (Unresolvable, ExpressionError) as exc:
         result.notes.append(f"{key} settings not resolvable ({_reason(exc)}): dataset location used as is")
         return {}
@@ -88,7 +90,7 @@ def _source_assets(dataset: ResolvedDataset, settings: Mapping[str, Any], result
             dialect = sql_tables.DIALECT_BY_PLATFORM.get(dataset.endpoint.platform)
             if dialect is not None:
                 return _query_assets(dataset, query, dialect, result, store_settings)
-    store = _mapping(settings.get("storeSettings"))
+    store = mapping(settings.get("storeSettings"))
     overrides: dict[str, Any] = {}
     if isinstance(store.get("wildcardFolderPath"), str):
         overrides["folder"] = store["wildcardFolderPath"]
@@ -149,7 +151,7 @@ def _column_pairs(run_input: Mapping[str, Any], props: Mapping[str, Any], scope:
         except (Unresolvable, ExpressionError) as exc:
             result.notes.append(f"column mapping not resolvable: {_reason(exc)}")
             return ()
-    if isinstance(translator, Mapping):
+    if translator is not None and isinstance(translator, Mapping):  # most runs map no columns: no ABC check
         return translator_pairs(translator)
     if source.columns and sink.columns:
         sink_columns = set(sink.columns)
@@ -160,9 +162,9 @@ def _column_pairs(run_input: Mapping[str, Any], props: Mapping[str, Any], scope:
 def translator_pairs(translator: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """Column pairs of a TabularTranslator: ``mappings`` (name or JSON path) or the legacy ``columnMappings``."""
     pairs: list[tuple[str, str]] = []
-    for mapping in translator.get("mappings") or ():
-        if isinstance(mapping, Mapping):
-            src, dst = _column_name(mapping.get("source")), _column_name(mapping.get("sink"))
+    for pair in translator.get("mappings") or ():
+        if isinstance(pair, Mapping):
+            src, dst = _column_name(pair.get("source")), _column_name(pair.get("sink"))
             if src and dst:
                 pairs.append((src, dst))
     legacy = translator.get("columnMappings")
@@ -191,6 +193,3 @@ def _int(value: Any) -> int | None:
     """A count as Purview stores it (a long): a non-negative integer below 2**63, else unknown."""
     return value if type(value) is int and 0 <= value < LONG_LIMIT else None
 
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if type(value) is dict or isinstance(value, Mapping) else {}  # dict first: an ABC check costs more

@@ -21,6 +21,7 @@ from lineage.extract.dataflow_script import (
     script_text,
 )
 from lineage.extract.expressions import Scope
+from lineage.extract.jsontext import mapping
 from lineage.extract.model import LONG_LIMIT, MAX_SOURCE_SINK_PAIRS, ActivityResult, ColumnMap, Flow, Skip
 from lineage.extract.resolver import RunResolver, resolve_text
 
@@ -55,9 +56,9 @@ def dataflow_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: 
         raise Skip(f"data flow too wide: its {len(sinks):,} sinks are fed by {pairs:,} source-sink pairs in all, "
                    f"more than the {MAX_SOURCE_SINK_PAIRS:,} one activity's lineage may hold")
     result.notes.extend(notes)
-    profile = _mapping(_mapping(_mapping(run.get("output")).get("runStatus")).get("profile"))
+    profile = mapping(mapping(mapping(run.get("output")).get("runStatus")).get("profile"))
     for sink, sources in sinks:
-        maps = _column_maps(_mapping(_mapping(profile.get(sink)).get("lineage")), assets, assets[sink])
+        maps = _column_maps(mapping(mapping(profile.get(sink)).get("lineage")), assets, assets[sink])
         result.flows.append(Flow(sink=assets[sink], sources=sources, column_maps=maps))
 
 
@@ -67,30 +68,30 @@ _Endpoints = tuple[list[tuple[str, tuple[stores.Asset, ...]]], dict[str, stores.
 def _endpoints(resolver: RunResolver, definition: Mapping[str, Any], scope: Scope) -> _Endpoints:
     """The data flow's assets by stream name, its sinks with their sources, and notes on what was not found."""
     notes: list[str] = []
-    props = _mapping(definition.get("typeProperties"))
-    reference = _mapping(props.get("dataflow") or props.get("dataFlow"))
+    props = mapping(definition.get("typeProperties"))
+    reference = mapping(props.get("dataflow") or props.get("dataFlow"))
     name = resolve_text(reference.get("referenceName"), scope, "data flow reference")
     flow = resolver.record.dataflows.get(name)
     if not isinstance(flow, Mapping):
         raise Skip(f"data flow {name!r} is not in the run record")
-    flow_props = _mapping(_mapping(flow.get("properties")).get("typeProperties"))
+    flow_props = mapping(mapping(flow.get("properties")).get("typeProperties"))
     try:
         script: DataFlowScript = resolver.memo(("dataflow", name), lambda: parse_script(script_text(flow_props)))
     except NoScriptError:
-        return _without_script(resolver, name, flow_props, scope=scope, dataset_parameters=_mapping(
+        return _without_script(resolver, name, flow_props, scope=scope, dataset_parameters=mapping(
             reference.get("datasetParameters") or props.get("datasetParameters")))
     except DataFlowScriptError as exc:
         raise Skip(f"data flow {name!r} script not understood: {exc}") from exc
-    parameters = _parameters(script, _mapping(reference.get("parameters")), scope)
+    parameters = _parameters(script, mapping(reference.get("parameters")), scope)
     declared = {str(e.get("name")): e for e in [*flow_props.get("sources", []), *flow_props.get("sinks", [])]
                 if isinstance(e, Mapping)}
-    dataset_parameters = _mapping(reference.get("datasetParameters") or props.get("datasetParameters"))
+    dataset_parameters = mapping(reference.get("datasetParameters") or props.get("datasetParameters"))
     assets: dict[str, stores.Asset] = {}
     for endpoint in [*script.sources, *script.sinks]:
         try:
             assets[endpoint.name] = _endpoint_asset(
                 resolver, declared.get(endpoint.name), endpoint.options, parameters=parameters,
-                dataset_parameters=_mapping(dataset_parameters.get(endpoint.name)), scope=scope)
+                dataset_parameters=mapping(dataset_parameters.get(endpoint.name)), scope=scope)
         except (Skip, stores.StoreError, DataFlowScriptError) as exc:
             reason = exc.reason if isinstance(exc, Skip) else str(exc)
             notes.append(f"{endpoint.kind} {endpoint.name}: {reason}")
@@ -125,7 +126,7 @@ def _without_script(resolver: RunResolver, name: str, flow_props: Mapping[str, A
                 if not isinstance(declared.get("dataset"), Mapping):
                     raise Skip("an inline endpoint is named by the script's options, and there is no script")
                 assets[endpoint] = _endpoint_asset(resolver, declared, {}, parameters={}, scope=scope,
-                                                   dataset_parameters=_mapping(dataset_parameters.get(endpoint)))
+                                                   dataset_parameters=mapping(dataset_parameters.get(endpoint)))
                 kinds[endpoint] = kind
             except (Skip, stores.StoreError) as exc:
                 notes.append(f"{kind[:-1]} {endpoint}: {exc.reason if isinstance(exc, Skip) else exc}")
@@ -136,7 +137,7 @@ def _without_script(resolver: RunResolver, name: str, flow_props: Mapping[str, A
 
 def dataflow_facts(run: Mapping[str, Any]) -> tuple[int | None, int | None]:
     """Rows written by all sinks (``runStatus.metrics.<sink>.rowsWritten``); data flows report no byte count."""
-    metrics = _mapping(_mapping(_mapping(run.get("output")).get("runStatus")).get("metrics"))
+    metrics = mapping(mapping(mapping(run.get("output")).get("runStatus")).get("metrics"))
     rows = [m.get("rowsWritten") for m in metrics.values() if isinstance(m, Mapping)]
     known = [r for r in rows if type(r) is int and 0 <= r < LONG_LIMIT]
     return (sum(known) if known else None), None
@@ -149,7 +150,7 @@ def _endpoint_asset(resolver: RunResolver, declared: Mapping[str, Any] | None, o
         raise Skip("not declared in the data flow's sources/sinks")
     if isinstance(declared.get("dataset"), Mapping):
         dataset_ref = dict(declared["dataset"])
-        dataset_ref["parameters"] = {**_mapping(dataset_ref.get("parameters")), **dataset_parameters}
+        dataset_ref["parameters"] = {**mapping(dataset_ref.get("parameters")), **dataset_parameters}
         return resolver.dataset(dataset_ref, scope).asset()
     if isinstance(declared.get("linkedService"), Mapping):
         endpoint = resolver.linked_service(declared["linkedService"], scope)
@@ -197,13 +198,10 @@ def _column_maps(lineage: Mapping[str, Any], assets: Mapping[str, stores.Asset],
         if not isinstance(spec, Mapping) or spec.get("mapped") is False:
             continue
         for origin in spec.get("from") or []:
-            source = assets.get(str(_mapping(origin).get("source")))
+            source = assets.get(str(mapping(origin).get("source")))
             if source is None:
                 continue
-            for source_column in _mapping(origin).get("columns") or []:
+            for source_column in mapping(origin).get("columns") or []:
                 pairs.setdefault(source.qualified_name, []).append((str(source_column), str(column)))
     return tuple(ColumnMap(qn, sink.qualified_name, tuple(p)) for qn, p in sorted(pairs.items()))
 
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if type(value) is dict or isinstance(value, Mapping) else {}  # dict first: an ABC check costs more

@@ -29,6 +29,7 @@ from lineage.extract.expressions import (
     prepared,
     resolve,
 )
+from lineage.extract.jsontext import mapping
 from lineage.extract.loops import Iterations, run_outputs, run_variables
 from lineage.extract.model import Skip
 from lineage.extract.pipeline import activities_by_name
@@ -220,8 +221,8 @@ class RunResolver:
             definition = definitions.get(name)
             if not isinstance(definition, Mapping):
                 raise Skip(f"{kind} {name!r} is not in the run record")
-            props = _mapping(definition.get("properties"))
-            declared = self._declared[kind, name] = _Declared(props, _mapping(props.get("parameters")))
+            props = mapping(definition.get("properties"))
+            declared = self._declared[kind, name] = _Declared(props, mapping(props.get("parameters")))
         params = _params(reference.get("parameters"), declared, scope)
         key = (name, params.key())
         value = cache.get(key)
@@ -240,13 +241,13 @@ class RunResolver:
     def _resolve_linked_service(self, name: str, declared: _Declared, params: _Params) -> stores.Endpoint:
         props = declared.props
         ls_scope = self._scope(linked_service=params)
-        visible = visible_properties(_mapping(props.get("typeProperties")))  # secrets out before evaluating
+        visible = visible_properties(mapping(props.get("typeProperties")))  # secrets out before evaluating
         type_props = _resolve_mapping(prepared(visible), ls_scope, "linked service", name)
         return stores.endpoint(str(props.get("type")), type_props, name, self.options.stores)
 
     def _resolve_dataset(self, name: str, declared: _Declared, params: _Params) -> ResolvedDataset:
         if declared.type_properties is None:
-            declared.type_properties = prepared(_mapping(declared.props.get("typeProperties")))
+            declared.type_properties = prepared(mapping(declared.props.get("typeProperties")))
         ds_scope = self._scope(dataset=params)
         type_props = _resolve_mapping(declared.type_properties, ds_scope, "dataset", name)
         return ResolvedDataset(
@@ -292,8 +293,8 @@ def _user_property_keys(definition: Mapping[str, Any]) -> tuple[tuple[str, str],
 
 def _pipeline_parameters(run: Mapping[str, Any], pipeline: Any) -> Mapping[str, Any]:
     """The run's parameter values; those the pipeline declares SecureString can never be read."""
-    declared = _mapping(_mapping(_mapping(pipeline).get("properties")).get("parameters"))
-    values: dict[str, Any] = dict(_mapping(run.get("parameters")))
+    declared = mapping(mapping(mapping(pipeline).get("properties")).get("parameters"))
+    values: dict[str, Any] = dict(mapping(run.get("parameters")))
     for key in _secure(declared):
         values[key] = _Deferred(Unresolvable(f"pipeline().parameters.{key} is a SecureString: its value is never "
                                              "used", f"pipeline().parameters.{key}"))
@@ -344,7 +345,7 @@ def _params(given: Any, declared: _Declared, scope: Scope) -> _Params:
     values: dict[str, Any] = {}
     for key in declared.secure:
         values[key] = _Deferred(Unresolvable(f"parameter {key} is a SecureString: its value is never used"))
-    for key, value in _mapping(given).items():
+    for key, value in mapping(given).items():
         if key in values:
             continue
         try:
@@ -366,7 +367,7 @@ def _resolve_mapping(value: Callable[[Scope], Any], scope: Scope, kind: str, nam
         raise Skip(f"unresolvable expression in {kind} {name!r}: {exc.reason}") from exc
     except ExpressionError as exc:
         raise Skip(f"broken expression in {kind} {name!r}: {exc}") from exc
-    return resolved if isinstance(resolved, Mapping) else {}
+    return mapping(resolved)
 
 
 def resolve_text(value: Any, scope: Scope, what: str) -> str:
@@ -392,6 +393,3 @@ def _schema_columns(props: Mapping[str, Any]) -> tuple[str, ...] | None:
                 return names
     return None
 
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if type(value) is dict or isinstance(value, Mapping) else {}  # dict first: an ABC check costs more

@@ -19,6 +19,7 @@ from lineage.extract.dataflow import dataflow_facts, dataflow_lineage
 from lineage.extract.drift import settings_drift, stated_settings, type_drift
 from lineage.extract.expressions import ExpressionError, Unresolvable
 from lineage.extract.gc_pause import no_full_collections
+from lineage.extract.jsontext import mapping
 from lineage.extract.model import ActivityResult, Skip
 from lineage.extract.resolver import RunResolver
 from lineage.extract.runrecord import RunRecord, name_problem
@@ -79,7 +80,7 @@ def _activity(resolver: RunResolver, run: Mapping[str, Any]) -> ActivityResult:
     status = run.get("status")
     if status != "Succeeded" and not resolver.options.emit_failed:
         return result.skip(f"activity run {_preview(status)}: lineage is recorded for succeeded runs only")
-    reported = _mapping(_mapping(run.get("output")).get("reportLineageToPurview")).get("status")
+    reported = mapping(mapping(run.get("output")).get("reportLineageToPurview")).get("status")
     if reported == "Succeeded" and resolver.options.skip_reported_by_data_factory:
         return result.skip("already reported by Data Factory's own Purview integration")
     try:
@@ -107,7 +108,7 @@ def _activity(resolver: RunResolver, run: Mapping[str, Any]) -> ActivityResult:
 
 def _uncovered_reason(activity_type: str, run: Mapping[str, Any]) -> str:
     if activity_type == "ExecutePipeline":
-        child = _mapping(run.get("output")).get("pipelineRunId")
+        child = mapping(run.get("output")).get("pipelineRunId")
         return f"lineage of the invoked pipeline is recorded from its own run {child or '(not started)'}"
     if activity_type in NO_DATA_MOVED:
         return f"{activity_type} activities move no data between stores"
@@ -133,6 +134,3 @@ def _preview(value: Any) -> str:
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= 60 and text.isprintable() else repr(text[:60]) + ("..." if len(text) > 60 else "")
 
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if type(value) is dict or isinstance(value, Mapping) else {}  # dict first: an ABC check costs more

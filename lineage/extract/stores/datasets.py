@@ -34,7 +34,7 @@ def location(dataset_type: str, props: Mapping[str, Any]) -> Location:
     """The location a dataset's resolved ``typeProperties`` describe."""
     if dataset_type in _FILE_FORMATS:
         loc = props.get("location")
-        if not isinstance(loc, Mapping):
+        if type(loc) is not dict and not isinstance(loc, Mapping):  # the exact type first: an ABC check costs more
             raise StoreError(f"{dataset_type} dataset without a location")
         container = loc.get("container") or loc.get("fileSystem") or loc.get("bucketName")
         return Location(_s(container), _s(loc.get("folderPath")), _s(loc.get("fileName")))
