@@ -360,6 +360,8 @@ class RegexReplacer:
         """``apply`` for a text already read (its protected spans and counts)."""
         if self.regex.checks and not self.regex.admits_counts(text.counts):
             return text.value, False
+        if self.regex.search(text.value) is None:  # what most replacers find: no guard to run, no match to expand
+            return text.value, False
         return self._replace(text.value, text.literal, text.protected)
 
     def _replace(self, text: str, literal: str, protected: list[tuple[int, int]]) -> tuple[str, bool]:
@@ -636,6 +638,14 @@ class ResourceSetRules:
     _paths: dict[str, str | None] = field(default_factory=dict, init=False, repr=False, compare=False)
     _segments: dict[tuple[str, bool], str] = field(default_factory=dict, init=False, repr=False, compare=False)
     _assets: dict[Asset, Asset] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # The replacers that may run on a file name, and on a folder name: sorted out once, not per segment.
+    _for_files: tuple[RegexReplacer, ...] = field(default=(), init=False, repr=False, compare=False)
+    _for_folders: tuple[RegexReplacer, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        active = tuple(r for r in self.regex_replacers if not r.disabled)
+        object.__setattr__(self, "_for_files", active)
+        object.__setattr__(self, "_for_folders", tuple(r for r in active if not r.file_name_only))
 
     @classmethod
     def default(cls) -> ResourceSetRules:
@@ -732,9 +742,7 @@ class ResourceSetRules:
         if cached is not None:
             return cached
         result = _Text.of(text)
-        for replacer in self.regex_replacers:
-            if replacer.disabled or (replacer.file_name_only and not is_file):
-                continue
+        for replacer in self._for_files if is_file else self._for_folders:
             replaced_text, replaced = replacer.apply_to(result)
             if replaced:
                 if replacer.final:
