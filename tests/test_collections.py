@@ -14,6 +14,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lineage.azure import catalog
 from lineage.azure.purview import PurviewError, PurviewWriter
 from lineage.cli.main import main
 from lineage.extract.collection_map import CollectionConfigError, Collections
@@ -241,6 +242,28 @@ def test_doctor_checks_each_mapped_collection_exists_and_the_identity_is_data_cu
     assert "--collection locked" in checks["collection locked"]["fix"]
     assert not checks["collection nosuch"]["ok"] and checks["collection nosuch"]["detail"] == \
         "no such collection in the account"
+
+
+def test_collections_are_read_over_every_page_and_a_next_link_elsewhere_is_not_followed(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stack.purview, "collections_page_size", 1)  # the account API pages a long list
+    writer = PurviewWriter(LocalCredential(), stack.worker.writer._client.endpoint_url, max_attempts=1)
+    listed = catalog.collections(writer)
+    assert len(listed) >= 6 and listed["sales1"] == "localpurview" and listed["localpurview"] is None
+    last = sorted(listed)[-1]
+    monkeypatch.setenv("LINEAGE_SETTINGS", json.dumps({"collections": {"default": last}}))
+    monkeypatch.setenv("PURVIEW_ENDPOINT", f"{stack.purview.url}/datamap/api/atlas/v2")
+    monkeypatch.setenv("DATAFACTORY_ENDPOINT", stack.adf.url)
+    monkeypatch.setenv("AzureWebJobsStorage", stack.azurite.connection_string)
+    capsys.readouterr()
+    main(["doctor", "--json"], credential=stack.credential)
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert checks[f"collection {last}"]["detail"] != "no such collection in the account"  # found on the last page
+
+    elsewhere = "https://elsewhere.example/account/collections?api-version=2019-11-01-preview&$skipToken=1"
+    stack.purview.inject(status=200, body={"value": [], "nextLink": elsewhere}, path_contains="/account/collections")
+    with pytest.raises(PurviewError, match=r"nextLink points to another host \(elsewhere.example\); not followed"):
+        catalog.collections(writer)
 
 
 def test_explain_with_a_mapping_shows_the_collection_each_run_would_go_to(

@@ -82,6 +82,18 @@ def test_a_healthy_deployment_passes_though_the_operator_may_read_no_factory(
         "contoso-adf-prod: Microsoft.DataFactory/factories/pipelineruns/queryactivityruns/action"]["ok"]
 
 
+def test_role_assignments_are_read_over_every_page(stack: LocalStack, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    principal = healthy_app(stack)  # two assignments of the app's: one per page
+    monkeypatch.setattr(stack.adf, "page_size", 1)
+    reader = wiring.build_reader(stack.credential, {"DATAFACTORY_ENDPOINT": stack.adf.url})
+    assignments = "/subscriptions/" + SUBSCRIPTION + "/providers/Microsoft.Authorization/roleAssignments"
+    first = reader.resource("list", assignments, "2022-04-01", {"$filter": f"principalId eq '{principal}'"})
+    assert len(first["value"]) == 1 and "$skipToken=1" in first["nextLink"]  # ARM's shape: a page, a link on
+    _, checks = doctor(stack, capsys, "--app", APP)
+    assert checks["func-lineage on contoso-adf-prod"]["ok"] and checks["func-lineage on storage lineagelocal"]["ok"]
+
+
 def test_the_app_setting_names_the_app_and_a_role_above_the_factory_counts(
         stack: LocalStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     healthy_app(stack, factory_actions=("*",), factory_scope=GROUP)  # Contributor-like, on the resource group

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from lineage.azure.pages import next_link, pages
 from lineage.azure.purview import DATA_MAP_API_VERSION, PurviewError, PurviewWriter
 from lineage.extract.prune import Held
 
@@ -28,28 +29,26 @@ def held_under(writer: PurviewWriter, prefix: str, types: Iterable[str]) -> list
         {"or": [{"entityType": t, "includeSubTypes": False} for t in types]},
         {"attributeName": "qualifiedName", "operator": "prefix", "attributeValue": prefix},
     ]}}
+
+    def fetch(token: str | None) -> Any:
+        return writer.request("search", "POST", url, params={"api-version": DATA_MAP_API_VERSION},
+                              body={**query, "continuationToken": token} if token else query)
+
     found: list[Held] = []
-    seen: set[str] = set()
-    for number in range(1, MAX_SEARCH_PAGES + 1):
-        body = writer.request("search", "POST", url, params={"api-version": DATA_MAP_API_VERSION}, body=query)
+    for number, body in pages(fetch, next_key="continuationToken", max_pages=MAX_SEARCH_PAGES,
+                              fail=lambda reason: _failure("search", reason)):
         found.extend(_hits(body, number))
-        token = body.get("continuationToken") if isinstance(body, Mapping) else None
-        if not token:
-            return found
-        if not isinstance(token, str) or token in seen:
-            raise PurviewError(f"Purview search: page {number} hands back a continuation token it gave before, or "
-                               "one that is not text; stopped", status=None, code=None, transient=False)
-        seen.add(token)
-        query = {**query, "continuationToken": token}
-    raise PurviewError(f"Purview search: more than {MAX_SEARCH_PAGES} pages; stopped", status=None, code=None,
-                       transient=False)
+    return found
 
 
-def _hits(body: Any, number: int) -> Iterator[Held]:
-    values = body.get("value") if isinstance(body, Mapping) else None
+def _failure(what: str, reason: str) -> PurviewError:
+    return PurviewError(f"Purview {what}: {reason}", status=None, code=None, transient=False)
+
+
+def _hits(body: Mapping[str, Any], number: int) -> Iterator[Held]:
+    values = body.get("value")
     if not isinstance(values, list):
-        raise PurviewError(f"Purview search: page {number} is not a search result", status=None, code=None,
-                           transient=False)
+        raise _failure("search", f"page {number} is not a search result")
     for hit in values:
         if isinstance(hit, Mapping) and all(isinstance(hit.get(k), str) for k in ("id", "entityType",
                                                                                   "qualifiedName")):
@@ -62,19 +61,27 @@ def delete(writer: PurviewWriter, guid: str) -> None:
 
 
 def collections(writer: PurviewWriter) -> dict[str, str | None]:
-    """The account's collections by name, each with its parent's name (None for the root)."""
-    body = writer.request("collections", "GET", writer.account_url("/account/collections"),
-                          params={"api-version": COLLECTIONS_API_VERSION})
-    values = body.get("value") if isinstance(body, Mapping) else None
-    if not isinstance(values, list):
-        raise PurviewError("Purview collections: the answer is not a collection list", status=None, code=None,
-                           transient=False)
+    """The account's collections by name, each with its parent's name (None for the root), all pages."""
+    first = writer.account_url("/account/collections")
+
+    def fail(reason: str) -> PurviewError:
+        return _failure("collections", reason)
+
+    def fetch(link: str | None) -> Any:
+        path, query = ("/account/collections", {}) if link is None else next_link(link, first, fail)
+        return writer.request("collections", "GET", writer.account_url(path),
+                              params={**query, "api-version": COLLECTIONS_API_VERSION})
+
     out: dict[str, str | None] = {}
-    for item in values:
-        if isinstance(item, Mapping) and isinstance(item.get("name"), str):
-            parent = item.get("parentCollection")
-            name = parent.get("referenceName") if isinstance(parent, Mapping) else None
-            out[item["name"]] = name if isinstance(name, str) else None
+    for number, body in pages(fetch, next_key="nextLink", max_pages=MAX_SEARCH_PAGES, fail=fail):
+        values = body.get("value")
+        if not isinstance(values, list):
+            raise fail(f"page {number} is not a collection list")
+        for item in values:
+            if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+                parent = item.get("parentCollection")
+                name = parent.get("referenceName") if isinstance(parent, Mapping) else None
+                out[item["name"]] = name if isinstance(name, str) else None
     return out
 
 

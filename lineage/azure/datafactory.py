@@ -21,7 +21,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote
 
 from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
@@ -35,6 +35,7 @@ from azure.core.pipeline.policies import (
 )
 from azure.core.rest import HttpRequest
 
+from lineage.azure.pages import next_link, pages
 from lineage.azure.sessions import RETRY_AFTER_CAP_S, azure_transport, call_deadline, retry_after_s
 from lineage.extract.jsontext import JSONTextError, loads, mapping
 from lineage.extract.pipeline import activities_by_name
@@ -168,27 +169,16 @@ class DataFactoryReader:
         yield from self._pages("queryPipelineRuns", f"{_base(factory)}/queryPipelineRuns", body)
 
     def _pages(self, kind: str, url: str, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        """The items of every page of a query. A continuation token seen before would start the same pages over,
-        for ever; so would a service that never stops handing out new ones: both stop with a permanent error."""
-        seen: set[str] = set()
-        for number in range(1, self.max_pages + 1):
-            page = self._json(kind, "POST", url, body=body)
+        """The items of every page of a query (its ``continuationToken`` sent back in the next query's body)."""
+        def fetch(token: str | None) -> dict[str, Any]:
+            return self._json(kind, "POST", url, body={**body, "continuationToken": token} if token else body)
+
+        for number, page in pages(fetch, next_key="continuationToken", max_pages=self.max_pages,
+                                  fail=lambda reason: DataFactoryError(f"Data Factory {kind}: {reason}")):
             items = page.get("value")
             if items is not None and not isinstance(items, list):
                 raise DataFactoryError(f"Data Factory {kind}: page {number}'s value is not a list")
             yield from items or []
-            token = page.get("continuationToken")
-            if not token:
-                return
-            if not isinstance(token, str):
-                raise DataFactoryError(f"Data Factory {kind}: page {number}'s continuation token is not a string")
-            if token in seen:
-                raise DataFactoryError(f"Data Factory {kind}: page {number} hands back a continuation token it gave "
-                                       "before; stopped rather than read the same pages for ever")
-            seen.add(token)
-            body = {**body, "continuationToken": token}
-        raise DataFactoryError(f"Data Factory {kind}: more than {self.max_pages:,} pages; stopped (is the window "
-                               "too wide, or the service handing out tokens without end?)")
 
     def run_record(self, factory: FactoryId, run_id: str, *,
                    pipeline_run: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -222,7 +212,7 @@ class DataFactoryReader:
         doc: dict[str, Any] = {"factory": factory.resource_id, "pipelines": {}, "datasets": {}, "linkedServices": {},
                                "dataflows": {}}
         self._cache.drop_factory(factory.resource_id.lower())
-        for pipeline in self._list("pipelines", factory):
+        for pipeline in self.listed("pipelines", f"{_base(factory)}/pipelines"):
             name = pipeline.get("name")
             if not isinstance(name, str) or not name:
                 raise DataFactoryError("Data Factory pipelines: an item of the list has no name")
@@ -235,28 +225,25 @@ class DataFactoryReader:
                 doc["globalParameters"] = parameters.get("properties") or {}
         return doc
 
-    def _list(self, kind: str, factory: FactoryId) -> Iterator[dict[str, Any]]:
-        """Every item of ``GET {kind}``, following ``nextLink`` only on the same host (it would carry the token)."""
-        path = f"{_base(factory)}/{kind}"
-        params: dict[str, str] = {}
-        for number in range(1, self.max_pages + 1):
-            page = self._json(kind, "GET", path, params=params)
+    def listed(self, kind: str, path: str, api_version: str = API_VERSION,
+               params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of an ARM list (``GET path``), following ``nextLink`` only on the same host: it would carry
+        the token. An item that is not an object stops the listing: dropped, a pipeline would look deleted."""
+        def fail(reason: str) -> DataFactoryError:
+            return DataFactoryError(f"Data Factory {kind}: {reason}")
+
+        def fetch(link: str | None) -> dict[str, Any]:
+            where, query = (path, dict(params or {})) if link is None else next_link(link, self.base_url, fail)
+            return self._json(kind, "GET", where, api_version=api_version, params=query)
+
+        for number, page in pages(fetch, next_key="nextLink", max_pages=self.max_pages, fail=fail):
             items = page.get("value")
             if not isinstance(items, list):
-                raise DataFactoryError(f"Data Factory {kind}: page {number} has no list of values")
+                raise fail(f"page {number} has no list of values")
             for item in items:
-                if not isinstance(item, dict):  # dropped, it would look like a pipeline deleted
-                    raise DataFactoryError(f"Data Factory {kind}: page {number} holds an item that is not an object")
+                if not isinstance(item, dict):
+                    raise fail(f"page {number} holds an item that is not an object")
                 yield item
-            link = page.get("nextLink")
-            if not link:
-                return
-            parts = urlsplit(str(link))
-            if f"{parts.scheme}://{parts.netloc}".lower() != self.base_url.lower():
-                raise DataFactoryError(f"Data Factory {kind}: nextLink points to another host "
-                                       f"({parts.netloc or 'none'}); not followed")
-            path, params = parts.path, {k: v for k, v in parse_qsl(parts.query) if k != "api-version"}
-        raise DataFactoryError(f"Data Factory {kind}: more than {self.max_pages:,} pages; stopped")
 
     def factory(self, factory: FactoryId) -> dict[str, Any]:
         """The factory resource itself (``doctor``: does it exist, may we read it)."""

@@ -61,9 +61,9 @@ def app_checks(reader: DataFactoryReader, app_id: str, factories: Sequence[Facto
     checks = [Check("app identity", f"{name}: managed identity", True, f"principal {principal}")]
     subscription = "/".join(app_id.strip("/").split("/")[:2])
     try:
-        listed = reader.resource("role assignments", f"/{subscription}/providers/Microsoft.Authorization/"
-                                 "roleAssignments", AUTHORIZATION_API, {"$filter": f"principalId eq '{principal}'"})
-        assignments = [a.get("properties") or {} for a in listed.get("value") or [] if isinstance(a, Mapping)]
+        listed = reader.listed("role assignments", f"/{subscription}/providers/Microsoft.Authorization/"
+                               "roleAssignments", AUTHORIZATION_API, {"$filter": f"principalId eq '{principal}'"})
+        assignments = [a.get("properties") or {} for a in listed]
         roles = _Roles(reader)
         for factory in factories:
             missing = roles.missing(assignments, factory.resource_id, FACTORY_ACTIONS, data=False)

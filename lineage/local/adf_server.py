@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from lineage.extract.runrecord import FactoryId, RunRecord, decode
 from lineage.local.arm import ArmDirectory
-from lineage.local.httpserver import LocalServer, Request, Response, query_value
+from lineage.local.httpserver import LocalServer, Request, Response, list_page, query_value
 from lineage.local.tls import LocalTLS, make_local_tls
 
 _FACTORY = re.compile(
@@ -73,7 +73,7 @@ class AdfServer(LocalServer):
     # --------------------------------------------------------------------------------------------- routing
 
     def route(self, request: Request) -> Response:
-        answer = self.arm.route(request)  # the Function App and its roles, for doctor
+        answer = self.arm.route(request, self.url, self.page_size)  # the Function App and its roles, for doctor
         if answer is not None:
             return answer
         if query_value(request.query, "api-version") != "2018-06-01":
@@ -181,19 +181,15 @@ class AdfServer(LocalServer):
 
     def _list_pipelines(self, factory: str, skip: str | None) -> Response:
         """ARM's list: a page of ``value`` and a ``nextLink`` to the next, as long as there is one."""
-        if skip is not None and not skip.isdigit():
+        if skip is not None and not skip.isdigit():  # before the 404: ARM checks the query first
             return self._error(400, "BadRequest", "invalid $skipToken")
         with self._state:
             created = any(owner == factory.lower() for owner, _ in self.created_pipelines)
         if not created and not self._records(factory):  # ARM: a factory that does not exist has no list
             return self._error(404, "ResourceNotFound", f"The Resource '{factory}' was not found")
         pipelines = [body for _, body in sorted(self._pipelines(factory).items())]
-        start = int(skip or 0)
-        result: dict[str, Any] = {"value": pipelines[start:start + self.page_size]}
-        if start + self.page_size < len(pipelines):
-            result["nextLink"] = (f"{self.url}{factory}/pipelines?api-version=2018-06-01"
-                                  f"&$skipToken={start + self.page_size}")
-        return Response(200, result)
+        page = list_page(pipelines, skip, self.page_size, f"{self.url}{factory}/pipelines?api-version=2018-06-01")
+        return Response(200, page)
 
     def _delete_pipeline(self, factory: str, name: str) -> Response:
         """ARM's delete: 200 when it was there, 204 when it was not; names compare without case, as ARM's do."""

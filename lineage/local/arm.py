@@ -15,8 +15,9 @@ import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
-from lineage.local.httpserver import Request, Response, query_value
+from lineage.local.httpserver import Request, Response, list_page, query_value
 
 WEB_API = "2023-12-01"
 AUTHORIZATION_API = "2022-04-01"
@@ -77,14 +78,19 @@ class ArmDirectory:
                 "properties": {"roleDefinitionId": role_id, "principalId": principal,
                                "principalType": "ServicePrincipal", "scope": scope}})
 
-    def route(self, request: Request) -> Response | None:
-        """The answer for a path of these resources, or None for any other path."""
+    def route(self, request: Request, base_url: str, page_size: int) -> Response | None:
+        """The answer for a path of these resources, or None for any other path. Lists come ``page_size`` items a
+        page, with a ``nextLink`` on ``base_url`` while more follow."""
         path = request.path.rstrip("/")
         if _SITE.match(path):
             return self._answer(request, WEB_API, lambda: self._site(path))
         if match := _ASSIGNMENTS.match(path):
-            return self._answer(request, AUTHORIZATION_API,
-                                lambda: self._list(match["scope"] or "/", query_value(request.query, "$filter")))
+            principal_filter = query_value(request.query, "$filter")
+            first = f"{base_url}{path}?api-version={AUTHORIZATION_API}"
+            if principal_filter is not None:
+                first += f"&$filter={quote(principal_filter)}"
+            return self._answer(request, AUTHORIZATION_API, lambda: self._list(
+                match["scope"] or "/", principal_filter, query_value(request.query, "$skipToken"), page_size, first))
         if _DEFINITION.match(path):
             return self._answer(request, AUTHORIZATION_API, lambda: self._definition(path))
         return None
@@ -104,7 +110,8 @@ class ArmDirectory:
             return _error(404, "ResourceNotFound", f"The Resource '{path}' was not found")
         return Response(200, site)
 
-    def _list(self, scope: str, principal_filter: str | None) -> Response:
+    def _list(self, scope: str, principal_filter: str | None, skip: str | None, page_size: int,
+              first: str) -> Response:
         match = _PRINCIPAL_FILTER.match(principal_filter or "")
         if principal_filter is not None and match is None:
             return _error(400, "InvalidFilterInQueryString", f"The filter '{principal_filter}' is not supported")
@@ -113,7 +120,9 @@ class ArmDirectory:
             value = [a for a in self._assignments
                      if (match is None or a["properties"]["principalId"] == match["id"])
                      and _related(a["properties"]["scope"].lower(), scope, below=match is not None)]
-        return Response(200, {"value": value})
+        page = list_page(value, skip, page_size, first)
+        return Response(200, page) if page is not None else _error(400, "InvalidSkipToken",
+                                                                   f"The $skipToken '{skip}' is not valid")
 
     def _definition(self, path: str) -> Response:
         with self._lock:

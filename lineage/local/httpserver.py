@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -313,3 +313,15 @@ def _kind(path: str) -> str:
 def query_value(query: Mapping[str, list[str]], key: str) -> str | None:
     values = query.get(key)
     return values[0] if values else None
+
+
+def list_page(items: Sequence[Any], skip_token: str | None, page_size: int, next_url: str) -> dict[str, Any] | None:
+    """One page of an ARM-style list, as the real services answer a long one: ``value`` and, while more follow, a
+    ``nextLink`` (``next_url`` with the ``$skipToken`` of the next page). None for a token this list never gave."""
+    if skip_token is not None and not skip_token.isdigit():
+        return None
+    start = int(skip_token or 0)
+    page: dict[str, Any] = {"value": list(items[start:start + page_size])}
+    if start + page_size < len(items):
+        page["nextLink"] = f"{next_url}&$skipToken={start + page_size}"
+    return page

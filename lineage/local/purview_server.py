@@ -30,7 +30,7 @@ from typing import Any
 
 from lineage.extract.mermaid import flowchart
 from lineage.local.credential import LOCAL_PRINCIPAL_ID
-from lineage.local.httpserver import LocalServer, Request, Response, query_value
+from lineage.local.httpserver import LocalServer, Request, Response, list_page, query_value
 from lineage.local.purview_types import DEFAULT_SHARED, TypeRegistry, warn_once
 from lineage.local.tls import LocalTLS, make_local_tls
 
@@ -90,6 +90,7 @@ class PurviewServer(LocalServer):
                  account: str = DEFAULT_ACCOUNT) -> None:
         super().__init__(tls, host, port)
         self.root_collection = account
+        self.collections_page_size = 100  # the account API pages its collection list: tests make pages short
         # collection name -> parent (None for the root), and who is Data Curator of each (directly)
         self._parents: dict[str, str | None] = {account: None}
         self._curators: dict[str, set[str]] = {account: {LOCAL_PRINCIPAL_ID}}
@@ -318,8 +319,12 @@ class PurviewServer(LocalServer):
                     if name not in self._parents:
                         raise AtlasError(404, "CollectionNotFound", f"Collection {name} not found")
                     return Response(200, self._collection_body(name))
-                return Response(200, {"value": [self._collection_body(c) for c in sorted(self._parents)],
-                                      "count": len(self._parents)})
+                page = list_page([self._collection_body(c) for c in sorted(self._parents)],
+                                 query_value(request.query, "$skipToken"), self.collections_page_size,
+                                 f"{self.url}{COLLECTIONS_PATH}?api-version={COLLECTIONS_API_VERSION}")
+                if page is None:
+                    raise _invalid("invalid $skipToken")
+                return Response(200, {**page, "count": len(self._parents)})
         if version != POLICIES_API_VERSION:
             raise _invalid(f"api-version {POLICIES_API_VERSION} is required")
         wanted = query_value(request.query, "collectionName")
