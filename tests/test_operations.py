@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.data.tables import TableServiceClient
 
 import function_app
 from lineage.cli.main import main
@@ -247,6 +250,33 @@ def test_push_writes_one_run_and_prints_it(stack: LocalStack, capsys: pytest.Cap
     assert run(stack, "push", "--factory", FACTORY, "--run-id", run_id, "--json") == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["outcome"] == "pushed" and {e["typeName"] for e in doc["entities"]} >= {"adf_copy_operation"}
+
+
+def test_push_says_what_it_wrote_when_the_run_ledger_cannot_record_it(
+        stack: LocalStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    run_id, table = BLOB_TO_SQL["pipelineRun"]["runId"], "pushrefused"
+    monkeypatch.setenv("LINEAGE_LEDGER_TABLE", table)
+    service = TableServiceClient.from_connection_string(stack.azurite.connection_string)
+    # Purview holds its answer to the bulk write for a while; meanwhile the ledger's table goes away.
+    stack.purview.inject(status=0, respond_after_s=3.0, path_contains="/entity/bulk", method="POST")
+
+    def drop_table_once_written() -> None:
+        deadline = time.monotonic() + 30
+        while not operations(stack) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        service.delete_table(table)
+
+    dropper = threading.Thread(target=drop_table_once_written)
+    dropper.start()
+    try:
+        assert run(stack, "push", "--factory", FACTORY, "--run-id", run_id) == 1
+    finally:
+        dropper.join()
+    out, err = capsys.readouterr()
+    assert out.startswith(f"pushed: run {run_id}") and "adf_copy_operation" in out  # what was written
+    assert f"error: run {run_id} was pushed, but the run ledger could not add a row" in err
+    assert "a reconcile pass processes the run again" in err
+    assert operations(stack)
 
 
 def test_push_dry_run_reads_and_prints_but_writes_nothing(stack: LocalStack,

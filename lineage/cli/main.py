@@ -344,9 +344,19 @@ def _push(args: argparse.Namespace) -> int:
         return 0
     message = reconcile.work_message(ref.factory, run, "push")
     processed = worker.process_run(message, run)
-    worker.record(message, processed, 1)  # the run ledger says it was pushed by hand
-    _print_processed(processed, _json(args))
+    _print_processed(processed, _json(args))  # what was written is said whatever the ledger answers
+    try:
+        worker.record(message, processed, 1)  # the run ledger says it was pushed by hand
+    except LedgerError as exc:
+        print(f"error: {_unrecorded(processed, exc)}", file=sys.stderr)
+        return EXIT_REJECTED
     return 0
+
+
+def _unrecorded(processed: Processed, exc: LedgerError) -> str:
+    """A run processed (its lineage written, where pushed) whose outcome the run ledger did not take."""
+    return (f"run {processed.run_id} was {processed.outcome.value}, but {errors.message(exc)}; the ledger does not "
+            "show it, so a reconcile pass processes the run again (writing the same lineage again changes nothing)")
 
 
 def _save(args: argparse.Namespace) -> int:
@@ -440,12 +450,15 @@ def _backfill_now(credential: TokenCredential, factories: list[FactoryId], windo
             try:
                 message = reconcile.work_message(factory, run, BACKFILLED)
                 processed = worker.process_run(message, run)
-                worker.record(message, processed, 1)
                 outcomes[processed.outcome.value] = outcomes.get(processed.outcome.value, 0) + 1
                 drifted += any(DRIFT in str(activity.get("reason", ""))
                                for activity in (processed.document or {}).get("activities", []))
                 row.update(outcome=processed.outcome.value, detail=processed.detail)
-            except (DataFactoryError, PurviewError, RunRecordError, LedgerError) as exc:
+                worker.record(message, processed, 1)
+            except LedgerError as exc:  # processed all the same: its row says what was done, and that
+                failures[f"run {run['runId']}"] = _unrecorded(processed, exc)
+                row["detail"] += f" (not in the run ledger: {errors.message(exc)})"
+            except (DataFactoryError, PurviewError, RunRecordError) as exc:
                 failures[f"run {run['runId']}"] = f"{type(exc).__name__}: {exc}"
                 row.update(outcome="failed", detail=f"{type(exc).__name__}: {exc}")
             rows.append(row)
