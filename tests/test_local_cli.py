@@ -112,8 +112,9 @@ def test_the_page_shows_each_runs_outcome_and_the_graph_grouped_by_pipeline(serv
     settings = read_env(served.env_file)
     base = settings["PURVIEW_ENDPOINT"].removesuffix("/datamap/api/atlas/v2")
     page = requests.get(f"{base}/", verify=settings["REQUESTS_CA_BUNDLE"], timeout=30).text
-    runs = page.split("<h2>Runs</h2>", 1)[1].split("</table>", 1)[0]
+    runs = page.split("<table id='lineage-status'>", 1)[1].split("</table>", 1)[0]  # the run ledger's rows
     assert f"<td>{RUN_ID}</td><td>LoadDailySales</td><td>pushed</td>" in runs
+    assert page.count("<td>LoadDailySales</td>") == runs.count("<td>LoadDailySales</td>")  # one list of runs
     assert OUTCOMES["pushed"] >= 6 and OUTCOMES["skipped"] >= 1  # the samples hold both kinds
     assert runs.count("<td>pushed</td>") == OUTCOMES["pushed"] and runs.count("<td>skipped</td>") == OUTCOMES["skipped"]
     graph = requests.get(f"{base}/lineage.mmd", verify=settings["REQUESTS_CA_BUNDLE"], timeout=30).text

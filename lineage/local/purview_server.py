@@ -98,7 +98,6 @@ class PurviewServer(LocalServer):
         self._rules_file = shared / RESOURCE_SET_RULES if shared is not None else None
         self._entities: dict[str, dict[str, Any]] = {}
         self._by_key: dict[tuple[str, str], str] = {}  # active entities only
-        self._runs: dict[str, tuple[str, str, str]] = {}  # run id -> (pipeline, outcome, detail), for the page
         # target guid -> relationship attribute name at the source -> source guids: the other end of each reference
         self._referrers: dict[str, dict[str, set[str]]] = {}
         self._store = threading.Lock()
@@ -132,7 +131,6 @@ class PurviewServer(LocalServer):
 
     def reset(self) -> None:
         with self._store:
-            self._runs.clear()
             self._entities.clear()
             self._by_key.clear()
             self._referrers.clear()
@@ -193,11 +191,6 @@ class PurviewServer(LocalServer):
         with self._store:
             return [self._by_key[(e["typeName"], e["attributes"]["qualifiedName"])] for e in batch]
 
-    def note_run(self, run_id: str, pipeline: str, outcome: str, detail: str) -> None:
-        """What became of a run, for the page (Purview knows no runs: the local runner tells it, latest last)."""
-        with self._store:
-            self._runs.pop(run_id, None)
-            self._runs[run_id] = (pipeline, outcome, detail)
 
     def mermaid(self) -> str:
         """The lineage it holds, drawn with the product's own flowchart (references by type and name)."""
@@ -685,15 +678,11 @@ class PurviewServer(LocalServer):
         with self._store:
             tree = "".join(f"<li>{_html(name)}{' (under ' + _html(parent) + ')' if parent else ' (root)'}: "
                            f"{held[name]} entities</li>" for name, parent in sorted(self._parents.items()))
-            runs = "".join(f"<tr><td>{_html(run_id)}</td><td>{_html(p)}</td><td>{_html(o)}</td><td>{_html(d)}</td></tr>"
-                           for run_id, (p, o, d) in self._runs.items())
-        runs_table = ("<h2>Runs</h2><table><tr><th>run</th><th>pipeline</th><th>outcome</th><th>why</th></tr>"
-                      f"{runs}</table>") if runs else ""
         page = (
             "<!doctype html><html><head><meta charset='utf-8'><title>Local Purview</title>"
             "<script src='/mermaid.min.js'></script>"
             "<script>window.mermaid && mermaid.initialize({startOnLoad: true});</script></head><body>"
-            f"<h1>Local Purview: {len(entities)} entities</h1>{runs_table}{self._status_table()}<h2>Lineage</h2>"
+            f"<h1>Local Purview: {len(entities)} entities</h1>{self._status_table()}<h2>Lineage</h2>"
             f"<pre class='mermaid'>{_html(graph)}</pre><h2>Collections</h2><ul>{tree}</ul><h2>Entities</h2>"
             f"<table><tr><th>collection</th><th>type</th><th>qualifiedName</th></tr>{rows}</table></body></html>"
         )
