@@ -268,6 +268,19 @@ def test_rows_past_the_retention_are_swept_at_most_once_a_day(ledger: RunLedger)
     assert ledger.checkpoint(FACTORY) == now - timedelta(days=200)
 
 
+def test_a_row_changed_or_gone_after_it_was_read_is_not_deleted_nor_counted(ledger: RunLedger) -> None:
+    old = (datetime.now(UTC) - timedelta(days=100)).isoformat()
+    for n in range(3):
+        ledger.record(FACTORY, f"run-{n}", Step(runs.PUSHED, old, f"e-{n}", 1, "ok"))
+    read = list(ledger.table.query("PartitionKey eq @p", {"p": partition_key(FACTORY)}))
+    assert len(read) == 3 and all(row.etag for row in read)
+    ledger.record(FACTORY, "run-0", Step(runs.PUSHED, now_iso(), "e-new", 1, "ok"))  # heard of again meanwhile
+    ledger.table.delete_rows([row for row in read if row.entity["RowKey"] == "run-1"])  # gone meanwhile
+    assert ledger.table.delete_rows(read) == 1  # run-2 only: run-0 changed since read, run-1 was gone
+    assert [e.run_id for e in rows(ledger)] == ["run-0"]
+    assert ledger.table.delete_rows(list(ledger.table.query("PartitionKey ne ''"))) == 1  # as read now: deleted
+
+
 def test_partition_keys_are_one_per_factory_whatever_the_case() -> None:
     lower = FACTORY.parse(FACTORY.resource_id.lower())
     assert partition_key(lower) == partition_key(FACTORY)

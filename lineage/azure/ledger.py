@@ -135,42 +135,60 @@ class LedgerTable:
             self.client.upsert_entity(dict(entity), mode=UpdateMode.REPLACE)
 
     def query(self, query_filter: str, parameters: Mapping[str, Any] | None = None,
-              select: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Rows matching an OData filter, all pages (parameters are bound by the SDK, never pasted in)."""
+              select: Sequence[str] | None = None) -> Iterator[Stored]:
+        """Rows matching an OData filter, each with its ETag, all pages (parameters are bound by the SDK, never
+        pasted in)."""
         with _failures("query rows"):
             pages = self.client.query_entities(query_filter, parameters=dict(parameters or {}),
                                                select=list(select) if select else None)
             for entity in pages:
-                yield dict(entity)
+                yield Stored(dict(entity), str(entity.metadata.get("etag") or ""))
 
-    def delete_rows(self, keys: Sequence[tuple[str, str]]) -> int:
-        """Delete rows by (partition, row), in transactions of up to 100 per partition; returns how many."""
-        by_partition: dict[str, list[str]] = {}
-        for partition, row in keys:
-            by_partition.setdefault(partition, []).append(row)
+    def delete_rows(self, rows: Sequence[Stored]) -> int:
+        """Delete rows as read: each only if unchanged since (its ETag), in transactions of up to 100 per
+        partition. A row changed meanwhile (a run heard of again) is kept. Returns how many this call deleted."""
+        by_partition: dict[str, list[Stored]] = {}
+        for row in rows:
+            by_partition.setdefault(str(row.entity["PartitionKey"]), []).append(row)
         deleted = 0
-        for partition, rows in by_partition.items():
-            for start in range(0, len(rows), BATCH_LIMIT):
-                chunk = rows[start:start + BATCH_LIMIT]
+        for stored in by_partition.values():
+            for start in range(0, len(stored), BATCH_LIMIT):
+                chunk = stored[start:start + BATCH_LIMIT]
                 try:
                     with _failures("delete rows"):
-                        self.client.submit_transaction(
-                            [("delete", {"PartitionKey": partition, "RowKey": row}) for row in chunk])
+                        self.client.submit_transaction([("delete", _key(row), _unchanged(row)) for row in chunk])
                 except LedgerError as exc:
                     if not isinstance(exc.__cause__, TableTransactionError):
                         raise
-                    deleted += self._delete_one_by_one(partition, chunk)  # one row went meanwhile
+                    deleted += self._delete_one_by_one(chunk)  # a row changed or went meanwhile
                     continue
                 deleted += len(chunk)
         return deleted
 
-    def _delete_one_by_one(self, partition: str, rows: Sequence[str]) -> int:
+    def _delete_one_by_one(self, rows: Sequence[Stored]) -> int:
         deleted = 0
         for row in rows:
-            with _failures("delete a row"):
-                self.client.delete_entity(partition, row)  # a row already gone is not an error here
+            current = self.get(str(row.entity["PartitionKey"]), str(row.entity["RowKey"]))
+            if current is None or current.etag != row.etag:
+                continue  # gone already (not ours to count), or changed since it was read: kept
+            try:
+                with _failures("delete a row"):
+                    self.client.delete_entity(_key(row), **_unchanged(row))
+            except LedgerError as exc:
+                if isinstance(exc.__cause__, ResourceModifiedError):
+                    continue
+                raise
             deleted += 1
         return deleted
+
+
+def _key(row: Stored) -> dict[str, Any]:
+    return {"PartitionKey": row.entity["PartitionKey"], "RowKey": row.entity["RowKey"]}
+
+
+def _unchanged(row: Stored) -> dict[str, Any]:
+    """The condition of a delete: the row as read, where its ETag is known."""
+    return {"etag": row.etag, "match_condition": MatchConditions.IfNotModified} if row.etag else {}
 
 
 @contextlib.contextmanager

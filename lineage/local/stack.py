@@ -58,7 +58,7 @@ class LocalStack:
         self.queues.work.clear_messages()
         self.queues.poison.clear_messages()
         rows = self.ledger.table.query("PartitionKey ne ''", select=["PartitionKey", "RowKey"])
-        self.ledger.table.delete_rows([(str(r["PartitionKey"]), str(r["RowKey"])) for r in rows])
+        self.ledger.table.delete_rows(list(rows))
         self.worker.outcomes.clear()
 
     def cli_settings(self, factories: list[str]) -> dict[str, str]:

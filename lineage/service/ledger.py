@@ -371,8 +371,8 @@ class RunLedger:
         select = None if story else [
             "RowKey", "Factory", "RunId", "Pipeline", "Outcome", "Reason", "Emitted", "Skipped", "Entities",
             "Attempts", "Events", "Waits", "FirstSeen", "LastChange", "Drift", "Partial", "Envelope", "Blocked"]
-        for entity in self.table.query(odata, parameters, select=select):
-            entry = Entry.from_entity(entity)
+        for stored in self.table.query(odata, parameters, select=select):
+            entry = Entry.from_entity(stored.entity)
             if entry.outcome and query.admits(entry):
                 yield entry
 
@@ -400,7 +400,7 @@ class RunLedger:
         old = self.table.query(f"PartitionKey ne '{CHECKPOINTS}' and LastChange lt @cutoff and Envelope ne "
                                f"'{CLAIMED}' and Envelope ne '{QUEUED}'",
                                {"cutoff": now - self.retention}, select=["PartitionKey", "RowKey"])
-        deleted = self.table.delete_rows([(str(row["PartitionKey"]), str(row["RowKey"])) for row in old])
+        deleted = self.table.delete_rows(list(old))  # each only if unchanged since this query read it
         self.table.upsert({"PartitionKey": CHECKPOINTS, "RowKey": "sweep", "At": now, "Deleted": deleted})
         if deleted:
             log.info("run ledger: %d row(s) older than %d days deleted", deleted, self.retention.days)
