@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import MISSING, fields, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -106,6 +107,38 @@ def test_a_row_survives_the_table_as_it_was_written(ledger: RunLedger) -> None:
     [read] = rows(ledger)
     assert read == written
     assert read.first_seen == "2026-11-25T07:02:00Z" and read.pipeline == "Load/Daily" and read.drift
+
+
+def test_a_row_round_trips_exactly_whether_its_fields_hold_values_or_defaults(ledger: RunLedger) -> None:
+    """Rows leave out default values; a replace writes the whole row, so a value gone back to its default must be
+    gone from the table too, and a filter must still see every row."""
+    changed = datetime(2026, 11, 25, 7, 3, 4, 567000, tzinfo=UTC)
+    full = Entry(factory=FACTORY.resource_id, run_id=RUN_ID, outcome=runs.POISONED, first_seen=RECEIVED,
+                 last_change=changed, reason="DataFactoryError: denied", pipeline="Load/Daily", emitted=2,
+                 skipped=3, entities=14, attempts=5, events=2, waits=1, drift=True, partial=True,
+                 envelope=runs.QUEUED, blocked=True, envelope_id="m-1", envelope_receipt="r-1",
+                 claim_owner="e-1|2026-11-25T07:02:00Z", story=({"at": AT, "what": runs.POISONED, "event": "e-1"},),
+                 event_ids=("e-1", "e-2"))
+    assert all(getattr(full, f.name) != f.default for f in fields(Entry) if f.default is not MISSING)
+    bare = Entry(factory=FACTORY.resource_id, run_id=RUN_ID, outcome="", first_seen="", last_change=changed)
+    assert all(getattr(bare, f.name) == f.default for f in fields(Entry) if f.default is not MISSING)
+    partition = partition_key(FACTORY)
+    for first, then in ((full, bare), (bare, full)):
+        ledger.table.insert(first.to_entity())
+        stored = ledger.table.get(partition, RUN_ID)
+        assert stored is not None and Entry.from_entity(stored.entity) == first
+        ledger.table.replace(then.to_entity(), stored.etag)
+        assert ledger.entry(FACTORY, RUN_ID) == then
+        ledger.table.delete_rows([(partition, RUN_ID)])
+    assert set(bare.to_entity()) == {"PartitionKey", "RowKey", "Factory", "Pipeline", "Outcome", "FirstSeen",
+                                     "LastChange", "Envelope"}
+    # The properties filters compare are on every row, default or not.
+    ledger.table.insert(replace(bare, run_id="bare", outcome=runs.PUSHED).to_entity())
+    ledger.table.insert(replace(full, run_id="full").to_entity())
+    assert [e.run_id for e in ledger.find(runs.Query(pipeline="Load/Daily"))] == ["full"]
+    assert [e.run_id for e in ledger.find(runs.Query(outcome=runs.PUSHED, since=changed))] == ["bare"]
+    assert ledger.sweep(changed + timedelta(days=100), force=True) == 1  # the bare row: its envelope is not held
+    assert [e.run_id for e in rows(ledger)] == ["full"]
 
 
 # --- the worker and its ledger ---------------------------------------------------------------------------------------

@@ -45,6 +45,12 @@ EVENT_IDS = 20  # the latest distinct event ids kept, to count each event once
 LOOKUPS_AT_ONCE = 8  # reads by key a reconcile pass has in flight
 MAX_TRIES = 20  # conditional writes lost to other writers before giving up (then: transient, retried)
 _DETAIL_CHARS = 300
+# Properties every row carries, whatever their value. In Azure Table storage a comparison on a property an entity
+# lacks does not match it, so a row without ``Envelope`` would escape the sweep's ``Envelope ne 'claimed'`` and one
+# without ``Outcome`` or ``Pipeline`` a ``status`` filter; the others name the row and when it changed.
+_ALWAYS = frozenset({"PartitionKey", "RowKey", "Factory", "Pipeline", "Outcome", "FirstSeen", "LastChange",
+                     "Envelope"})
+_DEFAULTS = ("", 0, "[]")  # as ``from_entity`` reads a missing property (False == 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +134,14 @@ class Entry:
         return self.outcome == POISONED and self.blocked and self.holds_envelope(now)
 
     def to_entity(self) -> dict[str, Any]:
-        return {
+        """The row as written: a property holding its default (nothing, zero, false) is left out, as
+        ``from_entity`` reads a missing property as its default, and the run id is the row key. Every property
+        costs the writer and the table service CPU on each write, and most rows have few that are not default
+        (a replace writes the whole row, so a property left out is also one removed). The properties a filter
+        compares are always written (``_ALWAYS``)."""
+        entity = {
             "PartitionKey": partition_key(FactoryId.parse(self.factory)), "RowKey": self.run_id,
-            "Factory": self.factory, "RunId": self.run_id, "Pipeline": self.pipeline, "Outcome": self.outcome,
+            "Factory": self.factory, "Pipeline": self.pipeline, "Outcome": self.outcome,
             "Reason": self.reason, "Emitted": self.emitted, "Skipped": self.skipped, "Entities": self.entities,
             "Attempts": self.attempts, "Events": self.events, "Waits": self.waits, "FirstSeen": self.first_seen,
             "LastChange": self.last_change, "Drift": self.drift, "Partial": self.partial,
@@ -139,6 +150,7 @@ class Entry:
             "Story": json.dumps(list(self.story), separators=(",", ":")),
             "EventIds": json.dumps(list(self.event_ids), separators=(",", ":")),
         }
+        return {name: value for name, value in entity.items() if name in _ALWAYS or value not in _DEFAULTS}
 
     @classmethod
     def from_entity(cls, entity: Mapping[str, Any]) -> Entry:
