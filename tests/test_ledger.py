@@ -129,7 +129,8 @@ def test_a_row_round_trips_exactly_whether_its_fields_hold_values_or_defaults(le
         assert stored is not None and Entry.from_entity(stored.entity) == first
         ledger.table.replace(then.to_entity(), stored.etag)
         assert ledger.entry(FACTORY, RUN_ID) == then
-        ledger.table.delete_rows([(partition, RUN_ID)])
+        current = ledger.table.get(partition, RUN_ID)
+        assert current is not None and ledger.table.delete_rows([current]) == 1
     assert set(bare.to_entity()) == {"PartitionKey", "RowKey", "Factory", "Pipeline", "Outcome", "FirstSeen",
                                      "LastChange", "Envelope"}
     # The properties filters compare are on every row, default or not.
