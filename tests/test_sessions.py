@@ -75,8 +75,16 @@ def test_a_rest_call_sends_what_requests_general_path_sends(echo: _Echo) -> None
     call: dict[str, Any] = {"params": {"api-version": "2023-09-01", "q": "a b&c"},
                             "json": {"entities": [{"typeName": "t", "name": "é"}]}, "headers": headers,
                             "timeout": 30, "allow_redirects": False}
+    seen: list[int] = []
+
+    def hook(response: requests.Response, *_: Any, **__: Any) -> requests.Response:
+        seen.append(response.status_code)
+        return response
+
+    call["hooks"] = {"response": [hook]}
     direct = EnvironmentOnceSession(30.0).request("POST", f"{echo.url}/entity/bulk", **call).json()
     general = requests.Session().request("POST", f"{echo.url}/entity/bulk", **call).json()
+    assert seen == [200, 200]  # response hooks run on both paths
     assert direct["method"] == "POST" and direct["path"] == "/entity/bulk"
     assert direct["query"] == general["query"] == {"api-version": ["2023-09-01"], "q": ["a b&c"]}
     assert direct["body"] == general["body"] == call["json"]
