@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar
 
 MAX_SCRIPT_CHARS = 2_000_000
@@ -176,6 +177,7 @@ def script_text(type_properties: Mapping[str, Any]) -> str:
     raise NoScriptError("the data flow has no script")
 
 
+@lru_cache(maxsize=256)  # the runs of a pipeline day after day carry the same script: parsed once per process
 def parse_script(text: str) -> DataFlowScript:
     """Parse a whole script; DataFlowScriptError for anything that is not one."""
     if len(text) > MAX_SCRIPT_CHARS:
