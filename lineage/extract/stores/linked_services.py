@@ -51,6 +51,14 @@ class Endpoint:
     instance: str | None = None
     share: str | None = None
     linked_service: str = field(default="", compare=False)  # whose setting fixes a missing part
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Every asset a run names is remembered by its endpoint and location: the hash is worked out once.
+        object.__setattr__(self, "_hash", hash((self.platform, self.host, self.database, self.instance, self.share)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def connection_string_fields(text: str, keys: Collection[str] = _ALLOWED_KEYS) -> dict[str, str]:

@@ -637,7 +637,7 @@ class ResourceSetRules:
     # a pipeline that reads fixed files by every run; a ForEach's folders repeat in every iteration.
     _paths: dict[str, str | None] = field(default_factory=dict, init=False, repr=False, compare=False)
     _segments: dict[tuple[str, bool], str] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _assets: dict[Asset, Asset] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _assets: dict[tuple[str, str], Asset] = field(default_factory=dict, init=False, repr=False, compare=False)
     # The replacers that may run on a file name, and on a folder name: sorted out once, not per segment.
     _for_files: tuple[RegexReplacer, ...] = field(default=(), init=False, repr=False, compare=False)
     _for_folders: tuple[RegexReplacer, ...] = field(default=(), init=False, repr=False, compare=False)
@@ -701,14 +701,15 @@ class ResourceSetRules:
     def resource_set(self, file: Asset) -> Asset:
         """The resource set a file belongs to under these rules, else the file (``naming.resource_set``),
         remembered per file like the paths."""
+        key = (file.type_name, file.qualified_name)  # what names a file (text hashes are kept: no __hash__ call)
         try:
-            return self._assets[file]
+            return self._assets[key]
         except KeyError:
             pass
         found = naming.resource_set(file, self.group)
         if len(self._assets) >= _CACHE_LIMIT:
             self._assets.clear()
-        self._assets[file] = found
+        self._assets[key] = found
         return found
 
     def _group(self, path: str) -> str | None:
