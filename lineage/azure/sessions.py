@@ -230,6 +230,8 @@ class EnvironmentOnceSession(requests.Session):
             response = self.get_adapter(str(prepared.url)).send(prepared, timeout=timeout, **settings)
             answer: requests.Response = dispatch_hook("response", prepared.hooks, response, timeout=timeout,
                                                       **settings)
+            if not settings.get("stream"):
+                _ = answer.content  # read, and the connection back in its pool, as requests does
             return answer
 
         return self._call(prepared, send)
