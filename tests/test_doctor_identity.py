@@ -89,7 +89,7 @@ def test_role_assignments_are_read_over_every_page(stack: LocalStack, capsys: py
     reader = wiring.build_reader(stack.credential, {"DATAFACTORY_ENDPOINT": stack.adf.url})
     assignments = "/subscriptions/" + SUBSCRIPTION + "/providers/Microsoft.Authorization/roleAssignments"
     first = reader.resource("list", assignments, "2022-04-01", {"$filter": f"principalId eq '{principal}'"})
-    assert len(first["value"]) == 1 and "$skipToken=1" in first["nextLink"]  # ARM's shape: a page, a link on
+    assert len(first["value"]) == 1 and "&$skipToken=%2B%2F8" in first["nextLink"]  # a page, a link on: ARM's shape
     _, checks = doctor(stack, capsys, "--app", APP)
     assert checks["func-lineage on contoso-adf-prod"]["ok"] and checks["func-lineage on storage lineagelocal"]["ok"]
 

@@ -78,9 +78,10 @@ def test_a_service_handing_out_tokens_without_end_is_stopped_at_the_page_limit()
 
 def test_a_next_link_is_followed_only_on_the_first_page_s_scheme_and_host() -> None:
     base = "https://management.azure.com"
-    path, query = next_link(f"{base.upper()}/subscriptions/s/roleAssignments?api-version=2022-04-01&$skipToken=2",
-                            base, RefusedError)
-    assert path == "/subscriptions/s/roleAssignments" and query == {"$skipToken": "2"}  # the caller sends its version
+    link = f"{base.upper()}/subscriptions/s/roleAssignments?api-version=2022-04-01&$skipToken=ab%2Bc%2F%3D%26x&k="
+    # the caller sends its own api-version; the token goes back as the service encoded it, blank values too
+    assert next_link(link, base, RefusedError) == "/subscriptions/s/roleAssignments?$skipToken=ab%2Bc%2F%3D%26x&k="
+    assert next_link(f"{base}/x?api-version=1", base, RefusedError) == "/x"
     for elsewhere, named in (("https://attacker.example/x?$skipToken=2", "attacker.example"),
                              ("http://management.azure.com/x", "management.azure.com"),
                              ("https://management.azure.com.evil.example/x", "management.azure.com.evil.example"),

@@ -68,9 +68,9 @@ def collections(writer: PurviewWriter) -> dict[str, str | None]:
         return _failure("collections", reason)
 
     def fetch(link: str | None) -> Any:
-        path, query = ("/account/collections", {}) if link is None else next_link(link, first, fail)
+        path = "/account/collections" if link is None else next_link(link, first, fail)
         return writer.request("collections", "GET", writer.account_url(path),
-                              params={**query, "api-version": COLLECTIONS_API_VERSION})
+                              params={"api-version": COLLECTIONS_API_VERSION})
 
     out: dict[str, str | None] = {}
     for number, body in pages(fetch, next_key="nextLink", max_pages=MAX_SEARCH_PAGES, fail=fail):

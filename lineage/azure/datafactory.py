@@ -233,8 +233,9 @@ class DataFactoryReader:
             return DataFactoryError(f"Data Factory {kind}: {reason}")
 
         def fetch(link: str | None) -> dict[str, Any]:
-            where, query = (path, dict(params or {})) if link is None else next_link(link, self.base_url, fail)
-            return self._json(kind, "GET", where, api_version=api_version, params=query)
+            if link is None:
+                return self._json(kind, "GET", path, api_version=api_version, params=params)
+            return self._json(kind, "GET", next_link(link, self.base_url, fail), api_version=api_version)
 
         for number, page in pages(fetch, next_key="nextLink", max_pages=self.max_pages, fail=fail):
             items = page.get("value")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 
 def pages(fetch: Callable[[str | None], Any], *, next_key: str, max_pages: int,
@@ -40,14 +40,16 @@ def pages(fetch: Callable[[str | None], Any], *, next_key: str, max_pages: int,
     raise fail(f"more than {max_pages:,} pages; stopped")
 
 
-def next_link(link: str, base_url: str, fail: Callable[[str], Exception]) -> tuple[str, dict[str, str]]:
+def next_link(link: str, base_url: str, fail: Callable[[str], Exception]) -> str:
     """The path and query of a ``nextLink`` (without ``api-version``: the caller sends its own), which must point
     at the scheme and host the first page came from: the call carries our token, and a link elsewhere would hand
-    it over."""
+    it over. The query stays as the service encoded it: a skip token is often base64, whose ``+``, ``/`` and ``=``
+    must reach the service as they left it."""
     parts, base = urlsplit(link), urlsplit(base_url)
     if (parts.scheme.lower(), parts.netloc.lower()) != (base.scheme.lower(), base.netloc.lower()):
         raise fail(f"nextLink points to another host ({parts.netloc or 'none'}); not followed")
-    return parts.path, {key: value for key, value in parse_qsl(parts.query) if key != "api-version"}
+    query = "&".join(pair for pair in parts.query.split("&") if pair and pair.partition("=")[0] != "api-version")
+    return f"{parts.path}?{query}" if query else parts.path
 
 
 def _named(key: str) -> str:

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from lineage.extract.runrecord import FactoryId, RunRecord, decode
 from lineage.local.arm import ArmDirectory
-from lineage.local.httpserver import LocalServer, Request, Response, list_page, query_value
+from lineage.local.httpserver import LocalServer, Request, Response, list_page, query_value, skip_offset
 from lineage.local.tls import LocalTLS, make_local_tls
 
 _FACTORY = re.compile(
@@ -181,7 +181,7 @@ class AdfServer(LocalServer):
 
     def _list_pipelines(self, factory: str, skip: str | None) -> Response:
         """ARM's list: a page of ``value`` and a ``nextLink`` to the next, as long as there is one."""
-        if skip is not None and not skip.isdigit():  # before the 404: ARM checks the query first
+        if skip_offset(skip) is None:  # before the 404: ARM checks the query first
             return self._error(400, "BadRequest", "invalid $skipToken")
         with self._state:
             created = any(owner == factory.lower() for owner, _ in self.created_pipelines)

@@ -6,6 +6,7 @@ with ``Retry-After``, 5xx bursts, slow answers and dropped connections.
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import sys
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from lineage.local.credential import audience_of
 from lineage.local.tls import LocalTLS
@@ -318,10 +319,31 @@ def query_value(query: Mapping[str, list[str]], key: str) -> str | None:
 def list_page(items: Sequence[Any], skip_token: str | None, page_size: int, next_url: str) -> dict[str, Any] | None:
     """One page of an ARM-style list, as the real services answer a long one: ``value`` and, while more follow, a
     ``nextLink`` (``next_url`` with the ``$skipToken`` of the next page). None for a token this list never gave."""
-    if skip_token is not None and not skip_token.isdigit():
+    start = skip_offset(skip_token)
+    if start is None:
         return None
-    start = int(skip_token or 0)
     page: dict[str, Any] = {"value": list(items[start:start + page_size])}
     if start + page_size < len(items):
-        page["nextLink"] = f"{next_url}&$skipToken={start + page_size}"
+        page["nextLink"] = f"{next_url}&$skipToken={quote(_skip_token(start + page_size), safe='')}"
     return page
+
+
+# Skip tokens are opaque base64, as ARM's are, and every one holds "+", "/" and "=": a client that sends a next
+# link's query decoded ("+" read as a space, "/" and "=" bare) sends a token this server never gave, and is refused.
+_SKIP_PREFIX = b"\xfb\xff"
+
+
+def _skip_token(offset: int) -> str:
+    return base64.b64encode(_SKIP_PREFIX + str(offset).encode()).decode()
+
+
+def skip_offset(token: str | None) -> int | None:
+    """Where a page starts: 0 without a token, None for a token no list gave."""
+    if token is None:
+        return 0
+    try:
+        raw = base64.b64decode(token, validate=True)
+    except ValueError:
+        return None
+    offset = raw.removeprefix(_SKIP_PREFIX)
+    return int(offset) if raw.startswith(_SKIP_PREFIX) and offset.isdigit() else None
