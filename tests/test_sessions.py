@@ -60,7 +60,8 @@ class _Echo(LocalServer):
 
     def route(self, request: Request) -> Response:
         return Response(200, {"method": request.method, "path": request.path, "query": request.query,
-                              "body": request.body, "headers": dict(request.headers)})
+                              "body": request.body, "headers": dict(request.headers)},
+                        headers={"Set-Cookie": "ARRAffinity=abc; Path=/; Secure"})
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +105,14 @@ def test_a_netrc_entry_for_the_host_does_not_replace_the_bearer_token(
     answer = EnvironmentOnceSession(30.0).request("GET", f"{echo.url}/x", headers=bearer, timeout=30,
                                                   allow_redirects=False)
     assert answer.status_code == 200 and answer.json()["headers"]["Authorization"] == bearer["Authorization"]
+
+
+def test_no_cookie_is_kept_or_sent_again_on_either_path(echo: _Echo) -> None:
+    token = LocalCredential().get_token("https://echo.example/.default").token
+    bearer = {"Authorization": f"Bearer {token}"}
+    session = EnvironmentOnceSession(30.0)
+    for allow_redirects in (True, False, False):  # the general path first: it is the one that would keep it
+        answer = session.request("GET", f"{echo.url}/x", headers=bearer, timeout=30, allow_redirects=allow_redirects)
+        assert answer.status_code == 200 and "Cookie" not in answer.json()["headers"]
+        assert answer.elapsed.total_seconds() > 0
+    assert len(session.cookies) == 0

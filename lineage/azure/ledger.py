@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from azure.core import MatchConditions
@@ -166,20 +167,26 @@ class LedgerTable:
         return deleted
 
     def _delete_one_by_one(self, rows: Sequence[Stored]) -> int:
+        """Each row only if unchanged (412 otherwise: kept); counted only where this call deleted it (the service
+        answers 204; a row already gone answers 404, which the SDK does not raise)."""
         deleted = 0
         for row in rows:
-            current = self.get(str(row.entity["PartitionKey"]), str(row.entity["RowKey"]))
-            if current is None or current.etag != row.etag:
-                continue  # gone already (not ours to count), or changed since it was read: kept
+            answers: list[int] = []
             try:
                 with _failures("delete a row"):
-                    self.client.delete_entity(_key(row), **_unchanged(row))
+                    self.client.delete_entity(_key(row), **_unchanged(row),
+                                              raw_response_hook=partial(_status_into, answers))
             except LedgerError as exc:
-                if isinstance(exc.__cause__, ResourceModifiedError):
-                    continue
+                if isinstance(exc.__cause__, ResourceModifiedError) or getattr(exc.__cause__, "status_code",
+                                                                                None) == 412:
+                    continue  # changed since it was read: kept
                 raise
-            deleted += 1
+            deleted += answers[-1:] == [204]
         return deleted
+
+
+def _status_into(answers: list[int], response: Any) -> None:
+    answers.append(response.http_response.status_code)
 
 
 def _key(row: Stored) -> dict[str, Any]:

@@ -20,12 +20,13 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import heapq
+import http.cookiejar
 import itertools
 import math
 import socket
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -190,6 +191,8 @@ class EnvironmentOnceSession(requests.Session):
         self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._environment_lock = threading.Lock()
         self.deadline_s = deadline_s
+        # No cookie is kept, on either path: these APIs use none, and one kept would go with every later call.
+        self.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         if deadline_s is not None:
             for prefix in ("http://", "https://"):
                 self.mount(prefix, WatchedAdapter())
@@ -227,7 +230,9 @@ class EnvironmentOnceSession(requests.Session):
         settings = self.merge_environment_settings(prepared.url, proxies or {}, stream, verify, cert)
 
         def send() -> requests.Response:
+            started = time.perf_counter()
             response = self.get_adapter(str(prepared.url)).send(prepared, timeout=timeout, **settings)
+            response.elapsed = timedelta(seconds=time.perf_counter() - started)
             answer: requests.Response = dispatch_hook("response", prepared.hooks, response, timeout=timeout,
                                                       **settings)
             if not settings.get("stream"):
