@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lineage.extract.stores import naming
+from lineage.extract.stores import Endpoint, Location, copied_asset, naming
 from lineage.extract.stores.naming import (
     AdlsGen1Path,
     AdlsGen2Path,
@@ -32,6 +32,7 @@ from lineage.extract.stores.naming import (
     resource_set,
     sql_type,
 )
+from lineage.extract.stores.resource_sets import ResourceSetRules
 
 Level = tuple[str, str, str, str, dict[str, str]]  # type, qualifiedName, name, link to the parent, attributes
 
@@ -386,3 +387,19 @@ def test_spaces_in_names_are_encoded_in_the_qualified_name_only() -> None:
     schema = PostgresTable("pg.example.com", "d", "ops team", "t").asset().parent
     assert schema is not None
     assert (schema.qualified_name, schema.name) == ("postgresql://pg.example.com/d/ops%20team", "ops team")
+
+
+def test_copy_names_a_file_of_a_set_by_its_set_and_a_folder_or_wildcard_by_itself() -> None:
+    lake = Endpoint("adls_gen2", host="lake")
+    rules = ResourceSetRules.default()
+    file = copied_asset(lake, Location("raw", "sales/2024/01/02", "orders.csv"), rules)
+    assert (file.type_name, file.qualified_name) == (
+        "azure_datalake_gen2_resource_set", "https://lake.dfs.core.windows.net/raw/sales/{Year}/{Month}/{Day}/orders.csv")
+    folder = copied_asset(lake, Location("raw", "sales/2024/01/02"), rules)  # a folder is never a resource set
+    assert (folder.type_name, folder.qualified_name) == (
+        "azure_datalake_gen2_path", "https://lake.dfs.core.windows.net/raw/sales/2024/01/02")
+    wildcard = copied_asset(lake, Location("raw", "sales/2024/01/02", "*.csv"), rules)  # stops at its folder
+    assert (wildcard.type_name, wildcard.qualified_name) == (folder.type_name, folder.qualified_name)
+    plain = copied_asset(lake, Location("raw", "sales/2024/01/02", "orders.csv"), None)  # resourceSets: false
+    assert plain.type_name == "azure_datalake_gen2_path" and plain.qualified_name.endswith("/orders.csv")
+    assert copied_asset(lake, Location("raw", "sales/2024/01/02", "orders.csv"), rules) is file  # remembered
