@@ -16,7 +16,7 @@ from lineage.azure.purview import DATA_MAP_API_VERSION, PurviewError, PurviewWri
 from lineage.extract.prune import Held
 
 SEARCH_PAGE = 1000  # the search API's maximum page
-MAX_SEARCH_PAGES = 1000
+MAX_PAGES = 1000  # of any listing here: a service handing out next pages without end is stopped
 COLLECTIONS_API_VERSION = "2019-11-01-preview"
 POLICY_API_VERSION = "2021-07-01-preview"
 CURATOR_RULE = "purviewmetadatarole_builtin_data-curator:"
@@ -35,7 +35,7 @@ def held_under(writer: PurviewWriter, prefix: str, types: Iterable[str]) -> list
                               body={**query, "continuationToken": token} if token else query)
 
     found: list[Held] = []
-    for number, body in pages(fetch, next_key="continuationToken", max_pages=MAX_SEARCH_PAGES,
+    for number, body in pages(fetch, next_key="continuationToken", max_pages=MAX_PAGES,
                               fail=lambda reason: _failure("search", reason)):
         found.extend(_hits(body, number))
     return found
@@ -73,7 +73,7 @@ def collections(writer: PurviewWriter) -> dict[str, str | None]:
                               params={"api-version": COLLECTIONS_API_VERSION})
 
     out: dict[str, str | None] = {}
-    for number, body in pages(fetch, next_key="nextLink", max_pages=MAX_SEARCH_PAGES, fail=fail):
+    for number, body in pages(fetch, next_key="nextLink", max_pages=MAX_PAGES, fail=fail):
         values = body.get("value")
         if not isinstance(values, list):
             raise fail(f"page {number} is not a collection list")

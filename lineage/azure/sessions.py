@@ -26,6 +26,7 @@ import math
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -245,10 +246,9 @@ class EnvironmentOnceSession(requests.Session):
         """One call, its whole answer (status, headers and body) read before its deadline or cut off there."""
         return self._call(request, lambda: super(EnvironmentOnceSession, self).send(request, **kwargs))
 
-    def _call(self, request: requests.PreparedRequest, send: Any) -> requests.Response:
+    def _call(self, request: requests.PreparedRequest, send: Callable[[], requests.Response]) -> requests.Response:
         if self.deadline_s is None:
-            response: requests.Response = send()
-            return response
+            return send()
         outer = _WATCHDOG.current()
         call = _WATCHDOG.start(self.deadline_s)
         _WATCHDOG.set_current(call)

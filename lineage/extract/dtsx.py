@@ -18,6 +18,7 @@ import binascii
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -120,6 +121,9 @@ class ConnectionOverrides:
 
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
+    def __hash__(self) -> int:  # a parsed package is remembered by its text and these (``parse_package``)
+        return hash(tuple(sorted((name, tuple(sorted(props.items()))) for name, props in self.values.items())))
+
     @classmethod
     def from_activity(cls, type_properties: Mapping[str, Any]) -> ConnectionOverrides:
         merged: dict[str, dict[str, str]] = {}
@@ -181,6 +185,7 @@ def package_xml(type_properties: Mapping[str, Any]) -> str:
     return text
 
 
+@lru_cache(maxsize=64)  # the runs of a pipeline day after day carry the same package: parsed once per process
 def parse_package(xml_text: str, overrides: ConnectionOverrides | None = None) -> Package:
     """The package's sources and destinations, with the activity's overrides applied."""
     if len(xml_text) > MAX_PACKAGE_CHARS:

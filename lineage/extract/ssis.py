@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from lineage.extract import sql_tables, stores
@@ -13,7 +12,6 @@ from lineage.extract.dtsx import (
     Connection,
     ConnectionOverrides,
     Endpoint,
-    Package,
     PackageError,
     package_xml,
     parse_package,
@@ -46,11 +44,6 @@ def ssis_lineage(resolver: RunResolver, definition: Mapping[str, Any], run: Mapp
     result.flows.extend(flows)
 
 
-@lru_cache(maxsize=64)  # the runs of a pipeline day after day carry the same package: parsed once per process
-def _package(xml_text: str, overrides: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> Package:
-    return parse_package(xml_text, ConnectionOverrides({name: dict(values) for name, values in overrides}))
-
-
 def _package_lineage(props: Mapping[str, Any], settings: stores.StoreSettings,
                      group: ResourceSetRules | None) -> tuple[list[Flow], list[str]]:
     """The flows of an inline package, and notes on what it holds that is not read.
@@ -59,9 +52,7 @@ def _package_lineage(props: Mapping[str, Any], settings: stores.StoreSettings,
     not be is said twice: on its own (why), and as an input the task's operations lack, so a partial operation is
     never mistaken for a whole one.
     """
-    overrides = ConnectionOverrides.from_activity(props)
-    package = _package(package_xml(props), tuple((name, tuple(sorted(values.items())))
-                                                 for name, values in sorted(overrides.values.items())))
+    package = parse_package(package_xml(props), ConnectionOverrides.from_activity(props))
     notes: list[str] = []
     by_task: dict[str, tuple[list[stores.Asset], list[stores.Asset], list[str]]] = {}
     for unread in package.unsupported:
