@@ -172,7 +172,7 @@ class Entry:
 
         changed = entity.get("LastChange")
         return cls(
-            factory=text("Factory"), run_id=text("RunId") or text("RowKey"), outcome=text("Outcome"),
+            factory=text("Factory"), run_id=text("RowKey"), outcome=text("Outcome"),
             first_seen=text("FirstSeen"),
             last_change=changed.astimezone(UTC) if isinstance(changed, datetime) else datetime.min.replace(tzinfo=UTC),
             reason=text("Reason"), pipeline=text("Pipeline"), emitted=number("Emitted"), skipped=number("Skipped"),
@@ -381,7 +381,7 @@ class RunLedger:
         """The rows a query admits, as the table returns them."""
         odata, parameters = query.odata()
         select = None if story else [
-            "RowKey", "Factory", "RunId", "Pipeline", "Outcome", "Reason", "Emitted", "Skipped", "Entities",
+            "RowKey", "Factory", "Pipeline", "Outcome", "Reason", "Emitted", "Skipped", "Entities",
             "Attempts", "Events", "Waits", "FirstSeen", "LastChange", "Drift", "Partial", "Envelope", "Blocked"]
         for stored in self.table.query(odata, parameters, select=select):
             entry = Entry.from_entity(stored.entity)
